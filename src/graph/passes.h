@@ -1,0 +1,36 @@
+// graph/passes.h — rewrites that turn a builder's training-shaped graph into what we execute.
+//
+// Order (optimize_for_inference runs them so):
+//   1. fold_batchnorm      Conv → BatchNorm becomes Conv with bias; with weights bound, the folded
+//                          weight w·γ/√(σ²+ε) and bias β − μ·γ/√(σ²+ε) are computed into the map
+//                          (BN tensors removed from it). Without weights the rewrite is structural
+//                          (what `plan` needs).
+//   2. fuse_residual_add   Conv/Linear → Add(·, other) becomes Conv/Linear with a residual input, when
+//                          the producer's only consumer is the Add, it has no activation yet, and
+//                          `other` is computed before the producer runs (else the other operand's
+//                          producer is tried).
+//   3. fuse_activations    Conv/Linear/Add → Relu/Gelu/Silu becomes the producer's `act`, when the
+//                          producer has no activation and the activation is its only consumer.
+//   4. assign_precision    dtypes for activations and parameters (core/dtype.h weight_dtype,
+//                          activation_dtype); precisions the vision engine cannot represent throw
+//                          Unsupported naming the precision.
+//   5. assign_layout       4-D activations become NHWC when activations are 16-bit (tensor cores
+//                          want channels last); PatchFlatten of an NHWC tensor is then a view.
+#pragma once
+
+#include "core/dtype.h"
+#include "core/tensor_map.h"
+#include "graph/graph.h"
+
+namespace vramfit {
+
+void fold_batchnorm(Graph& g, TensorMap* weights);
+void fuse_residual_add(Graph& g);
+void fuse_activations(Graph& g);
+void assign_precision(Graph& g, Precision p);
+void assign_layout(Graph& g);
+
+// All of the above, in order. `weights` may be null (structure only).
+void optimize_for_inference(Graph& g, Precision p, TensorMap* weights);
+
+}  // namespace vramfit
