@@ -1,25 +1,75 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <fmt/format.h>
+#include <map>
 
 #include "cli/commands.h"
 #include "core/error.h"
 
 namespace vramfit::cli {
 
+std::vector<std::string> split_list(const std::vector<std::string>& raw) {
+  std::vector<std::string> out;
+  for (const auto& r : raw) {
+    std::string cur;
+    for (char c : r) {
+      if (c == ',' || c == ' ') {
+        if (!cur.empty()) out.push_back(cur);
+        cur.clear();
+      } else {
+        cur += c;
+      }
+    }
+    if (!cur.empty()) out.push_back(cur);
+  }
+  return out;
+}
+
+std::vector<long long> parse_int_list(const std::vector<std::string>& raw, const std::string& flag) {
+  std::vector<long long> out;
+  for (const auto& s : split_list(raw)) {
+    std::size_t used = 0;
+    long long v = 0;
+    try {
+      v = std::stoll(s, &used);
+    } catch (...) {
+      used = 0;
+    }
+    if (used != s.size() || v < 1)
+      throw InvalidInput(fmt::format("{}: '{}' is not a positive integer (expected e.g. {} 1,8,64)", flag, s, flag));
+    out.push_back(v);
+  }
+  return out;
+}
+
 int main(int argc, char** argv) {
-  CLI::App app{"vramfit — which models fit on which GPU, at which precision and batch, how fast"};
+  CLI::App app{"vramfit — which models run on this GPU (and on cards not at hand), at which precision,\n"
+               "batch or context, in how much VRAM, and how fast."};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("vramfit ") + VRAMFIT_VERSION);
+  std::map<const CLI::App*, Runner> runners;
+  auto add = [&](Runner (*reg)(CLI::App&)) {
+    const std::size_t before = app.get_subcommands({}).size();
+    Runner r = reg(app);
+    runners[app.get_subcommands({}).at(before)] = std::move(r);
+  };
+  add(&register_models);
+  add(&register_plan);
   try {
     app.parse(argc, argv);
+    for (auto* sub : app.get_subcommands())
+      if (auto it = runners.find(sub); it != runners.end()) return it->second();
+    return 2;
   } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
   } catch (const Error& e) {
     std::fprintf(stderr, "vramfit: error: %s\n", e.what());
     return e.kind() == ErrorKind::InvalidInput ? 2 : 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "vramfit: internal error: %s\n", e.what());
+    return 1;
   }
-  return 0;
 }
 
 }  // namespace vramfit::cli

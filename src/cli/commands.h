@@ -1,11 +1,25 @@
-// cli/commands.h — subcommands. Each file in cli/ registers one subcommand on the CLI11 app.
-// Library errors (vramfit::Error) are caught in main: InvalidInput → exit 2 with the message,
-// other errors → exit 1. No stack traces reach the user.
+// cli/commands.h — the subcommands. Each cli/<name>_cmd.cpp registers one subcommand on the CLI11
+// app and returns the function that runs it after parsing. cli.cpp catches vramfit::Error:
+// InvalidInput → exit 2 with the message; any other error → exit 1. No stack traces reach the user.
 #pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
 
 namespace CLI { class App; }
 
 namespace vramfit::cli {
+
+using Runner = std::function<int()>;
+
+Runner register_models(CLI::App& app);
+Runner register_plan(CLI::App& app);
+
+// "a,b c" → {"a", "b", "c"}: list flags accept space- or comma-separated values.
+std::vector<std::string> split_list(const std::vector<std::string>& raw);
+// Integers from a list ("1,8,64"); InvalidInput naming the flag on a bad or < 1 entry.
+std::vector<long long> parse_int_list(const std::vector<std::string>& raw, const std::string& flag);
 
 int main(int argc, char** argv);
 

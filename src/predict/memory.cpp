@@ -1,0 +1,98 @@
+#include "predict/memory.h"
+
+#include <fmt/format.h>
+
+#include "core/bytes.h"
+#include "core/error.h"
+#include "graph/cost.h"
+#include "graph/passes.h"
+#include "graph/planner.h"
+
+namespace vramfit {
+
+namespace {
+
+// The deployable graph at batch 1: BN folded, fusions done, dtypes and layouts assigned — the same
+// pipeline the CUDA session runs before it allocates.
+Graph deployable(const ModelInfo& m, Precision p) {
+  Graph g = m.build(1);
+  optimize_for_inference(g, p, nullptr);
+  return g;
+}
+
+}  // namespace
+
+MemoryEstimate estimate_memory(const ModelInfo& m, Precision p, std::int64_t batch) {
+  if (batch < 1) throw InvalidInput(fmt::format("batch must be ≥ 1, got {}", batch));
+  MemoryEstimate e;
+  e.model = m.id;
+  e.precision = p;
+  e.batch = batch;
+  Graph g;
+  try {
+    g = deployable(m, p);
+  } catch (const Unsupported& u) {
+    e.status = "unsupported";
+    e.reason = u.what();
+    return e;
+  }
+  g.set_batch(batch);
+  const Plan plan = plan_memory(g);
+  e.weights_bytes = plan.weight_bytes;
+  e.arena_bytes = plan.arena_bytes;
+  e.arena_bytes_per_sample = plan.arena_bytes_per_sample;
+  e.lower_bound_bytes = plan.lower_bound_bytes;
+  return e;
+}
+
+BudgetFit max_batch_under(const ModelInfo& m, Precision p, std::uint64_t budget, std::int64_t ceiling) {
+  BudgetFit fit;
+  fit.budget_bytes = budget;
+  MemoryEstimate one = estimate_memory(m, p, 1);
+  if (one.status != "ok") {
+    fit.at_max = one;
+    fit.reason = one.reason;
+    return fit;
+  }
+  if (one.total_bytes() > budget) {
+    fit.at_max = one;
+    fit.reason = one.weights_bytes > budget
+                     ? fmt::format("weights alone need {}; budget {}", format_bytes(one.weights_bytes), format_bytes(budget))
+                     : fmt::format("batch 1 needs {} (weights {} + activations {}); budget {}", format_bytes(one.total_bytes()),
+                                   format_bytes(one.weights_bytes), format_bytes(one.arena_bytes), format_bytes(budget));
+    return fit;
+  }
+  // arena(b) = b · k exactly (planner.h), so the bound is arithmetic; confirm with a real plan.
+  const std::uint64_t k = one.arena_bytes_per_sample;
+  const std::uint64_t room = budget - one.weights_bytes - one.workspace_bytes.value_or(0);
+  std::int64_t b = k ? static_cast<std::int64_t>(room / k) : ceiling;
+  if (b > ceiling) b = ceiling;
+  fit.at_max = estimate_memory(m, p, b);
+  VRAMFIT_CHECK(fit.at_max.total_bytes() <= budget, "planner is not batch-affine");
+  if (b < ceiling) {
+    const MemoryEstimate next = estimate_memory(m, p, b + 1);
+    VRAMFIT_CHECK(next.total_bytes() > budget, "planner is not batch-affine");
+  }
+  fit.max_batch = b;
+  return fit;
+}
+
+ModelSummary summarize(const ModelInfo& m) {
+  ModelSummary s;
+  s.id = m.id;
+  s.aliases = m.aliases;
+  s.description = m.description;
+  s.input_per_sample = m.input_per_sample;
+  const Graph g = m.build(1);
+  s.parameters = parameter_count(g);
+  const Cost c = graph_cost(g);
+  s.macs = c.macs;
+  s.flops = c.flops;
+  for (Precision p : {Precision::fp32, Precision::fp16, Precision::bf16}) {
+    Graph d = deployable(m, p);
+    s.weight_bytes.emplace_back(p, weight_bytes(d));
+  }
+  return s;
+}
+
+}  // namespace vramfit

@@ -1,0 +1,61 @@
+// predict/memory.h — memory of a model at a precision and batch, from the planner (exact for our
+// engine: the CUDA backend allocates exactly this plan), and what fits under a budget.
+//
+// In:  a zoo entry, a precision, a batch (or a budget). Out: weights bytes, the activation arena and
+// its lower bound, the per-sample slope (memory is affine in batch: arena(b) = b·k), the largest
+// batch under a budget. The library workspace (cuDNN/cuBLASLt) and the CUDA context are not known
+// from shapes alone: they are reported as not counted here, never guessed.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/dtype.h"
+#include "models/registry.h"
+
+namespace vramfit {
+
+struct MemoryEstimate {
+  std::string model;
+  Precision precision = Precision::fp32;
+  std::int64_t batch = 1;
+  std::string status = "ok";  // ok | unsupported
+  std::string reason;         // why, when not ok
+  std::uint64_t weights_bytes = 0;
+  std::uint64_t arena_bytes = 0;
+  std::uint64_t arena_bytes_per_sample = 0;
+  std::uint64_t lower_bound_bytes = 0;
+  std::optional<std::uint64_t> workspace_bytes;  // unknown until measured by the CUDA backend
+  std::uint64_t total_bytes() const { return weights_bytes + arena_bytes + workspace_bytes.value_or(0); }
+};
+
+MemoryEstimate estimate_memory(const ModelInfo& m, Precision p, std::int64_t batch);
+
+struct BudgetFit {
+  std::uint64_t budget_bytes = 0;
+  std::int64_t max_batch = 0;  // 0: not even batch 1 fits
+  MemoryEstimate at_max;       // the plan at max_batch (or at 1 when nothing fits)
+  std::string reason;          // when max_batch == 0: what does not fit
+};
+
+// Largest batch b ≤ ceiling with weights + arena(b) (+ workspace when known) ≤ budget.
+BudgetFit max_batch_under(const ModelInfo& m, Precision p, std::uint64_t budget, std::int64_t ceiling = 1 << 20);
+
+struct ModelSummary {
+  std::string id;
+  std::vector<std::string> aliases;
+  std::string description;
+  Shape input_per_sample;
+  std::uint64_t parameters = 0;
+  std::uint64_t macs = 0;   // at batch 1, default input
+  std::uint64_t flops = 0;  // 2·macs
+  // Bytes of the deployed (BN-folded) weights per precision; only precisions whose storage is
+  // defined for the model's layers.
+  std::vector<std::pair<Precision, std::uint64_t>> weight_bytes;
+};
+
+ModelSummary summarize(const ModelInfo& m);
+
+}  // namespace vramfit

@@ -1,0 +1,172 @@
+#include "report/plan_report.h"
+
+#include <algorithm>
+#include <cctype>
+#include <fmt/format.h>
+
+#include "core/bytes.h"
+
+namespace vramfit {
+
+namespace {
+
+std::string mib(std::uint64_t b) { return fmt::format("{:.1f}", to_mib(b)); }
+
+bool numeric(const std::string& s) {
+  return !s.empty() && (std::isdigit(static_cast<unsigned char>(s[0])) || s[0] == '-') &&
+         std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)) || c == '.' || c == ',' || c == '-' || c == ' ' || c == '%' || c == 'x' || c == 'G' || c == 'M'; });
+}
+
+std::string thousands(std::uint64_t v) {
+  std::string s = std::to_string(v), out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (i && (s.size() - i) % 3 == 0) out += ',';
+    out += s[i];
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string markdown_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> w(header.size());
+  std::vector<bool> right(header.size(), true);
+  for (std::size_t c = 0; c < header.size(); ++c) w[c] = header[c].size();
+  for (const auto& r : rows)
+    for (std::size_t c = 0; c < r.size() && c < w.size(); ++c) {
+      w[c] = std::max(w[c], r[c].size());
+      if (!numeric(r[c])) right[c] = false;
+    }
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string s = "|";
+    for (std::size_t c = 0; c < w.size(); ++c) {
+      const std::string cell = c < cells.size() ? cells[c] : "";
+      s += right[c] ? fmt::format(" {:>{}} |", cell, w[c]) : fmt::format(" {:<{}} |", cell, w[c]);
+    }
+    return s + "\n";
+  };
+  std::string out = line(header) + "|";
+  for (std::size_t c = 0; c < w.size(); ++c) out += std::string(w[c] + 1, '-') + (right[c] ? ":|" : "-|");
+  out += "\n";
+  for (const auto& r : rows) out += line(r);
+  return out;
+}
+
+nlohmann::json to_json(const ModelSummary& s) {
+  nlohmann::json j;
+  j["id"] = s.id;
+  j["aliases"] = s.aliases;
+  j["description"] = s.description;
+  j["input_per_sample"] = s.input_per_sample.dims();
+  j["parameters"] = s.parameters;
+  j["macs"] = s.macs;
+  j["flops"] = s.flops;
+  j["gmacs"] = static_cast<double>(s.macs) / 1e9;
+  j["gflops"] = static_cast<double>(s.flops) / 1e9;
+  nlohmann::json w = nlohmann::json::object();
+  for (const auto& [p, b] : s.weight_bytes) w[std::string(to_string(p))] = b;
+  j["weight_bytes"] = w;
+  return j;
+}
+
+std::string models_markdown(const std::vector<ModelSummary>& models) {
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& s : models) {
+    std::vector<std::string> r{s.id, fmt::format("{:.2f} M", static_cast<double>(s.parameters) / 1e6),
+                               fmt::format("{:.2f} G", static_cast<double>(s.macs) / 1e9),
+                               fmt::format("{:.2f} G", static_cast<double>(s.flops) / 1e9)};
+    for (const auto& [p, b] : s.weight_bytes) r.push_back(mib(b));
+    std::string aliases;
+    for (const auto& a : s.aliases) aliases += (aliases.empty() ? "" : ", ") + a;
+    r.push_back(aliases);
+    r.push_back(s.description);
+    rows.push_back(std::move(r));
+  }
+  std::vector<std::string> header{"model", "parameters", "MACs", "FLOPs"};
+  if (!models.empty())
+    for (const auto& [p, b] : models.front().weight_bytes) header.push_back(fmt::format("weights {} MiB", to_string(p)));
+  header.push_back("aliases");
+  header.push_back("description");
+  return markdown_table(header, rows);
+}
+
+nlohmann::json to_json(const MemoryEstimate& e) {
+  nlohmann::json j;
+  j["model"] = e.model;
+  j["precision"] = std::string(to_string(e.precision));
+  j["batch"] = e.batch;
+  j["status"] = e.status;
+  if (!e.reason.empty()) j["reason"] = e.reason;
+  if (e.status != "ok") return j;
+  j["weights_bytes"] = e.weights_bytes;
+  j["activation_arena_bytes"] = e.arena_bytes;
+  j["activation_arena_bytes_per_sample"] = e.arena_bytes_per_sample;
+  j["activation_lower_bound_bytes"] = e.lower_bound_bytes;
+  j["arena_over_lower_bound"] = e.lower_bound_bytes ? static_cast<double>(e.arena_bytes) / static_cast<double>(e.lower_bound_bytes) : 0.0;
+  j["workspace_bytes"] = e.workspace_bytes ? nlohmann::json(*e.workspace_bytes) : nlohmann::json(nullptr);
+  j["total_bytes"] = e.total_bytes();
+  j["total_counts"] = "weights + activation arena (workspace and CUDA context not counted: no CUDA backend measurement)";
+  return j;
+}
+
+nlohmann::json to_json(const BudgetFit& f) {
+  nlohmann::json j;
+  j["model"] = f.at_max.model;
+  j["precision"] = std::string(to_string(f.at_max.precision));
+  j["budget_bytes"] = f.budget_bytes;
+  j["max_batch"] = f.max_batch;
+  if (f.max_batch > 0) j["at_max_batch"] = to_json(f.at_max);
+  if (!f.reason.empty()) j["reason"] = f.reason;
+  return j;
+}
+
+nlohmann::json to_json(const PlanReport& r) {
+  nlohmann::json j;
+  j["schema_version"] = kSchemaVersion;
+  j["command"] = "plan";
+  j["status_of_numbers"] = "planned";  // exact for vramfit's engine; not measured
+  j["rows"] = nlohmann::json::array();
+  for (const auto& e : r.rows) j["rows"].push_back(to_json(e));
+  if (r.vram_limit) {
+    j["vram_limit_bytes"] = *r.vram_limit;
+    j["cuda_context_counted"] = false;
+    j["fits"] = nlohmann::json::array();
+    for (const auto& f : r.fits) j["fits"].push_back(to_json(f));
+  }
+  return j;
+}
+
+std::string plan_markdown(const PlanReport& r) {
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& e : r.rows) {
+    if (e.status != "ok") {
+      rows.push_back({e.model, std::string(to_string(e.precision)), std::to_string(e.batch), e.status + ": " + e.reason});
+      continue;
+    }
+    rows.push_back({e.model, std::string(to_string(e.precision)), std::to_string(e.batch), mib(e.weights_bytes),
+                    mib(e.arena_bytes), mib(e.lower_bound_bytes),
+                    fmt::format("{:.3f}", static_cast<double>(e.arena_bytes) / static_cast<double>(std::max<std::uint64_t>(1, e.lower_bound_bytes))),
+                    e.workspace_bytes ? mib(*e.workspace_bytes) : "unknown", mib(e.total_bytes())});
+  }
+  std::string out = markdown_table({"model", "precision", "batch", "weights MiB", "activation arena MiB",
+                                    "lower bound MiB", "arena/bound", "workspace MiB", "total MiB"},
+                                   rows);
+  out += "\nPlanned by vramfit's memory planner (exact for its engine). Total = weights + activation arena;\n"
+         "library workspace and the CUDA context are not counted (measured only by `vramfit run`/`profile`).\n";
+  if (r.vram_limit) {
+    std::vector<std::vector<std::string>> fr;
+    for (const auto& f : r.fits) {
+      if (f.max_batch > 0)
+        fr.push_back({f.at_max.model, std::string(to_string(f.at_max.precision)), thousands(static_cast<std::uint64_t>(f.max_batch)),
+                      mib(f.at_max.total_bytes()), ""});
+      else
+        fr.push_back({f.at_max.model, std::string(to_string(f.at_max.precision)), "0", "-", f.reason});
+    }
+    out += fmt::format("\nLargest batch under --vram-limit {} (weights + arena; the CUDA context's share is not yet counted):\n\n",
+                       format_bytes(*r.vram_limit));
+    out += markdown_table({"model", "precision", "max batch", "total MiB at max batch", "why not"}, fr);
+  }
+  return out;
+}
+
+}  // namespace vramfit
