@@ -1,0 +1,104 @@
+// The zoo table. Aliases keep the old Python profiler's ids (gpu_constraint_profiler.py: "resnet50",
+// "vit_base") and the spellings people type (torchvision's "vit_b_16", hyphenated "resnet-50").
+#include "models/registry.h"
+
+#include <algorithm>
+#include <cctype>
+#include <fmt/format.h>
+#include <set>
+
+#include "core/error.h"
+#include "models/resnet.h"
+#include "models/vit.h"
+
+namespace vramfit {
+
+namespace {
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  return out;
+}
+
+ModelInfo resnet_entry(int depth, std::string description) {
+  ModelInfo m;
+  m.id = fmt::format("resnet{}", depth);
+  m.aliases = {fmt::format("resnet-{}", depth), fmt::format("resnet_{}", depth)};
+  m.description = std::move(description);
+  m.family = ModelFamily::Vision;
+  m.input_per_sample = Shape{3, 224, 224};
+  m.build = [depth, id = m.id](std::int64_t batch) { return build_resnet(resnet_preset(depth), batch, id); };
+  return m;
+}
+
+ModelInfo vit_entry(std::string id, std::vector<std::string> aliases, std::string description,
+                    ViTConfig (*preset)()) {
+  ModelInfo m;
+  m.id = std::move(id);
+  m.aliases = std::move(aliases);
+  m.description = std::move(description);
+  m.family = ModelFamily::Vision;
+  m.input_per_sample = Shape{3, 224, 224};
+  m.build = [preset, id = m.id](std::int64_t batch) { return build_vit(preset(), batch, id); };
+  return m;
+}
+
+std::vector<ModelInfo> make_zoo() {
+  std::vector<ModelInfo> zoo;
+  zoo.push_back(resnet_entry(18, "ResNet-18 (torchvision): basic blocks [2,2,2,2], ImageNet classifier"));
+  zoo.push_back(resnet_entry(34, "ResNet-34 (torchvision): basic blocks [3,4,6,3], ImageNet classifier"));
+  zoo.push_back(resnet_entry(50, "ResNet-50 v1.5 (torchvision): bottleneck blocks [3,4,6,3], ImageNet classifier"));
+  zoo.push_back(resnet_entry(101, "ResNet-101 v1.5 (torchvision): bottleneck blocks [3,4,23,3], ImageNet classifier"));
+  zoo.push_back(resnet_entry(152, "ResNet-152 v1.5 (torchvision): bottleneck blocks [3,8,36,3], ImageNet classifier"));
+  zoo.push_back(vit_entry("vit-b16", {"vit_base", "vit-base", "vit_b_16", "vit-b-16", "vit_b16"},
+                          "ViT-B/16 (torchvision): 12 layers, 12 heads, width 768, MLP 3072, 16×16 patches",
+                          &vit_b16));
+  zoo.push_back(vit_entry("vit-l16", {"vit_large", "vit-large", "vit_l_16", "vit-l-16", "vit_l16"},
+                          "ViT-L/16 (torchvision): 24 layers, 16 heads, width 1024, MLP 4096, 16×16 patches",
+                          &vit_l16));
+
+  // Every name must resolve to one entry: a clash would make find_model's answer depend on order.
+  std::set<std::string> seen;
+  for (const auto& m : zoo) {
+    VRAMFIT_CHECK(seen.insert(lower(m.id)).second, "duplicate model name " + m.id);
+    for (const auto& a : m.aliases) VRAMFIT_CHECK(seen.insert(lower(a)).second, "duplicate model alias " + a);
+  }
+  return zoo;
+}
+
+}  // namespace
+
+const std::vector<ModelInfo>& model_zoo() {
+  static const std::vector<ModelInfo> zoo = make_zoo();
+  return zoo;
+}
+
+std::string model_ids_joined() {
+  std::string out;
+  for (const auto& m : model_zoo()) {
+    if (!out.empty()) out += ", ";
+    out += m.id;
+  }
+  return out;
+}
+
+const ModelInfo& find_model(std::string_view id_or_alias) {
+  const std::string key = lower(id_or_alias);
+  for (const auto& m : model_zoo()) {
+    if (lower(m.id) == key) return m;
+    for (const auto& a : m.aliases)
+      if (lower(a) == key) return m;
+  }
+  std::string valid;
+  for (const auto& m : model_zoo()) {
+    if (!valid.empty()) valid += ", ";
+    valid += m.id;
+    for (std::size_t i = 0; i < m.aliases.size(); ++i) valid += (i == 0 ? " (aliases: " : ", ") + m.aliases[i];
+    if (!m.aliases.empty()) valid += ")";
+  }
+  throw InvalidInput(fmt::format("unknown model '{}'; valid: {}", id_or_alias, valid));
+}
+
+}  // namespace vramfit
