@@ -144,7 +144,8 @@ TEST(RandomWeights, ViTEmbeddingsAndProjections) {
   EXPECT_NEAR(moments(w.at("conv_proj.weight")).stddev, std::sqrt(2.0 / 192.0), 0.03 * std::sqrt(2.0 / 192.0));
 }
 
-TEST(RandomWeights, FullSizeModelsAreFast) {
+// Speed is a benchmark matter (bench/), not a unit-test assertion: this prints the time only.
+TEST(RandomWeights, FullSizeModelsGetEveryParameter) {
   for (const Graph& g : {build_resnet(resnet_preset(50), 1, "resnet50"), build_vit(vit_b16(), 1, "vit-b16")}) {
     const auto t0 = std::chrono::steady_clock::now();
     const TensorMap w = random_weights(g, 1);
@@ -152,8 +153,10 @@ TEST(RandomWeights, FullSizeModelsAreFast) {
     std::size_t n = 0;
     for (const auto& [name, t] : w) n += t.data.size();
     std::printf("[ timing   ] random_weights(%s): %zu values in %.3f s\n", g.name().c_str(), n, s);
-    // Generous for a shared 2-core machine; the goal is well under a second per model.
-    EXPECT_LT(s, 5.0) << g.name();
+    std::size_t expected = 0;
+    for (ValueId p : g.params()) expected += static_cast<std::size_t>(g.value(p).shape.numel());
+    EXPECT_EQ(n, expected) << g.name();
+    EXPECT_EQ(w.size(), g.params().size()) << g.name();
   }
 }
 
