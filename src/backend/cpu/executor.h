@@ -22,7 +22,15 @@ struct RunOptions {
   Rounding rounding = Rounding::None;
 };
 
-// Runs `g` (optimised or not) on `inputs` (one per graph input); returns one tensor per output.
+// Rounds every value to the nearest fp16 / bf16 (ties to even, core/half.h) and back; None leaves
+// them unchanged. What the executor applies to weights, inputs and node outputs.
+void round_in_place(std::span<float> values, Rounding r);
+
+// Runs `g` (optimised or not) on `inputs` (one per graph input, in graph order, shapes equal to the
+// graph's); returns one tensor per output. Parameters are looked up by value name in `weights`; a
+// missing one, or one whose element count differs from the graph's shape, is InvalidInput naming it
+// (a different shape of the same count, e.g. [E] for [1, 1, E], is accepted). Each activation is freed
+// after its last reader, so peak host memory is about the planner's live set, not the whole graph.
 std::vector<Tensor> run_graph(const Graph& g, const TensorMap& weights, std::span<const Tensor> inputs,
                               const RunOptions& opt = {});
 
