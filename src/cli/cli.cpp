@@ -55,6 +55,8 @@ int main(int argc, char** argv) {
   };
   add(&register_models);
   add(&register_plan);
+  add(&register_run);
+  add(&register_devices);
   try {
     app.parse(argc, argv);
     for (auto* sub : app.get_subcommands())

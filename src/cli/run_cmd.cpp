@@ -1,0 +1,199 @@
+// `vramfit run -m MODEL -p PRECISION -b LIST …` — measure a sweep on this GPU: latency statistics over
+// CUDA events, items/s, and where every byte of VRAM went. List flags expand to every combination; a
+// configuration that does not fit is an `oom` row and the sweep goes on.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <fmt/format.h>
+#include <memory>
+
+#include "cli/commands.h"
+#include "core/bytes.h"
+#include "core/dtype.h"
+#include "core/error.h"
+#include "models/registry.h"
+#include "report/run_report.h"
+#include "weights/npy.h"
+
+#ifdef VRAMFIT_HAVE_CUDA
+#include "backend/cuda/device.h"
+#include "backend/cuda/library_versions.h"
+#include "runtime/session.h"
+#endif
+
+namespace vramfit::cli {
+
+namespace {
+
+struct RunOptions {
+  std::vector<std::string> models, precisions{"fp16"}, batches{"1"};
+  int iterations = 50, warmup = 10;
+  std::string vram_limit, reserve = "0", workspace = "128MiB", weights, input, save_output, format = "md";
+  bool tf32 = false, no_tune = false;
+  std::uint64_t seed = 1;
+  int device = 0;
+};
+
+}  // namespace
+
+Runner register_run(CLI::App& app) {
+  auto o = std::make_shared<RunOptions>();
+  auto* sub = app.add_subcommand("run", "Measure models on this GPU: latency (min/median/p90/p99/max over CUDA events), "
+                                        "items/s, and the VRAM breakdown, for every model × precision × batch");
+  sub->add_option("-m,--models", o->models, "Models: ids or aliases, space- or comma-separated")->required()->expected(1, -1);
+  sub->add_option("-p,--precisions", o->precisions, "Precisions: fp32, fp16, bf16 (default fp16)")->expected(1, -1);
+  sub->add_option("-b,--batch", o->batches, "Batch sizes, e.g. 1,64,256 (default 1)")->expected(1, -1);
+  sub->add_option("--iterations", o->iterations, "Timed iterations per configuration (default 50)")->check(CLI::PositiveNumber);
+  sub->add_option("--warmup", o->warmup, "Untimed iterations first (default 10)")->check(CLI::NonNegativeNumber);
+  sub->add_option("--vram-limit", o->vram_limit,
+                  "Emulate a card of this total VRAM (e.g. 8GiB): budget = limit − this process's context and handles − --reserve");
+  sub->add_option("--reserve", o->reserve, "Bytes to keep free under the budget (default 0)");
+  sub->add_option("--workspace", o->workspace, "cuDNN/cuBLASLt workspace budget; algorithms needing more are not used (default 128MiB)");
+  sub->add_flag("--tf32", o->tf32, "Allow TF32 for fp32 convolutions and matrix products (off by default: fp32 means fp32)");
+  sub->add_flag("--no-tune", o->no_tune, "Pick algorithms by heuristics only (faster set-up, maybe slower runs)");
+  sub->add_option("--weights", o->weights, "A torchvision-style .safetensors checkpoint instead of seeded random weights");
+  sub->add_option("--input", o->input, "A .npy (float32/float16, the model's input shape) to feed instead of random data");
+  sub->add_option("--save-output", o->save_output, "Write the model's output for the (first) configuration to this .npy");
+  sub->add_option("--seed", o->seed, "Seed for random weights and inputs (default 1)");
+  sub->add_option("--device", o->device, "GPU ordinal (default 0)")->check(CLI::NonNegativeNumber);
+  sub->add_option("-o,--format", o->format, "Output: md (default), json or csv")->check(CLI::IsMember({"md", "json", "csv"}));
+  return [o]() -> int {
+    std::vector<const ModelInfo*> models;
+    for (const auto& id : split_list(o->models)) models.push_back(&find_model(id));
+    std::vector<Precision> precisions;
+    for (const auto& p : split_list(o->precisions)) precisions.push_back(parse_precision(p));
+    const auto batches = parse_int_list(o->batches, "--batch");
+    std::optional<std::uint64_t> limit;
+    if (!o->vram_limit.empty()) limit = parse_bytes(o->vram_limit);
+    const std::uint64_t reserve = parse_bytes(o->reserve), workspace = parse_bytes(o->workspace);
+#ifndef VRAMFIT_HAVE_CUDA
+    (void)limit; (void)reserve; (void)workspace;
+    throw InvalidInput("this vramfit was built without the CUDA backend (VRAMFIT_CUDA=OFF): `run` needs it; `vramfit plan` works without a GPU");
+#else
+    if (!cuda::cuda_device_available())
+      throw InvalidInput("no CUDA GPU is visible to this process: `run` measures on a GPU; `vramfit plan` works without one");
+    std::optional<Tensor> given_input;
+    if (!o->input.empty()) given_input = read_npy(o->input);
+    RunReport report;
+    report.device = cuda::query(o->device).summary();
+    const auto lv = cuda::library_versions();
+    report.software = cuda::cudnn_version_string(lv) + " from " + lv.cudnn_path + "; " + cuda::cublaslt_version_string(lv) + "; " +
+                      cuda::cuda_version_string(lv);
+    report.vram_limit = o->vram_limit;
+    std::fprintf(stderr, "vramfit: %s\nvramfit: %s\n", report.device.c_str(), report.software.c_str());
+    bool saved = false;
+    const std::size_t total = models.size() * precisions.size() * batches.size();
+    std::size_t done = 0;
+    for (const auto* m : models)
+      for (Precision p : precisions)
+        for (long long b : batches) {
+          RunRow row;
+          row.model = m->id;
+          row.precision = p;
+          row.batch = b;
+          ++done;
+          std::fprintf(stderr, "vramfit: [%zu/%zu] %s %s batch %lld …\n", done, total, m->id.c_str(), std::string(to_string(p)).c_str(), b);
+          try {
+            SessionConfig cfg;
+            cfg.model = m;
+            cfg.precision = p;
+            cfg.batch = b;
+            cfg.vram_limit = limit;
+            cfg.reserve = reserve;
+            cfg.workspace = workspace;
+            cfg.tf32 = o->tf32;
+            cfg.autotune = !o->no_tune;
+            cfg.seed = o->seed;
+            cfg.weights_path = o->weights;
+            cfg.device = o->device;
+            Session s(cfg);
+            if (given_input) s.set_input(*given_input);
+            const TimingStats t = s.time(o->warmup, o->iterations);
+            row.iterations = static_cast<int>(t.samples_ms.size());
+            row.warmup = t.warmup;
+            row.min_ms = t.min; row.median_ms = t.median; row.p90_ms = t.p90; row.p99_ms = t.p99; row.max_ms = t.max; row.mean_ms = t.mean;
+            row.timing_trusted = t.trusted;
+            row.timing_note = t.note;
+            row.samples_ms = t.samples_ms;
+            row.items_per_s = t.median > 0 ? static_cast<double>(b) * 1000.0 / t.median : 0;
+            const VramBreakdown v = s.vram();
+            row.weights_bytes = v.weights;
+            row.activation_bytes = v.activations;
+            row.workspace_budget_bytes = v.workspace_budget;
+            row.workspace_used_bytes = v.workspace_used;
+            row.arena_bytes = v.arena_capacity;
+            row.planned_arena_bytes = v.planned_arena;
+            row.context_bytes = v.context_and_handles;
+            row.process_total_bytes = v.arena_capacity + v.context_and_handles;
+            row.device_used_bytes = v.device_used;
+            row.budget_bytes = v.budget;
+            row.algorithms = s.algorithm_choices();
+            if (!o->save_output.empty() && !saved) {
+              s.run();
+              write_npy(o->save_output, s.output());
+              saved = true;
+            }
+          } catch (const OutOfMemory& e) {
+            row.status = "oom";
+            row.reason = e.what();
+          } catch (const Unsupported& e) {
+            row.status = "unsupported";
+            row.reason = e.what();
+          } catch (const CudaFatal& e) {
+            // A sticky error poisons this process: record it and stop (profile isolates in workers).
+            row.status = "error";
+            row.reason = e.what();
+            report.rows.push_back(row);
+            break;
+          }
+          report.rows.push_back(row);
+        }
+    if (o->format == "json") std::printf("%s\n", to_json(report).dump(2).c_str());
+    else if (o->format == "csv") std::printf("%s", run_csv(report).c_str());
+    else std::printf("%s", run_markdown(report).c_str());
+    return 0;
+#endif
+  };
+}
+
+Runner register_devices(CLI::App& app) {
+  auto json = std::make_shared<bool>(false);
+  auto* sub = app.add_subcommand("devices", "GPUs here: name, compute capability, SMs, VRAM total/free, driver, CUDA/cuDNN/cuBLASLt versions");
+  sub->add_flag("--json", *json, "Print JSON");
+  return [json]() -> int {
+#ifndef VRAMFIT_HAVE_CUDA
+    throw InvalidInput("this vramfit was built without the CUDA backend (VRAMFIT_CUDA=OFF): no devices to list");
+#else
+    if (!cuda::cuda_device_available()) {
+      std::fprintf(stderr, "vramfit: no CUDA GPU is visible to this process; `vramfit plan --help` plans without one\n");
+      return 2;
+    }
+    const auto lv = cuda::library_versions();
+    nlohmann::json j;
+    j["schema_version"] = 1;
+    j["software"] = {{"cudnn", cuda::cudnn_version_string(lv)}, {"cudnn_path", lv.cudnn_path},
+                     {"cublaslt", cuda::cublaslt_version_string(lv)}, {"cuda", cuda::cuda_version_string(lv)}};
+    j["devices"] = nlohmann::json::array();
+    for (int d = 0; d < cuda::cuda_device_count(); ++d) {
+      const auto info = cuda::query(d);
+      const auto oh = measure_context_overhead(d);
+      j["devices"].push_back({{"ordinal", d}, {"name", info.name}, {"compute_capability", fmt::format("{}.{}", info.cc_major, info.cc_minor)},
+                              {"sms", info.sm_count}, {"total_bytes", info.total_bytes}, {"free_bytes", info.free_bytes},
+                              {"clock_khz", info.clock_khz}, {"memory_clock_khz", info.memory_clock_khz},
+                              {"context_bytes", oh.context_bytes}, {"handles_bytes", oh.handles_bytes}, {"summary", info.summary()}});
+    }
+    if (*json) {
+      std::printf("%s\n", j.dump(2).c_str());
+    } else {
+      std::printf("%s\n%s\n%s\n", cuda::cudnn_version_string(lv).c_str(), cuda::cublaslt_version_string(lv).c_str(), cuda::cuda_version_string(lv).c_str());
+      std::printf("cuDNN loaded from %s\n", lv.cudnn_path.c_str());
+      for (const auto& d : j["devices"])
+        std::printf("GPU %d: %s; free %s; context %s + cuDNN/cuBLASLt handles %s\n", d["ordinal"].get<int>(), d["summary"].get<std::string>().c_str(),
+                    format_bytes(d["free_bytes"].get<std::uint64_t>()).c_str(), format_bytes(d["context_bytes"].get<std::uint64_t>()).c_str(),
+                    format_bytes(d["handles_bytes"].get<std::uint64_t>()).c_str());
+    }
+    return 0;
+#endif
+  };
+}
+
+}  // namespace vramfit::cli

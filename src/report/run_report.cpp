@@ -1,0 +1,93 @@
+#include "report/run_report.h"
+
+#include <fmt/format.h>
+
+#include "core/bytes.h"
+#include "report/plan_report.h"
+
+namespace vramfit {
+
+namespace {
+std::string mib(std::uint64_t b) { return fmt::format("{:.1f}", to_mib(b)); }
+}  // namespace
+
+nlohmann::json to_json(const RunRow& r) {
+  nlohmann::json j;
+  j["model"] = r.model;
+  j["precision"] = std::string(to_string(r.precision));
+  j["batch"] = r.batch;
+  j["status"] = r.status;
+  if (!r.reason.empty()) j["reason"] = r.reason;
+  if (r.status != "ok") return j;
+  j["latency_ms"] = {{"min", r.min_ms}, {"median", r.median_ms}, {"p90", r.p90_ms}, {"p99", r.p99_ms},
+                     {"max", r.max_ms}, {"mean", r.mean_ms}, {"iterations", r.iterations}, {"warmup", r.warmup},
+                     {"trusted", r.timing_trusted}, {"samples", r.samples_ms}};
+  if (!r.timing_note.empty()) j["latency_ms"]["note"] = r.timing_note;
+  j["items_per_s"] = r.items_per_s;
+  j["vram_bytes"] = {{"weights", r.weights_bytes},
+                     {"activations", r.activation_bytes},
+                     {"workspace_budget", r.workspace_budget_bytes},
+                     {"workspace_used", r.workspace_used_bytes},
+                     {"arena", r.arena_bytes},
+                     {"planned_arena", r.planned_arena_bytes},
+                     {"context_and_handles", r.context_bytes},
+                     {"process_total", r.process_total_bytes},
+                     {"device_used", r.device_used_bytes},
+                     {"budget", r.budget_bytes}};
+  j["algorithms"] = r.algorithms;
+  return j;
+}
+
+nlohmann::json to_json(const RunReport& r) {
+  nlohmann::json j;
+  j["schema_version"] = kSchemaVersion;
+  j["command"] = "run";
+  j["device"] = r.device;
+  j["software"] = r.software;
+  if (!r.vram_limit.empty()) j["vram_limit"] = r.vram_limit;
+  j["rows"] = nlohmann::json::array();
+  for (const auto& row : r.rows) j["rows"].push_back(to_json(row));
+  return j;
+}
+
+std::string run_markdown(const RunReport& r) {
+  std::string out = fmt::format("Device: {}\nSoftware: {}\n", r.device, r.software);
+  if (!r.vram_limit.empty()) out += fmt::format("Emulated card: {} (budget = limit − context and handles measured here)\n", r.vram_limit);
+  out += "\n";
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& x : r.rows) {
+    if (x.status != "ok") {
+      rows.push_back({x.model, std::string(to_string(x.precision)), std::to_string(x.batch), x.status, x.reason});
+      continue;
+    }
+    rows.push_back({x.model, std::string(to_string(x.precision)), std::to_string(x.batch), "ok" + std::string(x.timing_trusted ? "" : " (timing flagged)"),
+                    fmt::format("{:.3f}", x.median_ms), fmt::format("{:.3f}", x.p90_ms), fmt::format("{:.3f}", x.p99_ms),
+                    fmt::format("{:.3f}", x.min_ms), fmt::format("{:.3f}", x.max_ms), fmt::format("{:.0f}", x.items_per_s),
+                    mib(x.weights_bytes), mib(x.activation_bytes), fmt::format("{}/{}", mib(x.workspace_used_bytes), mib(x.workspace_budget_bytes)),
+                    mib(x.context_bytes), mib(x.process_total_bytes), mib(x.device_used_bytes)});
+  }
+  out += markdown_table({"model", "precision", "batch", "status", "median ms", "p90 ms", "p99 ms", "min ms", "max ms", "items/s",
+                         "weights MiB", "activations MiB", "workspace used/budget MiB", "context+handles MiB",
+                         "process total MiB", "device used MiB"},
+                        rows);
+  out += "\nLatency: CUDA events around each replay of the captured forward pass after warm-up; random N(0,1) inputs.\n"
+         "Process total = the session's one arena (weights + activations + workspace budget) + context and handles.\n";
+  return out;
+}
+
+std::string run_csv(const RunReport& r) {
+  std::string out = "model,precision,batch,status,reason,median_ms,p90_ms,p99_ms,min_ms,max_ms,items_per_s,weights_bytes,"
+                    "activation_bytes,workspace_used_bytes,workspace_budget_bytes,context_bytes,process_total_bytes,device_used_bytes\n";
+  for (const auto& x : r.rows) {
+    std::string reason = x.reason;
+    for (auto& c : reason)
+      if (c == '"') c = '\'';
+    out += fmt::format("{},{},{},{},\"{}\",{:.4f},{:.4f},{:.4f},{:.4f},{:.4f},{:.1f},{},{},{},{},{},{},{}\n", x.model, to_string(x.precision),
+                       x.batch, x.status, reason, x.median_ms, x.p90_ms, x.p99_ms, x.min_ms, x.max_ms, x.items_per_s, x.weights_bytes,
+                       x.activation_bytes, x.workspace_used_bytes, x.workspace_budget_bytes, x.context_bytes, x.process_total_bytes,
+                       x.device_used_bytes);
+  }
+  return out;
+}
+
+}  // namespace vramfit

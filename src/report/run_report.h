@@ -1,0 +1,50 @@
+// report/run_report.h — the rows `vramfit run` measures, and their printers (Markdown, JSON, CSV).
+// Rows are plain numbers filled by the CLI from a runtime Session; nothing here knows CUDA.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "core/dtype.h"
+
+namespace vramfit {
+
+struct RunRow {
+  std::string model;
+  Precision precision = Precision::fp16;
+  std::int64_t batch = 1;
+  std::string status = "ok";  // ok | oom | unsupported | error
+  std::string reason;
+  // latency over CUDA events, one sample per replay of the captured forward pass
+  int iterations = 0, warmup = 0;
+  double min_ms = 0, median_ms = 0, p90_ms = 0, p99_ms = 0, max_ms = 0, mean_ms = 0;
+  bool timing_trusted = true;
+  std::string timing_note;
+  std::vector<double> samples_ms;
+  double items_per_s = 0;  // batch / median
+  // VRAM
+  std::uint64_t weights_bytes = 0, activation_bytes = 0, workspace_budget_bytes = 0, workspace_used_bytes = 0;
+  std::uint64_t arena_bytes = 0;          // the session's one allocation
+  std::uint64_t planned_arena_bytes = 0;  // what `plan` predicts for the same configuration
+  std::uint64_t context_bytes = 0;        // CUDA context + library handles, measured here
+  std::uint64_t process_total_bytes = 0;  // arena + context and handles
+  std::uint64_t device_used_bytes = 0;    // the device's own count (total − free) after set-up
+  std::uint64_t budget_bytes = 0;
+  std::vector<std::string> algorithms;
+};
+
+struct RunReport {
+  std::string device;    // "NVIDIA H200 (sm_90, …)"
+  std::string software;  // "cuDNN 9.14.0 (built with 9.19.0), cuBLASLt …, CUDA …"
+  std::string vram_limit;  // as given, empty if none
+  std::vector<RunRow> rows;
+};
+
+nlohmann::json to_json(const RunRow& r);
+nlohmann::json to_json(const RunReport& r);
+std::string run_markdown(const RunReport& r);
+std::string run_csv(const RunReport& r);
+
+}  // namespace vramfit
