@@ -71,7 +71,8 @@ const Tensor& tensor_for(const TensorMap& w, const Value& v, std::int64_t expect
 
 // w' = w·γ/√(σ²+ε) per output channel, b' = (b − μ)·γ/√(σ²+ε) + β (Ioffe & Szegedy 2015, eq. of the
 // inference-time transform y = γ(x − μ)/√(σ²+ε) + β, applied to x = w∗in + b). Computed in double.
-void fold_numerically(const Graph& g, const Node& conv, const Node& bn, TensorMap& w, const std::string& bias_name) {
+void fold_numerically(const Graph& g, const Node& conv, const Node& bn, const TensorMap& w, const std::string& bias_name,
+                      std::vector<std::pair<std::string, Tensor>>& staged) {
   const std::int64_t o = conv.attr<Conv2dAttrs>().out_channels;
   const Value& wv = g.value(conv.inputs[1]);
   const std::int64_t per_channel = wv.shape.numel() / o;
@@ -102,9 +103,8 @@ void fold_numerically(const Graph& g, const Node& conv, const Node& bn, TensorMa
         (static_cast<double>(old_bias[ci]) - static_cast<double>(mean.data[ci])) * scale +
         static_cast<double>(beta.data[ci]));
   }
-  for (std::size_t i = 1; i < 5; ++i) w.erase(g.value(bn.inputs[i]).name);
-  w[wv.name] = std::move(new_weight);
-  w[bias_name] = std::move(new_bias);
+  staged.emplace_back(wv.name, std::move(new_weight));
+  staged.emplace_back(bias_name, std::move(new_bias));
 }
 
 bool fusable_producer(OpKind op) { return op == OpKind::Conv2d || op == OpKind::Linear; }
@@ -151,14 +151,19 @@ bool is_16bit(DType t) { return t == DType::f16 || t == DType::bf16; }
 }  // namespace
 
 void fold_batchnorm(Graph& g, TensorMap* weights) {
+  struct Site {
+    NodeId conv, bn;
+    std::string bias_name;
+  };
+  // Find every fold first and compute the folded tensors apart: a missing or bad tensor then throws
+  // before the graph or the map has changed.
+  std::vector<Site> sites;
   DeadSet dead;
-  const std::size_t node_count = g.nodes().size();
-  for (std::size_t i = 0; i < node_count; ++i) {
-    const Node& bn = g.nodes()[i];
+  for (const Node& bn : g.nodes()) {
     if (bn.op != OpKind::BatchNorm) continue;
     const ValueId x = bn.inputs[0];
     const NodeId conv_id = g.value(x).producer;
-    if (conv_id == kNoNode || dead.has(conv_id)) continue;
+    if (conv_id == kNoNode) continue;
     const Node& conv = g.node(conv_id);
     if (conv.op != OpKind::Conv2d) continue;
     const auto& ca = conv.attr<Conv2dAttrs>();
@@ -179,21 +184,31 @@ void fold_batchnorm(Graph& g, TensorMap* weights) {
       throw InvalidInput(fmt::format("fold_batchnorm: conv '{}' has no bias but a value named '{}' already exists",
                                      conv.name, bias_name));
     }
-    if (weights) fold_numerically(g, conv, bn, *weights, bias_name);
+    sites.push_back(Site{conv_id, bn.id, std::move(bias_name)});
+    dead.add(bn.id);
+  }
 
-    const NodeId bn_id = bn.id;
+  if (weights) {
+    std::vector<std::pair<std::string, Tensor>> staged;
+    for (const Site& s : sites) fold_numerically(g, g.node(s.conv), g.node(s.bn), *weights, s.bias_name, staged);
+    for (const Site& s : sites)
+      for (std::size_t k = 1; k < 5; ++k) weights->erase(g.value(g.node(s.bn).inputs[k]).name);
+    for (auto& [name, t] : staged) (*weights)[name] = std::move(t);
+  }
+
+  for (const Site& s : sites) {
+    const Node& bn = g.node(s.bn);
     const ValueId bn_out = bn.output;
     const DType bias_dtype = g.value(bn.inputs[2]).dtype;  // β's dtype: biases follow activations
-    if (!ca.has_bias) {
-      const std::int64_t o = ca.out_channels;
-      const ValueId b = g.add_param(bias_name, Shape{o}, ParamRole::Bias, /*trainable=*/true);
+    if (!g.node(s.conv).attr<Conv2dAttrs>().has_bias) {
+      const std::int64_t o = g.node(s.conv).attr<Conv2dAttrs>().out_channels;
+      const ValueId b = g.add_param(s.bias_name, Shape{o}, ParamRole::Bias, /*trainable=*/true);
       g.value(b).dtype = bias_dtype;
-      Node& c = g.node(conv_id);  // add_param may have moved the value list, never the node list
-      c.inputs.insert(c.inputs.begin() + 2, b);
+      Node& c = g.node(s.conv);
+      c.inputs.insert(c.inputs.begin() + 2, b);  // conv inputs: x, weight, bias (, residual)
       c.attr<Conv2dAttrs>().has_bias = true;
     }
-    g.replace_uses(bn_out, g.node(conv_id).output);
-    dead.add(bn_id);
+    g.replace_uses(bn_out, g.node(s.conv).output);
   }
   finish(g, dead);
 }

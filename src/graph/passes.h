@@ -1,21 +1,33 @@
 // graph/passes.h — rewrites that turn a builder's training-shaped graph into what we execute.
 //
 // Order (optimize_for_inference runs them so):
-//   1. fold_batchnorm      Conv → BatchNorm becomes Conv with bias; with weights bound, the folded
-//                          weight w·γ/√(σ²+ε) and bias β − μ·γ/√(σ²+ε) are computed into the map
-//                          (BN tensors removed from it). Without weights the rewrite is structural
-//                          (what `plan` needs).
+//   1. fold_batchnorm      Conv → BatchNorm becomes Conv with bias, when the BN is the conv's only
+//                          reader and no tensor involved is shared; with weights bound, the folded
+//                          weight w·γ/√(σ²+ε) and bias (b − μ)·γ/√(σ²+ε) + β (b = 0 without a conv
+//                          bias) are computed into the map: BN tensors removed, the conv's weight
+//                          replaced, the bias written under its name — "<conv name>.bias", a new
+//                          trainable Bias parameter, when the conv had none. A missing tensor is
+//                          InvalidInput, thrown before graph or map change. Without weights the
+//                          rewrite is structural (what `plan` needs).
+//                          The conv's output value keeps the conv's name and takes the BN's place.
 //   2. fuse_residual_add   Conv/Linear → Add(·, other) becomes Conv/Linear with a residual input, when
-//                          the producer's only consumer is the Add, it has no activation yet, and
-//                          `other` is computed before the producer runs (else the other operand's
-//                          producer is tried).
+//                          the producer's only consumer is the Add, it has no activation or residual
+//                          yet, and `other` is computed before the producer runs (else the other
+//                          operand's producer is tried). The fused node keeps its slot, its output
+//                          replaces the Add's, and the Add's activation moves to it. In ResNet's
+//                          projection blocks this picks the downsample conv (it runs after the branch).
 //   3. fuse_activations    Conv/Linear/Add → Relu/Gelu/Silu becomes the producer's `act`, when the
 //                          producer has no activation and the activation is its only consumer.
 //   4. assign_precision    dtypes for activations and parameters (core/dtype.h weight_dtype,
 //                          activation_dtype); precisions the vision engine cannot represent throw
 //                          Unsupported naming the precision.
 //   5. assign_layout       4-D activations become NHWC when activations are 16-bit (tensor cores
-//                          want channels last); PatchFlatten of an NHWC tensor is then a view.
+//                          want channels last); PatchFlatten of an NHWC tensor is then a view. The 4-D
+//                          graph input is NHWC too (the runtime writes the user's NCHW batch so), so
+//                          the first convolution reads channels-last like the others; 32-bit stays NCHW.
+//
+// Each pass leaves a valid graph (Graph::validate) with ids renumbered; an unsupported precision
+// throws from optimize_for_inference before anything (graph or weight map) is modified.
 #pragma once
 
 #include "core/dtype.h"

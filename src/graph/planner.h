@@ -9,7 +9,10 @@
 //   * Buffers. A value that is a view of another (Flatten; PatchFlatten of NHWC), or that a node
 //     writes in place over an input that dies there (graph.h in_place_input), shares that input's
 //     buffer. Graph inputs are never overwritten (each timed replay reads the same input) and live
-//     for the whole run, as do outputs.
+//     for the whole run, as do outputs. In place needs: the input is an activation of the same dtype
+//     and size, no value stored in its buffer is read later or is an output, and — for a fused
+//     residual conv/linear, which reads its main input while writing — no other input of the node
+//     lives in that buffer (elementwise ops read element i before writing it, so for them it may).
 //   * Liveness. A buffer is live from the node that first writes it to the last node that reads any
 //     of its values (node indices in execution order; inputs from -1, outputs to the end).
 //   * Batch-affine sizing. Every activation has batch as dim 0, so sizes are planned per sample,
@@ -17,8 +20,12 @@
 //     batch × (per-sample plan). Memory is therefore affine in batch (here linear: a = 0), which lets
 //     the max-batch search predict instead of probe.
 //   * Offsets. Greedy by size (Pisarchyk & Lee, "Efficient Memory Management for Deep Neural Net
-//     Inference", 2020, §4.3): buffers in decreasing size, each placed at the lowest offset that
-//     does not overlap any already placed buffer whose lifetime intersects its own.
+//     Inference", 2020, §4.3): buffers in decreasing size, each placed in a gap that does not overlap
+//     any already placed buffer whose lifetime intersects its own. assign_offsets runs that greedy
+//     placement under four orders (size, lifetime length, first use, size × lifetime; ties by
+//     index) and two gap rules (smallest gap that fits, as in the paper; lowest offset) and keeps the
+//     smallest arena, the first such on a tie — deterministic, and per sample, so batch-affine.
+//     On resnet50 and vit-b16 (fp16, batch 256) the arena equals the lower bound.
 #pragma once
 
 #include <cstdint>
@@ -64,7 +71,8 @@ struct PlannerOptions {
 Plan plan_memory(const Graph& g, const PlannerOptions& opt = {});
 
 // The building blocks, exposed for property tests and the LLM planner.
-// Offsets for buffers (greedy by size); returns the arena size in *arena_bytes.
+// Offsets for buffers (greedy, best of the orders above); sizes are rounded up to `alignment`, so
+// every offset is a multiple of it. Returns the arena size in *arena_bytes (may be null).
 std::vector<std::uint64_t> assign_offsets(std::span<const LiveRange> buffers, std::uint64_t alignment,
                                           std::uint64_t* arena_bytes);
 // max over steps of the sum of live buffer sizes.

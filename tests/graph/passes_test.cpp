@@ -111,7 +111,11 @@ TEST_P(FoldBatchNorm, MatchesUnfusedConvThenBatchNorm) {
 
 INSTANTIATE_TEST_SUITE_P(Cases, FoldBatchNorm,
                          ::testing::Values(FoldCase{false, 1, 1}, FoldCase{true, 1, 2}, FoldCase{false, 3, 2},
-                                           FoldCase{true, 3, 1}));
+                                           FoldCase{true, 3, 1}),
+                         [](const ::testing::TestParamInfo<FoldCase>& i) {
+                           return std::string(i.param.conv_bias ? "bias" : "nobias") + "_groups" +
+                                  std::to_string(i.param.groups) + "_stride" + std::to_string(i.param.stride);
+                         });
 
 TEST(FoldBatchNormStructure, SkipsSharedConvOutputAndNonConvProducers) {
   Graph g("skip");
@@ -143,16 +147,24 @@ TEST(FoldBatchNormStructure, WithoutWeightsAndWithMissingTensors) {
   EXPECT_TRUE(g.find_value("conv.bias").has_value());
   EXPECT_FALSE(g.find_value("bn.running_var").has_value());
 
+  // Two foldable pairs; the second lacks a tensor: nothing may change, not even the first pair.
   Graph h = build();
+  const ValueId y = h.add_batchnorm("bn_b", h.add_conv2d("conv_b", h.inputs()[0], conv3x3(5, 1, 1, false)));
+  h.mark_output(y);
   std::mt19937_64 rng(7);
   TensorMap w = random_weights(h, rng);
-  w.erase("bn.running_mean");
+  w.erase("bn_b.running_mean");
+  const TensorMap before = w;
   try {
     fold_batchnorm(h, &w);
     FAIL() << "expected InvalidInput";
   } catch (const InvalidInput& e) {
-    EXPECT_NE(std::string(e.what()).find("bn.running_mean"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("bn_b.running_mean"), std::string::npos) << e.what();
   }
+  EXPECT_EQ(h.nodes().size(), 4u);
+  EXPECT_FALSE(h.find_value("conv.bias").has_value());
+  ASSERT_EQ(w.size(), before.size());
+  for (const auto& [name, t] : before) EXPECT_EQ(w.at(name).data, t.data) << name;
 }
 
 // conv → BN → (+ x) → relu: after optimize_for_inference one conv computes relu(conv'(x) + b' + x).
