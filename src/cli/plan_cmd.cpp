@@ -21,6 +21,7 @@ struct PlanOptions {
   std::vector<std::string> batches{"1"};
   std::string vram_limit;
   long long max_batch = 1 << 20;
+  std::string workspace = "128MiB";
   bool json = false;
 };
 
@@ -42,6 +43,7 @@ Runner register_plan(CLI::App& app) {
                   "weights + activation arena fit");
   sub->add_option("--max-batch", o->max_batch, "Ceiling for the largest-batch search (default 1048576)")
       ->check(CLI::PositiveNumber);
+  sub->add_option("--workspace", o->workspace, "cuDNN/cuBLASLt workspace budget a session reserves (default 128MiB)");
   sub->add_flag("--json", o->json, "Print JSON (schema_version 1) instead of a table");
   return [o]() {
     // Validate everything before any work, so a typo fails fast with exit 2.
@@ -50,12 +52,13 @@ Runner register_plan(CLI::App& app) {
     std::vector<Precision> precisions;
     for (const auto& p : split_list(o->precisions)) precisions.push_back(parse_precision(p));
     const auto batches = parse_int_list(o->batches, "--batch");
+    const std::uint64_t workspace = parse_bytes(o->workspace);
     PlanReport report;
     if (!o->vram_limit.empty()) report.vram_limit = parse_bytes(o->vram_limit);
     for (const auto* m : models)
       for (Precision p : precisions) {
-        for (long long b : batches) report.rows.push_back(estimate_memory(*m, p, b));
-        if (report.vram_limit) report.fits.push_back(max_batch_under(*m, p, *report.vram_limit, o->max_batch));
+        for (long long b : batches) report.rows.push_back(estimate_memory(*m, p, b, workspace));
+        if (report.vram_limit) report.fits.push_back(max_batch_under(*m, p, *report.vram_limit, o->max_batch, workspace));
       }
     if (o->json)
       std::printf("%s\n", to_json(report).dump(2).c_str());

@@ -67,4 +67,10 @@ std::uint64_t weight_bytes(const Graph& g) {
   return n;
 }
 
+std::uint64_t aligned_weight_bytes(const Graph& g, std::uint64_t alignment) {
+  std::uint64_t total = 0;
+  for (ValueId p : g.params()) total += (value_bytes(g.value(p)) + alignment - 1) / alignment * alignment;
+  return total;
+}
+
 }  // namespace vramfit

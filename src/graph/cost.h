@@ -31,5 +31,8 @@ Cost graph_cost(const Graph& g);
 std::uint64_t parameter_count(const Graph& g);
 // Bytes of every parameter value at its dtype (what the weights occupy on the device).
 std::uint64_t weight_bytes(const Graph& g);
+// The same with each parameter rounded up to `alignment` bytes: what a backend's weights region holds
+// when every tensor starts on an aligned address (the CUDA arena aligns to 256).
+std::uint64_t aligned_weight_bytes(const Graph& g, std::uint64_t alignment);
 
 }  // namespace vramfit

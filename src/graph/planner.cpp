@@ -254,7 +254,7 @@ Plan plan_memory(const Graph& g, const PlannerOptions& opt) {
   plan.arena_bytes_per_sample = arena_per_sample;
   plan.arena_bytes = ub * arena_per_sample;
   plan.lower_bound_bytes = ub * live_lower_bound(ranges);
-  plan.weight_bytes = weight_bytes(g);
+  plan.weight_bytes = aligned_weight_bytes(g, opt.alignment);
   return plan;
 }
 

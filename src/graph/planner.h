@@ -58,7 +58,7 @@ struct Plan {
   std::uint64_t arena_bytes = 0;           // = batch · arena_bytes_per_sample
   std::uint64_t arena_bytes_per_sample = 0;
   std::uint64_t lower_bound_bytes = 0;
-  std::uint64_t weight_bytes = 0;          // parameters at their dtypes (stored apart from the arena)
+  std::uint64_t weight_bytes = 0;          // parameters at their dtypes, each aligned (stored apart from the arena)
 
   std::uint64_t offset_of(ValueId v) const;  // kNoOffset for parameters
 };

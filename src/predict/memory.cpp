@@ -22,12 +22,13 @@ Graph deployable(const ModelInfo& m, Precision p) {
 
 }  // namespace
 
-MemoryEstimate estimate_memory(const ModelInfo& m, Precision p, std::int64_t batch) {
+MemoryEstimate estimate_memory(const ModelInfo& m, Precision p, std::int64_t batch, std::uint64_t workspace) {
   if (batch < 1) throw InvalidInput(fmt::format("batch must be ≥ 1, got {}", batch));
   MemoryEstimate e;
   e.model = m.id;
   e.precision = p;
   e.batch = batch;
+  e.workspace_bytes = (workspace + 255) / 256 * 256;  // the arena aligns each region to 256 bytes
   Graph g;
   try {
     g = deployable(m, p);
@@ -45,10 +46,11 @@ MemoryEstimate estimate_memory(const ModelInfo& m, Precision p, std::int64_t bat
   return e;
 }
 
-BudgetFit max_batch_under(const ModelInfo& m, Precision p, std::uint64_t budget, std::int64_t ceiling) {
+BudgetFit max_batch_under(const ModelInfo& m, Precision p, std::uint64_t budget, std::int64_t ceiling,
+                          std::uint64_t workspace) {
   BudgetFit fit;
   fit.budget_bytes = budget;
-  MemoryEstimate one = estimate_memory(m, p, 1);
+  MemoryEstimate one = estimate_memory(m, p, 1, workspace);
   if (one.status != "ok") {
     fit.at_max = one;
     fit.reason = one.reason;
@@ -58,19 +60,20 @@ BudgetFit max_batch_under(const ModelInfo& m, Precision p, std::uint64_t budget,
     fit.at_max = one;
     fit.reason = one.weights_bytes > budget
                      ? fmt::format("weights alone need {}; budget {}", format_bytes(one.weights_bytes), format_bytes(budget))
-                     : fmt::format("batch 1 needs {} (weights {} + activations {}); budget {}", format_bytes(one.total_bytes()),
-                                   format_bytes(one.weights_bytes), format_bytes(one.arena_bytes), format_bytes(budget));
+                     : fmt::format("batch 1 needs {} (weights {} + activations {} + workspace {}); budget {}",
+                                   format_bytes(one.total_bytes()), format_bytes(one.weights_bytes),
+                                   format_bytes(one.arena_bytes), format_bytes(one.workspace_bytes), format_bytes(budget));
     return fit;
   }
   // arena(b) = b · k exactly (planner.h), so the bound is arithmetic; confirm with a real plan.
   const std::uint64_t k = one.arena_bytes_per_sample;
-  const std::uint64_t room = budget - one.weights_bytes - one.workspace_bytes.value_or(0);
+  const std::uint64_t room = budget - one.weights_bytes - one.workspace_bytes;
   std::int64_t b = k ? static_cast<std::int64_t>(room / k) : ceiling;
   if (b > ceiling) b = ceiling;
-  fit.at_max = estimate_memory(m, p, b);
+  fit.at_max = estimate_memory(m, p, b, workspace);
   VRAMFIT_CHECK(fit.at_max.total_bytes() <= budget, "planner is not batch-affine");
   if (b < ceiling) {
-    const MemoryEstimate next = estimate_memory(m, p, b + 1);
+    const MemoryEstimate next = estimate_memory(m, p, b + 1, workspace);
     VRAMFIT_CHECK(next.total_bytes() > budget, "planner is not batch-affine");
   }
   fit.max_batch = b;

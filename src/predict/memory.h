@@ -3,8 +3,10 @@
 //
 // In:  a zoo entry, a precision, a batch (or a budget). Out: weights bytes, the activation arena and
 // its lower bound, the per-sample slope (memory is affine in batch: arena(b) = b·k), the largest
-// batch under a budget. The library workspace (cuDNN/cuBLASLt) and the CUDA context are not known
-// from shapes alone: they are reported as not counted here, never guessed.
+// batch under a budget. The library workspace is the session's fixed budget (--workspace, default
+// 128 MiB; DESIGN rule 4), so weights + arena + workspace is exactly the one allocation a CUDA
+// session makes. The CUDA context and library handles are not known from shapes: `plan` states
+// them as not counted, never guesses them.
 #pragma once
 
 #include <cstdint>
@@ -27,11 +29,14 @@ struct MemoryEstimate {
   std::uint64_t arena_bytes = 0;
   std::uint64_t arena_bytes_per_sample = 0;
   std::uint64_t lower_bound_bytes = 0;
-  std::optional<std::uint64_t> workspace_bytes;  // unknown until measured by the CUDA backend
-  std::uint64_t total_bytes() const { return weights_bytes + arena_bytes + workspace_bytes.value_or(0); }
+  std::uint64_t workspace_bytes = 0;  // the fixed workspace budget the session reserves
+  std::uint64_t total_bytes() const { return weights_bytes + arena_bytes + workspace_bytes; }
 };
 
-MemoryEstimate estimate_memory(const ModelInfo& m, Precision p, std::int64_t batch);
+constexpr std::uint64_t kDefaultWorkspaceBytes = 128ull << 20;
+
+MemoryEstimate estimate_memory(const ModelInfo& m, Precision p, std::int64_t batch,
+                               std::uint64_t workspace = kDefaultWorkspaceBytes);
 
 struct BudgetFit {
   std::uint64_t budget_bytes = 0;
@@ -40,8 +45,9 @@ struct BudgetFit {
   std::string reason;          // when max_batch == 0: what does not fit
 };
 
-// Largest batch b ≤ ceiling with weights + arena(b) (+ workspace when known) ≤ budget.
-BudgetFit max_batch_under(const ModelInfo& m, Precision p, std::uint64_t budget, std::int64_t ceiling = 1 << 20);
+// Largest batch b ≤ ceiling with weights + arena(b) + workspace ≤ budget.
+BudgetFit max_batch_under(const ModelInfo& m, Precision p, std::uint64_t budget, std::int64_t ceiling = 1 << 20,
+                          std::uint64_t workspace = kDefaultWorkspaceBytes);
 
 struct ModelSummary {
   std::string id;

@@ -103,9 +103,9 @@ nlohmann::json to_json(const MemoryEstimate& e) {
   j["activation_arena_bytes_per_sample"] = e.arena_bytes_per_sample;
   j["activation_lower_bound_bytes"] = e.lower_bound_bytes;
   j["arena_over_lower_bound"] = e.lower_bound_bytes ? static_cast<double>(e.arena_bytes) / static_cast<double>(e.lower_bound_bytes) : 0.0;
-  j["workspace_bytes"] = e.workspace_bytes ? nlohmann::json(*e.workspace_bytes) : nlohmann::json(nullptr);
+  j["workspace_budget_bytes"] = e.workspace_bytes;
   j["total_bytes"] = e.total_bytes();
-  j["total_counts"] = "weights + activation arena (workspace and CUDA context not counted: no CUDA backend measurement)";
+  j["total_counts"] = "weights + activation arena + workspace budget: the CUDA session's one allocation (the CUDA context and library handles are not counted)";
   return j;
 }
 
@@ -146,13 +146,14 @@ std::string plan_markdown(const PlanReport& r) {
     rows.push_back({e.model, std::string(to_string(e.precision)), std::to_string(e.batch), mib(e.weights_bytes),
                     mib(e.arena_bytes), mib(e.lower_bound_bytes),
                     fmt::format("{:.3f}", static_cast<double>(e.arena_bytes) / static_cast<double>(std::max<std::uint64_t>(1, e.lower_bound_bytes))),
-                    e.workspace_bytes ? mib(*e.workspace_bytes) : "unknown", mib(e.total_bytes())});
+                    mib(e.workspace_bytes), mib(e.total_bytes())});
   }
   std::string out = markdown_table({"model", "precision", "batch", "weights MiB", "activation arena MiB",
-                                    "lower bound MiB", "arena/bound", "workspace MiB", "total MiB"},
+                                    "lower bound MiB", "arena/bound", "workspace budget MiB", "total MiB"},
                                    rows);
-  out += "\nPlanned by vramfit's memory planner (exact for its engine). Total = weights + activation arena;\n"
-         "library workspace and the CUDA context are not counted (measured only by `vramfit run`/`profile`).\n";
+  out += "\nPlanned by vramfit's memory planner (exact for its engine). Total = weights + activation arena +\n"
+         "workspace budget (--workspace): the one allocation a CUDA session makes. Not counted: the CUDA context\n"
+         "and library handles (measured by `vramfit devices`/`run`).\n";
   if (r.vram_limit) {
     std::vector<std::vector<std::string>> fr;
     for (const auto& f : r.fits) {
@@ -162,7 +163,7 @@ std::string plan_markdown(const PlanReport& r) {
       else
         fr.push_back({f.at_max.model, std::string(to_string(f.at_max.precision)), "0", "-", f.reason});
     }
-    out += fmt::format("\nLargest batch under --vram-limit {} (weights + arena; the CUDA context's share is not yet counted):\n\n",
+    out += fmt::format("\nLargest batch under --vram-limit {} (weights + arena + workspace; the CUDA context's share is not counted):\n\n",
                        format_bytes(*r.vram_limit));
     out += markdown_table({"model", "precision", "max batch", "total MiB at max batch", "why not"}, fr);
   }

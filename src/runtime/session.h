@@ -1,0 +1,90 @@
+// runtime/session.h — (model, precision, batch, budget) → a planned, bound, runnable forward pass.
+//
+// In:  a zoo entry, a precision, a batch, the memory budget (the card's free memory, or an emulated
+//      card of --vram-limit: limit − this process's measured context/handle overhead − reserve), the
+//      workspace budget, weights (seeded random or a torchvision-style safetensors checkpoint).
+// Out: a Session that runs the model on the GPU, times it with CUDA events, and reports where every
+//      byte went. Construction throws OutOfMemory when the plan does not fit the budget (before
+//      touching the device), Unsupported when the GPU or the engine cannot run the precision.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/tensor.h"
+#include "models/registry.h"
+
+namespace vramfit {
+
+struct SessionConfig {
+  const ModelInfo* model = nullptr;
+  Precision precision = Precision::fp16;
+  std::int64_t batch = 1;
+  std::optional<std::uint64_t> vram_limit;  // emulate a card of this total VRAM
+  std::uint64_t reserve = 0;                // bytes kept free under the budget
+  std::uint64_t workspace = 128ull << 20;   // cuDNN/cuBLASLt workspace budget (--workspace)
+  bool tf32 = false;
+  bool autotune = true;
+  std::uint64_t seed = 1;
+  std::string weights_path;  // safetensors checkpoint (torchvision names); empty: random weights
+  int device = 0;
+};
+
+// Device memory this process holds before any session: the CUDA context plus the cuDNN and cuBLASLt
+// handles (measured with cudaMemGetInfo around their creation on this card).
+struct ContextOverhead {
+  std::uint64_t context_bytes = 0;  // used memory after the context exists, before the handles
+  std::uint64_t handles_bytes = 0;  // what creating a cuDNN + a cuBLASLt handle added
+  std::uint64_t total() const { return context_bytes + handles_bytes; }
+};
+ContextOverhead measure_context_overhead(int device);
+
+struct VramBreakdown {
+  std::uint64_t weights = 0;
+  std::uint64_t activations = 0;         // the planned arena
+  std::uint64_t workspace_budget = 0;    // reserved
+  std::uint64_t workspace_used = 0;      // largest chosen algorithm's need
+  std::uint64_t arena_capacity = 0;      // = weights + activations + workspace budget (one cudaMalloc)
+  std::uint64_t planned_arena = 0;       // what the planner predicted for the same (for the check)
+  std::uint64_t context_and_handles = 0;
+  std::uint64_t device_used = 0;         // total − free on the device after set-up (all processes)
+  std::uint64_t budget = 0;
+};
+
+struct TimingStats {
+  std::vector<double> samples_ms;
+  int warmup = 0;
+  double min = 0, median = 0, p90 = 0, p99 = 0, max = 0, mean = 0;
+  bool trusted = true;
+  std::string note;  // why not trusted
+};
+TimingStats summarize_samples(std::vector<double> samples_ms, int warmup);
+
+class Session {
+ public:
+  explicit Session(const SessionConfig& cfg);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  const SessionConfig& config() const;
+  // Random N(0,1) input (seeded) in the model's logical input shape.
+  Tensor random_input(std::uint64_t seed) const;
+  void set_input(const Tensor& x);
+  void run();  // one forward pass, synchronous
+  Tensor output() const;
+  // CUDA events around each replay of the captured graph after `warmup` replays.
+  TimingStats time(int warmup, int iterations);
+  VramBreakdown vram() const;
+  std::vector<std::string> algorithm_choices() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace vramfit
