@@ -170,6 +170,10 @@ __global__ void __launch_bounds__(kThreadsPerBlock, mma_min_blocks(D))
   for (int n = 0; n < kDimTiles8; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
   float m0 = -INFINITY, m1 = -INFINITY;  // running max of rows g and g+8 (log2 domain)
   float l0 = 0.0f, l1 = 0.0f;            // running sums, this thread's columns only (quad-reduced at the end)
+  // A warp whose 16 query rows all lie past S only helps copy and meets the barriers (at S = 197 the
+  // last query tile has 5 rows: 3 of its 4 warps idle). (Skipping key sub-tiles past S the same way
+  // was measured slower: the branches inside the unrolled mma loops cost more than the work saved.)
+  const bool warp_active = q0 + warp * 16 < seq;
 
   for (int kt = 0; kt < key_tiles; ++kt) {
     const int cur = kt & 1;
@@ -182,81 +186,83 @@ __global__ void __launch_bounds__(kThreadsPerBlock, mma_min_blocks(D))
       cp_async_wait<0>();
     }
     __syncthreads();  // tile kt is visible to every warp
-    const T* sk = s_k(cur);
-    const T* sv = s_v(cur);
+    if (warp_active) {  // warp-uniform; every warp still meets both barriers
+      const T* sk = s_k(cur);
+      const T* sv = s_v(cur);
 
-    // s = q kᵀ for this warp's 16 rows × 64 keys.
-    float s[kKeyTiles8][4];
+      // s = q kᵀ for this warp's 16 rows × 64 keys.
+      float s[kKeyTiles8][4];
 #pragma unroll
-    for (int n = 0; n < kKeyTiles8; ++n) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
+      for (int n = 0; n < kKeyTiles8; ++n) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
 #pragma unroll
-    for (int ks = 0; ks < D / 16; ++ks) {
+      for (int ks = 0; ks < D / 16; ++ks) {
+#pragma unroll
+        for (int n = 0; n < kKeyTiles8; ++n) {
+          const T* kp = sk + (n * 8 + g) * kLd + ks * 16 + 2 * t;
+          mma_16816<T>(s[n], qf[ks], load32(kp), load32(kp + 8));
+        }
+      }
+
+      // Scale into the log2 domain, mask keys past the sequence, row max over the quad.
+      const int key0 = kt * kBc + 2 * t;
+      float mx0 = -INFINITY, mx1 = -INFINITY;
 #pragma unroll
       for (int n = 0; n < kKeyTiles8; ++n) {
-        const T* kp = sk + (n * 8 + g) * kLd + ks * 16 + 2 * t;
-        mma_16816<T>(s[n], qf[ks], load32(kp), load32(kp + 8));
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          const bool valid = key0 + n * 8 + e < seq;
+          s[n][e] = valid ? s[n][e] * scale_log2 : -INFINITY;
+          s[n][2 + e] = valid ? s[n][2 + e] * scale_log2 : -INFINITY;
+          mx0 = fmaxf(mx0, s[n][e]);
+          mx1 = fmaxf(mx1, s[n][2 + e]);
+        }
       }
-    }
-
-    // Scale into the log2 domain, mask keys past the sequence, row max over the quad.
-    const int key0 = kt * kBc + 2 * t;
-    float mx0 = -INFINITY, mx1 = -INFINITY;
+      mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+      mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+      mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+      mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+      // Every tile has a valid key (tiles stop at ⌈S/64⌉), so the new max is finite; on the first tile
+      // m is −∞ and the rescale factor exp2(−∞) = 0 clears nothing but zeros.
+      const float mn0 = fmaxf(m0, mx0), mn1 = fmaxf(m1, mx1);
+      const float a0 = exp2f(m0 - mn0), a1 = exp2f(m1 - mn1);
+      m0 = mn0;
+      m1 = mn1;
+      float ls0 = 0.0f, ls1 = 0.0f;
 #pragma unroll
-    for (int n = 0; n < kKeyTiles8; ++n) {
-#pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        const bool valid = key0 + n * 8 + e < seq;
-        s[n][e] = valid ? s[n][e] * scale_log2 : -INFINITY;
-        s[n][2 + e] = valid ? s[n][2 + e] * scale_log2 : -INFINITY;
-        mx0 = fmaxf(mx0, s[n][e]);
-        mx1 = fmaxf(mx1, s[n][2 + e]);
+      for (int n = 0; n < kKeyTiles8; ++n) {
+        s[n][0] = exp2f(s[n][0] - mn0);
+        s[n][1] = exp2f(s[n][1] - mn0);
+        s[n][2] = exp2f(s[n][2] - mn1);
+        s[n][3] = exp2f(s[n][3] - mn1);
+        ls0 += s[n][0] + s[n][1];
+        ls1 += s[n][2] + s[n][3];
       }
-    }
-    mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
-    mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
-    mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
-    mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
-    // Every tile has a valid key (tiles stop at ⌈S/64⌉), so the new max is finite; on the first tile
-    // m is −∞ and the rescale factor exp2(−∞) = 0 clears nothing but zeros.
-    const float mn0 = fmaxf(m0, mx0), mn1 = fmaxf(m1, mx1);
-    const float a0 = exp2f(m0 - mn0), a1 = exp2f(m1 - mn1);
-    m0 = mn0;
-    m1 = mn1;
-    float ls0 = 0.0f, ls1 = 0.0f;
+      l0 = l0 * a0 + ls0;
+      l1 = l1 * a1 + ls1;
 #pragma unroll
-    for (int n = 0; n < kKeyTiles8; ++n) {
-      s[n][0] = exp2f(s[n][0] - mn0);
-      s[n][1] = exp2f(s[n][1] - mn0);
-      s[n][2] = exp2f(s[n][2] - mn1);
-      s[n][3] = exp2f(s[n][3] - mn1);
-      ls0 += s[n][0] + s[n][1];
-      ls1 += s[n][2] + s[n][3];
-    }
-    l0 = l0 * a0 + ls0;
-    l1 = l1 * a1 + ls1;
-#pragma unroll
-    for (int n = 0; n < kDimTiles8; ++n) {
-      o[n][0] *= a0;
-      o[n][1] *= a0;
-      o[n][2] *= a1;
-      o[n][3] *= a1;
-    }
+      for (int n = 0; n < kDimTiles8; ++n) {
+        o[n][0] *= a0;
+        o[n][1] *= a0;
+        o[n][2] *= a1;
+        o[n][3] *= a1;
+      }
 
-    // o += p v: p's C fragments of key tiles 2ks and 2ks+1 are the A fragment of k-step ks.
-    const int mi = lane >> 3, r8 = lane & 7;
+      // o += p v: p's C fragments of key tiles 2ks and 2ks+1 are the A fragment of k-step ks.
+      const int mi = lane >> 3, r8 = lane & 7;
 #pragma unroll
-    for (int ks = 0; ks < kBc / 16; ++ks) {
-      const std::uint32_t pa[4] = {pack2<T>(s[2 * ks][0], s[2 * ks][1]), pack2<T>(s[2 * ks][2], s[2 * ks][3]),
-                                   pack2<T>(s[2 * ks + 1][0], s[2 * ks + 1][1]),
-                                   pack2<T>(s[2 * ks + 1][2], s[2 * ks + 1][3])};
-      // matrix mi: keys ks·16 + (mi & 1)·8 + 0…7, dims np·16 + (mi >> 1)·8 + 0…7
-      const T* vrow = sv + (ks * 16 + (mi & 1) * 8 + r8) * kLd + (mi >> 1) * 8;
+      for (int ks = 0; ks < kBc / 16; ++ks) {
+        const std::uint32_t pa[4] = {pack2<T>(s[2 * ks][0], s[2 * ks][1]), pack2<T>(s[2 * ks][2], s[2 * ks][3]),
+                                     pack2<T>(s[2 * ks + 1][0], s[2 * ks + 1][1]),
+                                     pack2<T>(s[2 * ks + 1][2], s[2 * ks + 1][3])};
+        // matrix mi: keys ks·16 + (mi & 1)·8 + 0…7, dims np·16 + (mi >> 1)·8 + 0…7
+        const T* vrow = sv + (ks * 16 + (mi & 1) * 8 + r8) * kLd + (mi >> 1) * 8;
 #pragma unroll
-      for (int np = 0; np < D / 16; ++np) {
-        std::uint32_t vb[4];
-        ldmatrix_x4_trans(vb, vrow + np * 16);
-        mma_16816<T>(o[2 * np], pa, vb[0], vb[1]);
-        mma_16816<T>(o[2 * np + 1], pa, vb[2], vb[3]);
+        for (int np = 0; np < D / 16; ++np) {
+          std::uint32_t vb[4];
+          ldmatrix_x4_trans(vb, vrow + np * 16);
+          mma_16816<T>(o[2 * np], pa, vb[0], vb[1]);
+          mma_16816<T>(o[2 * np + 1], pa, vb[2], vb[3]);
+        }
       }
     }
     __syncthreads();  // every warp is done with buffers `cur` before iteration kt+1 refills them
@@ -271,11 +277,13 @@ __global__ void __launch_bounds__(kThreadsPerBlock, mma_min_blocks(D))
   // Stage the normalised tile in shared memory (k[0]; no copy is in flight and the loop ended with a
   // barrier), then write whole 16-byte chunks of each row.
   T* s_out = s_k(0);
+  if (warp_active) {  // (an idle warp's rows are never stored)
 #pragma unroll
-  for (int n = 0; n < kDimTiles8; ++n) {
-    const int c = n * 8 + 2 * t;
-    *reinterpret_cast<std::uint32_t*>(s_out + qr * kLd + c) = pack2<T>(o[n][0] * inv0, o[n][1] * inv0);
-    *reinterpret_cast<std::uint32_t*>(s_out + (qr + 8) * kLd + c) = pack2<T>(o[n][2] * inv1, o[n][3] * inv1);
+    for (int n = 0; n < kDimTiles8; ++n) {
+      const int c = n * 8 + 2 * t;
+      *reinterpret_cast<std::uint32_t*>(s_out + qr * kLd + c) = pack2<T>(o[n][0] * inv0, o[n][1] * inv0);
+      *reinterpret_cast<std::uint32_t*>(s_out + (qr + 8) * kLd + c) = pack2<T>(o[n][2] * inv1, o[n][3] * inv1);
+    }
   }
   __syncthreads();
   T* out = y + static_cast<std::int64_t>(b) * seq * embed + static_cast<std::int64_t>(h) * D;
