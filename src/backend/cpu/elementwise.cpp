@@ -31,9 +31,10 @@ float apply_activation(float x, Activation act) {
     case Activation::None: return x;
     case Activation::Relu: return x > 0.0f ? x : 0.0f;
     case Activation::Gelu: {
-      // torch.nn.GELU(approximate='none'): x·Φ(x) = ½·x·(1 + erf(x/√2)).
+      // torch.nn.GELU(approximate='none'): x·Φ(x) = ½·x·(1 + erf(x/√2)) = ½·x·erfc(−x/√2); the erfc
+      // form keeps full relative accuracy in the far negative tail, where 1 + erf cancels.
       const double v = x;
-      return static_cast<float>(0.5 * v * (1.0 + std::erf(v * 0.70710678118654752440)));
+      return static_cast<float>(0.5 * v * std::erfc(-v * 0.70710678118654752440));
     }
     case Activation::Silu: {
       // x·σ(x) = x / (1 + e^(−x)); for very negative x the exponential overflows to ∞ and the
