@@ -1,14 +1,22 @@
-// `vramfit plan -m MODEL -p PRECISION -b LIST [--vram-limit SIZE] [--json]` — memory from the
-// planner, no GPU needed. List flags expand to every combination.
+// `vramfit plan -m MODEL -p PRECISION -b LIST [--vram-limit SIZE | --gpu NAME | --system ID --systems FILE]
+// [--calibrate PROFILE] [--json]` — memory from the planner, no GPU needed; with a card from the spec
+// database (data/gpus.toml), the largest batch under its VRAM and an estimated latency. List flags
+// expand to every combination.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <memory>
 
 #include "cli/commands.h"
 #include "core/bytes.h"
 #include "core/dtype.h"
 #include "models/registry.h"
+#include "core/error.h"
+#include "predict/gpu_spec.h"
+#include "predict/latency.h"
 #include "predict/memory.h"
+#include "predict/systems.h"
 #include "report/plan_report.h"
 
 namespace vramfit::cli {
@@ -22,8 +30,34 @@ struct PlanOptions {
   std::string vram_limit;
   long long max_batch = 1 << 20;
   std::string workspace = "128MiB";
+  std::string gpu, system, systems, calibrate, gpus_file;
   bool json = false;
 };
+
+// The spec database: --gpus, else $VRAMFIT_GPUS, else data/gpus.toml next to the binary or up to four
+// folders above it (build/<preset>/bin/vramfit in a checkout), else share/vramfit/gpus.toml of an
+// install prefix, else ./data/gpus.toml.
+std::filesystem::path find_gpu_database(const std::string& flag) {
+  namespace fs = std::filesystem;
+  if (!flag.empty()) return flag;
+  if (const char* env = std::getenv("VRAMFIT_GPUS"); env && *env) return env;
+  std::vector<fs::path> tried;
+  std::error_code ec;
+  fs::path dir = fs::read_symlink("/proc/self/exe", ec).parent_path();
+  for (int up = 0; !ec && up <= 4 && !dir.empty(); ++up, dir = dir.parent_path()) {
+    for (const fs::path& c : {dir / "data" / "gpus.toml", dir / "share" / "vramfit" / "gpus.toml"}) {
+      if (fs::exists(c)) return c;
+      tried.push_back(c);
+    }
+    if (dir == dir.root_path()) break;
+  }
+  const fs::path here = fs::path("data") / "gpus.toml";
+  if (fs::exists(here)) return here;
+  tried.push_back(here);
+  std::string list;
+  for (const auto& t : tried) list += (list.empty() ? "" : ", ") + t.string();
+  throw InvalidInput("GPU spec database not found (give --gpus FILE or set VRAMFIT_GPUS); tried: " + list);
+}
 
 }  // namespace
 
@@ -44,6 +78,18 @@ Runner register_plan(CLI::App& app) {
   sub->add_option("--max-batch", o->max_batch, "Ceiling for the largest-batch search (default 1048576)")
       ->check(CLI::PositiveNumber);
   sub->add_option("--workspace", o->workspace, "cuDNN/cuBLASLt workspace budget a session reserves (default 128MiB)");
+  auto* gpu_opt = sub->add_option("--gpu", o->gpu,
+                                  "A card from the spec database (e.g. \"RTX 3070 Ti\", \"4080 Laptop\", H200): its VRAM minus "
+                                  "the default CUDA context overhead is the budget; prints max batch, VRAM and estimated latency");
+  auto* system_opt = sub->add_option("--system", o->system, "A system id from --systems: its card (and VRAM override) as with --gpu");
+  auto* systems_opt = sub->add_option("--systems", o->systems, "systems.toml describing the team's machines (see data/systems.example.toml)");
+  sub->add_option("--calibrate", o->calibrate,
+                  "A `vramfit run -o json` profile of a database GPU: latency efficiency = roofline / measured on that card");
+  sub->add_option("--gpus", o->gpus_file, "GPU spec database (default: data/gpus.toml found next to the binary, or $VRAMFIT_GPUS)");
+  gpu_opt->excludes(system_opt);
+  system_opt->needs(systems_opt);
+  auto* limit_opt = sub->get_option("--vram-limit");
+  limit_opt->excludes(gpu_opt)->excludes(system_opt);
   sub->add_flag("--json", o->json, "Print JSON (schema_version 1) instead of a table");
   return [o]() {
     // Validate everything before any work, so a typo fails fast with exit 2.
@@ -55,10 +101,40 @@ Runner register_plan(CLI::App& app) {
     const std::uint64_t workspace = parse_bytes(o->workspace);
     PlanReport report;
     if (!o->vram_limit.empty()) report.vram_limit = parse_bytes(o->vram_limit);
+    std::optional<Calibration> calibration;
+    if (!o->gpu.empty() || !o->system.empty()) {
+      const GpuDatabase db = load_gpu_database(find_gpu_database(o->gpus_file));
+      GpuPlan plan;
+      if (!o->gpu.empty()) {
+        plan.gpu = db.find(o->gpu);
+      } else {
+        const SystemsFile systems = load_systems(o->systems, db);
+        const SystemSpec& sys = systems.find(o->system);
+        plan.gpu = sys.gpu;
+        plan.system_id = sys.id;
+        plan.primary_use = sys.primary_use;
+        plan.vram_overridden = sys.vram_overridden;
+      }
+      plan.context = default_context_overhead(plan.gpu.architecture);
+      plan.budget_bytes = plan.gpu.vram_bytes > plan.context.bytes ? plan.gpu.vram_bytes - plan.context.bytes : 0;
+      if (!o->calibrate.empty()) {
+        calibration = load_calibration(o->calibrate, db);
+        plan.calibration_profile = calibration->profile_path;
+        plan.calibration_device = calibration->device;
+        plan.calibration_rows = calibration->points.size();
+        plan.calibration_skipped = calibration->skipped;
+      }
+      report.gpu_plan = std::move(plan);
+    } else if (!o->calibrate.empty()) {
+      throw InvalidInput("--calibrate needs --gpu or --system (it calibrates the latency estimate for a card)");
+    }
     for (const auto* m : models)
       for (Precision p : precisions) {
         for (long long b : batches) report.rows.push_back(estimate_memory(*m, p, b, workspace));
         if (report.vram_limit) report.fits.push_back(max_batch_under(*m, p, *report.vram_limit, o->max_batch, workspace));
+        if (report.gpu_plan)
+          report.gpu_plan->rows.push_back(fit_on_gpu(*m, p, report.gpu_plan->gpu, report.gpu_plan->budget_bytes,
+                                                     calibration ? &*calibration : nullptr, o->max_batch, workspace));
       }
     if (o->json)
       std::printf("%s\n", to_json(report).dump(2).c_str());

@@ -4,6 +4,8 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <fmt/format.h>
+#include <algorithm>
+#include <map>
 #include <memory>
 
 #include "cli/commands.h"
@@ -28,7 +30,7 @@ struct RunOptions {
   std::vector<std::string> models, precisions{"fp16"}, batches{"1"};
   int iterations = 50, warmup = 10;
   std::string vram_limit, reserve = "0", workspace = "128MiB", weights, input, save_output, format = "md";
-  bool tf32 = false, no_tune = false;
+  bool tf32 = false, no_tune = false, channels_last = false, per_node = false;
   std::uint64_t seed = 1;
   int device = 0;
 };
@@ -49,6 +51,8 @@ Runner register_run(CLI::App& app) {
   sub->add_option("--reserve", o->reserve, "Bytes to keep free under the budget (default 0)");
   sub->add_option("--workspace", o->workspace, "cuDNN/cuBLASLt workspace budget; algorithms needing more are not used (default 128MiB)");
   sub->add_flag("--tf32", o->tf32, "Allow TF32 for fp32 convolutions and matrix products (off by default: fp32 means fp32)");
+  sub->add_flag("--channels-last", o->channels_last, "Store fp32 activations NHWC too (16-bit ones always are; --tf32 implies it)");
+  sub->add_flag("--per-node", o->per_node, "Also time every node on its own and report the time per op kind (where the time goes)");
   sub->add_flag("--no-tune", o->no_tune, "Pick algorithms by heuristics only (faster set-up, maybe slower runs)");
   sub->add_option("--weights", o->weights, "A torchvision-style .safetensors checkpoint instead of seeded random weights");
   sub->add_option("--input", o->input, "A .npy (float32/float16, the model's input shape) to feed instead of random data");
@@ -101,6 +105,7 @@ Runner register_run(CLI::App& app) {
             cfg.reserve = reserve;
             cfg.workspace = workspace;
             cfg.tf32 = o->tf32;
+            cfg.channels_last = o->channels_last;
             cfg.autotune = !o->no_tune;
             cfg.seed = o->seed;
             cfg.weights_path = o->weights;
@@ -127,6 +132,12 @@ Runner register_run(CLI::App& app) {
             row.device_used_bytes = v.device_used;
             row.budget_bytes = v.budget;
             row.algorithms = s.algorithm_choices();
+            if (o->per_node) {
+              std::map<std::string, double> by_op;
+              for (const auto& nt : s.time_nodes(std::max(3, o->iterations / 5))) by_op[nt.op] += nt.median_ms;
+              row.time_by_op.assign(by_op.begin(), by_op.end());
+              std::sort(row.time_by_op.begin(), row.time_by_op.end(), [](const auto& l, const auto& r) { return l.second > r.second; });
+            }
             if (!o->save_output.empty() && !saved) {
               s.run();
               write_npy(o->save_output, s.output());

@@ -294,16 +294,16 @@ void assign_precision(Graph& g, Precision p) {
   }
 }
 
-void assign_layout(Graph& g) {
+void assign_layout(Graph& g, bool channels_last_fp32) {
   for (const Value& cv : g.values()) {
     Value& v = g.value(cv.id);
     if (v.kind == ValueKind::Param) continue;
     if (v.shape.rank() != 4) v.layout = Layout::Plain;
-    else v.layout = is_16bit(v.dtype) ? Layout::NHWC : Layout::NCHW;
+    else v.layout = is_16bit(v.dtype) || channels_last_fp32 ? Layout::NHWC : Layout::NCHW;
   }
 }
 
-void optimize_for_inference(Graph& g, Precision p, TensorMap* weights) {
+void optimize_for_inference(Graph& g, Precision p, TensorMap* weights, bool channels_last_fp32) {
   // Precision first only as a gate: an unsupported request fails before any rewrite (and before
   // the weight map is modified).
   require_graph_precision(p);
@@ -311,7 +311,7 @@ void optimize_for_inference(Graph& g, Precision p, TensorMap* weights) {
   fuse_residual_add(g);
   fuse_activations(g);
   assign_precision(g, p);
-  assign_layout(g);
+  assign_layout(g, channels_last_fp32);
 }
 
 }  // namespace vramfit

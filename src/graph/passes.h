@@ -40,9 +40,11 @@ void fold_batchnorm(Graph& g, TensorMap* weights);
 void fuse_residual_add(Graph& g);
 void fuse_activations(Graph& g);
 void assign_precision(Graph& g, Precision p);
-void assign_layout(Graph& g);
+// channels_last_fp32: NHWC for fp32 activations too (TF32 tensor-core convolutions want channels
+// last as 16-bit ones do; strict fp32 stays NCHW, where cuDNN's FMA kernels are as fast).
+void assign_layout(Graph& g, bool channels_last_fp32 = false);
 
 // All of the above, in order. `weights` may be null (structure only).
-void optimize_for_inference(Graph& g, Precision p, TensorMap* weights);
+void optimize_for_inference(Graph& g, Precision p, TensorMap* weights, bool channels_last_fp32 = false);
 
 }  // namespace vramfit

@@ -127,6 +127,7 @@ nlohmann::json to_json(const PlanReport& r) {
   j["status_of_numbers"] = "planned";  // exact for vramfit's engine; not measured
   j["rows"] = nlohmann::json::array();
   for (const auto& e : r.rows) j["rows"].push_back(to_json(e));
+  if (r.gpu_plan) j["gpu_plan"] = to_json(*r.gpu_plan);
   if (r.vram_limit) {
     j["vram_limit_bytes"] = *r.vram_limit;
     j["cuda_context_counted"] = false;
@@ -167,6 +168,118 @@ std::string plan_markdown(const PlanReport& r) {
                        format_bytes(*r.vram_limit));
     out += markdown_table({"model", "precision", "max batch", "total MiB at max batch", "why not"}, fr);
   }
+  if (r.gpu_plan) out += "\n" + gpu_plan_markdown(*r.gpu_plan);
+  return out;
+}
+
+nlohmann::json to_json(const GpuSpec& g) {
+  nlohmann::json j;
+  j["name"] = g.name;
+  j["aliases"] = g.aliases;
+  j["architecture"] = g.architecture;
+  j["compute_capability"] = compute_capability_string(g.compute_capability);
+  j["vram_bytes"] = g.vram_bytes;
+  j["memory_bandwidth_gbs"] = g.memory_bandwidth_gbs;
+  j["sms"] = g.sms;
+  j["fp32_tflops"] = g.fp32_tflops;
+  j["fp16_tflops"] = g.fp16_tflops;
+  if (g.fp16_fp16acc_tflops) j["fp16_fp16acc_tflops"] = *g.fp16_fp16acc_tflops;
+  if (g.bf16_tflops) j["bf16_tflops"] = *g.bf16_tflops;
+  j["int8_tops"] = g.int8_tops;
+  if (g.fp8_tflops) j["fp8_tflops"] = *g.fp8_tflops;
+  if (g.fp8_fp16acc_tflops) j["fp8_fp16acc_tflops"] = *g.fp8_fp16acc_tflops;
+  j["source"] = g.source;
+  if (!g.note.empty()) j["note"] = g.note;
+  return j;
+}
+
+namespace {
+
+nlohmann::json to_json(const LatencyEstimate& e) {
+  return {{"ms", e.ms},
+          {"status", e.label},
+          {"roofline_ms_at_full_efficiency", e.roofline.ms},
+          {"compute_bound_ms", e.roofline.compute_ms},
+          {"memory_bound_ms", e.roofline.memory_ms},
+          {"flops", e.roofline.flops},
+          {"bytes", e.roofline.bytes},
+          {"efficiency", e.efficiency.value},
+          {"efficiency_source", e.efficiency.source}};
+}
+
+std::string ms(double v) { return v >= 100 ? fmt::format("{:.0f}", v) : v >= 1 ? fmt::format("{:.2f}", v) : fmt::format("{:.3f}", v); }
+
+}  // namespace
+
+nlohmann::json to_json(const GpuPlan& p) {
+  nlohmann::json j;
+  j["gpu"] = to_json(p.gpu);
+  if (!p.system_id.empty()) {
+    j["system"] = {{"id", p.system_id}, {"primary_use", p.primary_use}, {"vram_overridden", p.vram_overridden}};
+  }
+  j["vram_bytes"] = p.gpu.vram_bytes;
+  j["context_overhead_bytes"] = p.context.bytes;
+  j["context_overhead_source"] = p.context.source;
+  j["budget_bytes"] = p.budget_bytes;
+  j["memory_status"] = "planned";     // exact for vramfit's engine
+  j["latency_status"] = "estimate";   // roofline from specs, never measured
+  if (!p.calibration_profile.empty())
+    j["calibration"] = {{"profile", p.calibration_profile}, {"device", p.calibration_device},
+                        {"rows_used", p.calibration_rows}, {"rows_skipped", p.calibration_skipped}};
+  j["rows"] = nlohmann::json::array();
+  for (const auto& f : p.rows) {
+    nlohmann::json r;
+    r["model"] = f.model;
+    r["precision"] = std::string(to_string(f.precision));
+    r["status"] = f.status;
+    if (!f.reason.empty()) r["reason"] = f.reason;
+    if (f.status == "ok" || f.status == "does not fit") r["max_batch"] = f.fit.max_batch;
+    if (f.status == "ok") {
+      r["vram_at_max_batch_bytes"] = f.fit.at_max.total_bytes();
+      r["vram_at_max_batch_with_context_bytes"] = f.fit.at_max.total_bytes() + p.context.bytes;
+      r["at_max_batch"] = to_json(f.fit.at_max);
+      r["latency_estimate_batch_1"] = to_json(*f.latency_batch1);
+      r["latency_estimate_max_batch"] = to_json(*f.latency_max_batch);
+    }
+    j["rows"].push_back(r);
+  }
+  return j;
+}
+
+std::string gpu_plan_markdown(const GpuPlan& p) {
+  std::string out;
+  if (!p.system_id.empty())
+    out += fmt::format("System {} ({}): {}{}\n", p.system_id, p.primary_use, describe(p.gpu),
+                       p.vram_overridden ? ", VRAM overridden by the systems file" : "");
+  out += fmt::format("Card: {}, {} VRAM, {:.0f} GB/s, {} SMs; dense peak fp32 {:.1f} TFLOP/s, fp16 tensor (fp32 acc) {:.1f}{}{} TFLOP/s\n",
+                     describe(p.gpu), format_bytes(p.gpu.vram_bytes), p.gpu.memory_bandwidth_gbs, p.gpu.sms, p.gpu.fp32_tflops,
+                     p.gpu.fp16_tflops, p.gpu.bf16_tflops ? fmt::format(", bf16 {:.1f}", *p.gpu.bf16_tflops) : "",
+                     p.gpu.fp8_tflops ? fmt::format(", fp8 {:.1f}", *p.gpu.fp8_tflops) : "");
+  out += fmt::format("Spec source: {}\n", p.gpu.source);
+  if (!p.gpu.note.empty()) out += fmt::format("Note: {}\n", p.gpu.note);
+  out += fmt::format("Budget: {} VRAM − {} CUDA context and library handles ({}) = {}\n", format_bytes(p.gpu.vram_bytes),
+                     format_bytes(p.context.bytes), p.context.source, format_bytes(p.budget_bytes));
+  if (!p.calibration_profile.empty())
+    out += fmt::format("Calibration: {} ({}), {} rows used, {} skipped\n", p.calibration_profile, p.calibration_device,
+                       p.calibration_rows, p.calibration_skipped.size());
+  out += "\n";
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& f : p.rows) {
+    const std::string prec(to_string(f.precision));
+    if (f.status != "ok") {
+      rows.push_back({f.model, prec, f.status, f.status == "does not fit" ? "0" : "-", "-", "-", "-", "-", f.reason});
+      continue;
+    }
+    rows.push_back({f.model, prec, "ok", thousands(static_cast<std::uint64_t>(f.fit.max_batch)), mib(f.fit.at_max.total_bytes()),
+                    mib(f.fit.at_max.total_bytes() + p.context.bytes), ms(f.latency_batch1->ms), ms(f.latency_max_batch->ms),
+                    f.latency_max_batch->efficiency.source});
+  }
+  out += markdown_table({"model", "precision", "status", "max batch", "VRAM MiB at max batch", "with context MiB",
+                         "est. ms batch 1", "est. ms max batch", "efficiency (latency = roofline / efficiency)"},
+                        rows);
+  out += "\nMemory: planned by vramfit's planner (exact for its engine): weights + activation arena + workspace budget;\n"
+         "\"with context\" adds the context overhead above. Latency: an ESTIMATE — per node max(FLOPs / peak rate,\n"
+         "bytes / bandwidth) from the spec sheet, summed, divided by the efficiency shown; not a measurement.\n";
   return out;
 }
 

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "predict/gpu_spec.h"
+#include "predict/latency.h"
 #include "predict/memory.h"
 
 namespace vramfit {
@@ -20,11 +22,32 @@ nlohmann::json to_json(const BudgetFit& f);
 
 std::string models_markdown(const std::vector<ModelSummary>& models);
 
+// `plan --gpu NAME` / `--system ID --systems FILE`: a card from the spec database (or a system's
+// inline spec), its budget and, per model × precision, the largest batch and estimated latency.
+struct GpuPlan {
+  GpuSpec gpu;                      // vram_bytes carries a system's override
+  std::string system_id;            // empty for --gpu
+  std::string primary_use;          // the system's
+  bool vram_overridden = false;
+  ContextOverhead context;          // subtracted from the VRAM to get the budget
+  std::uint64_t budget_bytes = 0;   // vram − context (0 when the context alone exceeds it)
+  std::string calibration_profile;  // --calibrate, empty without
+  std::string calibration_device;   // the profile's device
+  std::size_t calibration_rows = 0;
+  std::vector<std::string> calibration_skipped;
+  std::vector<GpuFit> rows;         // one per (model, precision)
+};
+
 struct PlanReport {
   std::vector<MemoryEstimate> rows;
   std::optional<std::uint64_t> vram_limit;  // --vram-limit
   std::vector<BudgetFit> fits;              // one per (model, precision) when vram_limit is set
+  std::optional<GpuPlan> gpu_plan;          // --gpu or --system
 };
+
+nlohmann::json to_json(const GpuSpec& g);
+nlohmann::json to_json(const GpuPlan& p);
+std::string gpu_plan_markdown(const GpuPlan& p);
 
 nlohmann::json to_json(const PlanReport& r);
 std::string plan_markdown(const PlanReport& r);

@@ -35,6 +35,11 @@ nlohmann::json to_json(const RunRow& r) {
                      {"device_used", r.device_used_bytes},
                      {"budget", r.budget_bytes}};
   j["algorithms"] = r.algorithms;
+  if (!r.time_by_op.empty()) {
+    nlohmann::json t = nlohmann::json::object();
+    for (const auto& [op, ms] : r.time_by_op) t[op] = ms;
+    j["time_by_op_ms"] = t;
+  }
   return j;
 }
 
@@ -70,6 +75,14 @@ std::string run_markdown(const RunReport& r) {
                          "weights MiB", "activations MiB", "workspace used/budget MiB", "context+handles MiB",
                          "process total MiB", "device used MiB"},
                         rows);
+  for (const auto& x : r.rows) {
+    if (x.time_by_op.empty()) continue;
+    double total = 0;
+    for (const auto& [op, ms] : x.time_by_op) total += ms;
+    out += fmt::format("\nWhere the time goes, {} {} batch {} (each node timed alone; sum {:.3f} ms vs {:.3f} ms replayed):\n", x.model,
+                       to_string(x.precision), x.batch, total, x.median_ms);
+    for (const auto& [op, ms] : x.time_by_op) out += fmt::format("  {:<20} {:9.3f} ms  {:5.1f}%\n", op, ms, 100.0 * ms / total);
+  }
   out += "\nLatency: CUDA events around each replay of the captured forward pass after warm-up; random N(0,1) inputs.\n"
          "Process total = the session's one arena (weights + activations + workspace budget) + context and handles.\n";
   return out;

@@ -33,6 +33,8 @@ struct RunRow {
   std::uint64_t device_used_bytes = 0;    // the device's own count (total − free) after set-up
   std::uint64_t budget_bytes = 0;
   std::vector<std::string> algorithms;
+  // --per-node: summed median time per op kind, each node timed on its own (largest first)
+  std::vector<std::pair<std::string, double>> time_by_op;
 };
 
 struct RunReport {

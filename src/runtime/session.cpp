@@ -109,7 +109,7 @@ Session::Session(const SessionConfig& cfg) : impl_(std::make_unique<Impl>()) {
   } else {
     s.weights = bind_checkpoint(s.graph, SafetensorsFile::open(cfg.weights_path));
   }
-  optimize_for_inference(s.graph, cfg.precision, &s.weights);
+  optimize_for_inference(s.graph, cfg.precision, &s.weights, cfg.tf32 || cfg.channels_last);
   s.plan = plan_memory(s.graph);
 
   cuda::ExecutorOptions eo;
@@ -175,6 +175,12 @@ TimingStats Session::time(int warmup, int iterations) {
   for (int i = 0; i < iterations; ++i)
     samples.push_back(cuda::Event::elapsed_ms(events[static_cast<std::size_t>(i)], events[static_cast<std::size_t>(i) + 1]));
   return summarize_samples(std::move(samples), warmup);
+}
+
+std::vector<Session::NodeTime> Session::time_nodes(int iterations) {
+  std::vector<NodeTime> out;
+  for (const auto& st : impl_->exec->time_steps(impl_->stream.get(), iterations)) out.push_back({st.name, st.op, st.median_ms});
+  return out;
 }
 
 VramBreakdown Session::vram() const {

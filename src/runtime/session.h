@@ -27,7 +27,8 @@ struct SessionConfig {
   std::optional<std::uint64_t> vram_limit;  // emulate a card of this total VRAM
   std::uint64_t reserve = 0;                // bytes kept free under the budget
   std::uint64_t workspace = 128ull << 20;   // cuDNN/cuBLASLt workspace budget (--workspace)
-  bool tf32 = false;
+  bool tf32 = false;           // TF32 for fp32 convolutions/matmuls (implies channels-last fp32)
+  bool channels_last = false;  // NHWC for fp32 activations too (16-bit ones always are)
   bool autotune = true;
   std::uint64_t seed = 1;
   std::string weights_path;  // safetensors checkpoint (torchvision names); empty: random weights
@@ -79,6 +80,9 @@ class Session {
   Tensor output() const;
   // CUDA events around each replay of the captured graph after `warmup` replays.
   TimingStats time(int warmup, int iterations);
+  // Time of each node (CUDA events around each step, not graph-captured; median of `iterations`).
+  struct NodeTime { std::string name, op; double median_ms = 0; };
+  std::vector<NodeTime> time_nodes(int iterations);
   VramBreakdown vram() const;
   std::vector<std::string> algorithm_choices() const;
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <optional>
@@ -151,6 +152,7 @@ Executor::Executor(const Graph& g, const Plan& plan, const TensorMap& weights, D
     const DType dt = out.dtype;
     void* y = ptr(n.output);
     const void* x = ptr(n.inputs.at(0));
+    const std::size_t steps_before = steps_.size();
     switch (n.op) {
       case OpKind::Conv2d: {
         const ConvParams cp = conv_params_from_node(g, n, opt.allow_tf32);
@@ -283,6 +285,7 @@ Executor::Executor(const Graph& g, const Plan& plan, const TensorMap& weights, D
       case OpKind::BatchNorm:
         throw Unsupported(n.name + ": batch norm must be folded into its convolution before the CUDA backend (graph/passes.h)");
     }
+    for (std::size_t k = steps_before; k < steps_.size(); ++k) step_labels_.emplace_back(n.name, std::string(to_string(n.op)));
   }
   CUDA_CHECK(cudaStreamSynchronize(stream));
 }
@@ -310,6 +313,27 @@ void Executor::capture(cudaStream_t stream) {
 void Executor::launch(cudaStream_t stream) const {
   if (graph_) graph_->launch(stream);
   else enqueue(stream);
+}
+
+std::vector<Executor::StepTime> Executor::time_steps(cudaStream_t stream, int iterations) const {
+  std::vector<StepTime> out(steps_.size());
+  std::vector<std::vector<float>> samples(steps_.size());
+  std::vector<Event> ev(steps_.size() + 1);
+  for (int it = 0; it < iterations; ++it) {
+    ev[0].record(stream);
+    for (std::size_t k = 0; k < steps_.size(); ++k) {
+      steps_[k](stream);
+      ev[k + 1].record(stream);
+    }
+    CUDA_CHECK(cudaStreamSynchronize(stream));
+    for (std::size_t k = 0; k < steps_.size(); ++k) samples[k].push_back(Event::elapsed_ms(ev[k], ev[k + 1]));
+  }
+  for (std::size_t k = 0; k < steps_.size(); ++k) {
+    auto& v = samples[k];
+    std::sort(v.begin(), v.end());
+    out[k] = StepTime{step_labels_[k].first, step_labels_[k].second, v.empty() ? 0.0 : static_cast<double>(v[v.size() / 2])};
+  }
+  return out;
 }
 
 Tensor Executor::output(std::size_t index) const {

@@ -70,6 +70,14 @@ class Executor {
   // Device → host fp32 in the logical layout. Synchronous.
   Tensor output(std::size_t index) const;
 
+  // Each step timed on its own (CUDA events between steps, no graph replay; median over iterations):
+  // where the time goes, for the floor analysis. Steps are labelled with their node's name and op.
+  struct StepTime {
+    std::string name, op;
+    double median_ms = 0;
+  };
+  std::vector<StepTime> time_steps(cudaStream_t stream, int iterations) const;
+
   std::uint64_t workspace_used() const { return workspace_used_; }  // max over the chosen algorithms
   std::uint64_t weights_bytes() const { return weights_bytes_; }
   std::uint64_t activation_bytes() const { return activation_bytes_; }
@@ -83,6 +91,7 @@ class Executor {
   std::unique_ptr<Handles> handles_;
   std::vector<void*> value_ptr_;  // per value id: device address (params and activations)
   std::vector<std::function<void(cudaStream_t)>> steps_;
+  std::vector<std::pair<std::string, std::string>> step_labels_;  // (node name, op) per step
   std::unique_ptr<GraphExec> graph_;
   std::uint64_t workspace_used_ = 0, weights_bytes_ = 0, activation_bytes_ = 0;
   std::vector<std::string> choices_;

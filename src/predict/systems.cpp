@@ -1,0 +1,112 @@
+#include "predict/systems.h"
+
+#include <algorithm>
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include "core/bytes.h"
+#include "core/error.h"
+#include "predict/gpu_spec_toml.h"
+
+namespace vramfit {
+
+const SystemSpec& SystemsFile::find(std::string_view id) const {
+  for (const auto& s : systems)
+    if (s.id == id) return s;
+  std::string ids;
+  for (const auto& s : systems) ids += (ids.empty() ? "" : ", ") + s.id;
+  throw InvalidInput(fmt::format("unknown system '{}' in {}; systems: {}", id, path, ids));
+}
+
+namespace {
+
+std::string string_field(const toml::table& t, std::string_view field, const std::string& where, bool required) {
+  const toml::node* n = t.get(field);
+  if (!n) {
+    if (required) throw InvalidInput(fmt::format("{}: missing field '{}' (expected a string)", where, field));
+    return {};
+  }
+  if (!n->is_string() || n->value<std::string>().value_or("").empty())
+    throw InvalidInput(fmt::format("{}: field '{}' must be a non-empty string", where, field));
+  return n->value<std::string>().value_or("");
+}
+
+}  // namespace
+
+SystemsFile load_systems(const std::filesystem::path& file, const GpuDatabase& db) {
+  SystemsFile out;
+  out.path = file.string();
+  if (!std::filesystem::exists(file)) throw IoError(fmt::format("systems file {} does not exist", out.path));
+  toml::table root;
+  try {
+    root = toml::parse_file(out.path);
+  } catch (const toml::parse_error& e) {
+    throw InvalidInput(fmt::format("{}:{}:{}: not valid TOML: {}", out.path, e.source().begin.line, e.source().begin.column,
+                                   e.description()));
+  }
+  for (const auto& [key, unused] : root)
+    if (key.str() != "system")
+      throw InvalidInput(fmt::format("{}: unknown top-level key '{}' (expected [[system]] tables)", out.path, key.str()));
+  const toml::array* systems = root["system"].as_array();
+  if (!systems || systems->empty())
+    throw InvalidInput(fmt::format("{}: expected [[system]] tables (an array of tables named 'system'), found none", out.path));
+  static const std::vector<std::string_view> fields{"id", "gpu", "gpu_spec", "vram", "primary_use", "profile"};
+  for (const auto& n : *systems) {
+    const toml::table* t = n.as_table();
+    const std::string at = detail::toml_where(out.path, n.source());
+    if (!t) throw InvalidInput(fmt::format("{}: 'system' must be an array of tables ([[system]])", at));
+    SystemSpec s;
+    s.id = string_field(*t, "id", at + ": system", true);
+    const std::string w = fmt::format("{}: system '{}'", at, s.id);
+    if (std::any_of(out.systems.begin(), out.systems.end(), [&](const SystemSpec& o) { return o.id == s.id; }))
+      throw InvalidInput(fmt::format("{}: duplicate id '{}'", w, s.id));
+    for (const auto& [key, unused] : *t)
+      if (std::find(fields.begin(), fields.end(), key.str()) == fields.end())
+        throw InvalidInput(fmt::format("{}: unknown field '{}' (fields: id, gpu, gpu_spec, vram, primary_use, profile)", w, key.str()));
+    const toml::node* gpu = t->get("gpu");
+    const toml::node* inline_spec = t->get("gpu_spec");
+    if (gpu && inline_spec)
+      throw InvalidInput(fmt::format("{}: give either 'gpu' (a database name) or [system.gpu_spec], not both", w));
+    if (gpu) {
+      const std::string name = string_field(*t, "gpu", w, true);
+      const GpuSpec* g = db.try_find(name);
+      if (!g) {
+        std::string near;
+        for (const auto& c : db.closest(name)) near += (near.empty() ? "" : ", ") + ("'" + c + "'");
+        throw InvalidInput(fmt::format("{}: field 'gpu': unknown GPU '{}' (not in {}); closest: {}", w, name, db.path, near));
+      }
+      s.gpu = *g;
+    } else if (inline_spec) {
+      const toml::table* st = inline_spec->as_table();
+      if (!st) throw InvalidInput(fmt::format("{}: field 'gpu_spec' must be a table ([system.gpu_spec])", w));
+      s.gpu = detail::gpu_spec_from_table(*st, w + ": gpu_spec");
+      s.gpu_from_database = false;
+    } else {
+      throw InvalidInput(fmt::format("{}: missing field 'gpu' (a name from {}) or an inline [system.gpu_spec] table", w, db.path));
+    }
+    if (const toml::node* v = t->get("vram")) {
+      std::uint64_t bytes = 0;
+      if (v->is_integer() && v->value<std::int64_t>().value_or(0) > 0) {
+        bytes = static_cast<std::uint64_t>(v->value<std::int64_t>().value_or(0));
+      } else if (v->is_string()) {
+        try {
+          bytes = parse_bytes(v->value<std::string>().value_or(""));
+        } catch (const InvalidInput& e) {
+          throw InvalidInput(fmt::format("{}: field 'vram': {}", w, e.what()));
+        }
+      }
+      if (bytes == 0) throw InvalidInput(fmt::format("{}: field 'vram' must be a positive size like \"12GiB\" or bytes", w));
+      s.gpu.vram_bytes = bytes;
+      s.vram_overridden = true;
+    }
+    s.primary_use = string_field(*t, "primary_use", w, true);
+    if (t->get("profile")) {
+      std::filesystem::path p = string_field(*t, "profile", w, true);
+      s.profile = p.is_absolute() ? p : file.parent_path() / p;
+    }
+    out.systems.push_back(std::move(s));
+  }
+  return out;
+}
+
+}  // namespace vramfit
