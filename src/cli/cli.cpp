@@ -57,6 +57,7 @@ int main(int argc, char** argv) {
   add(&register_plan);
   add(&register_run);
   add(&register_devices);
+  add(&register_profile);
   try {
     app.parse(argc, argv);
     for (auto* sub : app.get_subcommands())

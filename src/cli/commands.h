@@ -17,6 +17,7 @@ Runner register_models(CLI::App& app);
 Runner register_plan(CLI::App& app);
 Runner register_run(CLI::App& app);
 Runner register_devices(CLI::App& app);
+Runner register_profile(CLI::App& app);
 
 // "a,b c" → {"a", "b", "c"}: list flags accept space- or comma-separated values.
 std::vector<std::string> split_list(const std::vector<std::string>& raw);

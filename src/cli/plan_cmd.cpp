@@ -105,6 +105,7 @@ Runner register_plan(CLI::App& app) {
     if (!o->gpu.empty() || !o->system.empty()) {
       const GpuDatabase db = load_gpu_database(find_gpu_database(o->gpus_file));
       GpuPlan plan;
+      std::string profile = o->calibrate;  // --calibrate, else the system's own (systems.toml `profile`)
       if (!o->gpu.empty()) {
         plan.gpu = db.find(o->gpu);
       } else {
@@ -114,17 +115,25 @@ Runner register_plan(CLI::App& app) {
         plan.system_id = sys.id;
         plan.primary_use = sys.primary_use;
         plan.vram_overridden = sys.vram_overridden;
+        if (profile.empty() && sys.profile) profile = sys.profile->string();
       }
       plan.context = default_context_overhead(plan.gpu.architecture);
       plan.budget_bytes = plan.gpu.vram_bytes > plan.context.bytes ? plan.gpu.vram_bytes - plan.context.bytes : 0;
-      if (!o->calibrate.empty()) {
-        calibration = load_calibration(o->calibrate, db);
+      if (!profile.empty()) {
+        calibration = load_calibration(profile, db);
+        // A profile of this very card measured its context and handles: use that, not the default.
+        if (calibration->context_bytes && normalize_gpu_name(calibration->gpu.name) == normalize_gpu_name(plan.gpu.name)) {
+          plan.context = {*calibration->context_bytes, "measured in " + calibration->profile_path};
+          plan.budget_bytes = plan.gpu.vram_bytes > plan.context.bytes ? plan.gpu.vram_bytes - plan.context.bytes : 0;
+        }
         plan.calibration_profile = calibration->profile_path;
         plan.calibration_device = calibration->device;
         plan.calibration_rows = calibration->points.size();
         plan.calibration_skipped = calibration->skipped;
       }
       report.gpu_plan = std::move(plan);
+    } else if (!o->systems.empty()) {
+      throw InvalidInput("--systems needs --system ID (which machine of the file to plan for)");
     } else if (!o->calibrate.empty()) {
       throw InvalidInput("--calibrate needs --gpu or --system (it calibrates the latency estimate for a card)");
     }

@@ -94,6 +94,7 @@ Runner register_run(CLI::App& app) {
           row.model = m->id;
           row.precision = p;
           row.batch = b;
+          row.tf32 = o->tf32 && p == Precision::fp32;
           ++done;
           std::fprintf(stderr, "vramfit: [%zu/%zu] %s %s batch %lld …\n", done, total, m->id.c_str(), std::string(to_string(p)).c_str(), b);
           try {

@@ -27,6 +27,7 @@ std::string_view to_string(OpKind op) {
     case OpKind::PatchFlatten: return "patch_flatten";
     case OpKind::Flatten: return "flatten";
     case OpKind::TakeToken: return "take_token";
+    case OpKind::Patchify: return "patchify";
   }
   return "?";
 }
@@ -304,6 +305,14 @@ Shape Graph::infer(const Node& n) const {
     case OpKind::Flatten:
       need_inputs(1, 1);
       return Shape{in(0)[0], in(0).numel_per_sample()};
+    case OpKind::Patchify: {
+      need_inputs(1, 1);
+      const std::int64_t p = n.attr<PatchifyAttrs>().patch;
+      const Shape& x = in(0);
+      if (x.rank() != 4 || p < 1 || x[2] % p || x[3] % p)
+        shape_error(n, "input " + x.to_string() + " must be 4-D with H and W divisible by the patch " + std::to_string(p));
+      return Shape{x[0], (x[2] / p) * (x[3] / p), x[1] * p * p};
+    }
     case OpKind::TakeToken: {
       need_inputs(1, 1);
       const auto& a = n.attr<TakeTokenAttrs>();

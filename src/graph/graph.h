@@ -61,6 +61,8 @@ enum class OpKind : std::uint8_t {
   PatchFlatten,      // in: x [B, C, H, W] → [B, H·W, C] (a view when x is NHWC)
   Flatten,           // in: x [B, ...] → [B, prod(...)] (a view)
   TakeToken,         // in: x [B, S, E] → [B, E], token `index`
+  Patchify,          // in: x [B, C, H, W] → [B, (H/p)·(W/p), C·p·p]: non-overlapping p×p patches, each
+                     // flattened in (c, u, v) order — a p×p/p convolution is Patchify + Linear
 };
 
 std::string_view to_string(OpKind op);
@@ -91,10 +93,11 @@ struct LinearAttrs {
 struct LayerNormAttrs { float eps = 1e-5f; };
 struct AttentionAttrs { std::int64_t num_heads = 1; };
 struct TakeTokenAttrs { std::int64_t index = 0; };
+struct PatchifyAttrs { std::int64_t patch = 1; };
 struct NoAttrs {};
 
 using Attrs = std::variant<NoAttrs, Conv2dAttrs, BatchNormAttrs, PoolAttrs, AddAttrs, LinearAttrs,
-                           LayerNormAttrs, AttentionAttrs, TakeTokenAttrs>;
+                           LayerNormAttrs, AttentionAttrs, TakeTokenAttrs, PatchifyAttrs>;
 
 struct Value {
   ValueId id = kNoValue;

@@ -303,6 +303,48 @@ void assign_layout(Graph& g, bool channels_last_fp32) {
   }
 }
 
+void patchify_convolutions(Graph& g) {
+  bool changed = false;
+  for (const Node& cn : g.nodes()) {
+    if (cn.op != OpKind::Conv2d) continue;
+    const auto& a = cn.attr<Conv2dAttrs>();
+    const bool patch_like = a.kernel_h == a.kernel_w && a.stride_h == a.kernel_h && a.stride_w == a.kernel_w &&
+                            a.pad_h == 0 && a.pad_w == 0 && a.dilation_h == 1 && a.dilation_w == 1 && a.groups == 1 &&
+                            !a.has_residual && a.act == Activation::None && a.kernel_h > 1;
+    if (!patch_like) continue;
+    const std::vector<NodeId> users = g.consumers(cn.output);
+    if (users.size() != 1 || g.node(users[0]).op != OpKind::PatchFlatten) continue;
+    if (std::find(g.outputs().begin(), g.outputs().end(), cn.output) != g.outputs().end()) continue;
+    const Shape& xs = g.value(cn.inputs[0]).shape;
+    if (xs[2] % a.kernel_h || xs[3] % a.kernel_w) continue;  // a conv that drops a remainder is not a patchify
+    const NodeId conv_id = cn.id, flat_id = users[0];
+    const std::int64_t p = a.kernel_h, out_ch = a.out_channels, in_ch = xs[1];
+    const ValueId weight = cn.inputs[1];
+    const bool has_bias = a.has_bias;
+    const std::optional<ValueId> bias = has_bias ? std::optional<ValueId>(cn.inputs[2]) : std::nullopt;
+    // The conv node becomes the Patchify (same position), the PatchFlatten becomes the Linear.
+    Node& conv = g.node(conv_id);
+    conv.op = OpKind::Patchify;
+    conv.inputs = {conv.inputs[0]};
+    conv.attrs = PatchifyAttrs{p};
+    g.value(weight).shape = Shape{out_ch, in_ch * p * p};
+    Node& flat = g.node(flat_id);
+    flat.op = OpKind::Linear;
+    LinearAttrs la;
+    la.out_features = out_ch;
+    la.has_bias = has_bias;
+    flat.attrs = la;
+    flat.inputs = {conv.output, weight};
+    if (bias) flat.inputs.push_back(*bias);
+    g.value(conv.output).layout = Layout::Plain;
+    changed = true;
+  }
+  if (changed) {
+    g.infer_shapes();
+    g.validate();
+  }
+}
+
 void optimize_for_inference(Graph& g, Precision p, TensorMap* weights, bool channels_last_fp32) {
   // Precision first only as a gate: an unsupported request fails before any rewrite (and before
   // the weight map is modified).
@@ -310,6 +352,7 @@ void optimize_for_inference(Graph& g, Precision p, TensorMap* weights, bool chan
   fold_batchnorm(g, weights);
   fuse_residual_add(g);
   fuse_activations(g);
+  patchify_convolutions(g);
   assign_precision(g, p);
   assign_layout(g, channels_last_fp32);
 }

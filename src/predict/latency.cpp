@@ -54,9 +54,10 @@ Roofline roofline(const ModelInfo& m, Precision p, std::int64_t batch, const Gpu
 
 namespace {
 
-// A fp32 row measured with --tf32 ran on tensor cores, not the fp32 this roofline models; the run
-// report marks it only in the algorithm choices (cuBLASLt "32F_FAST_TF32", cuDNN "tensor-op math").
+// A fp32 row measured with --tf32 ran on tensor cores, not the fp32 this roofline models. Run reports
+// carry "tf32"; older ones only show it in the algorithm choices (cuBLASLt "32F_FAST_TF32").
 bool ran_with_tf32(const nlohmann::json& row) {
+  if (row.contains("tf32") && row["tf32"].is_boolean()) return row["tf32"].get<bool>();
   if (!row.contains("algorithms") || !row["algorithms"].is_array()) return false;
   for (const auto& a : row["algorithms"])
     if (a.is_string()) {
@@ -109,6 +110,11 @@ Calibration load_calibration(const std::filesystem::path& profile, const GpuData
     if (!row.contains("latency_ms") || !row["latency_ms"].is_object() || !row["latency_ms"].contains("median") ||
         !row["latency_ms"]["median"].is_number() || !(row["latency_ms"]["median"].get<double>() > 0))
       throw InvalidInput(fmt::format("{}: an ok row needs latency_ms.median > 0", at));
+    if (row.contains("vram_bytes") && row["vram_bytes"].is_object() && row["vram_bytes"].contains("context_and_handles") &&
+        row["vram_bytes"]["context_and_handles"].is_number_unsigned()) {
+      const auto ctx = row["vram_bytes"]["context_and_handles"].get<std::uint64_t>();
+      if (ctx > 0) c.context_bytes = std::max(c.context_bytes.value_or(0), ctx);
+    }
     CalibrationPoint pt;
     pt.model = model;
     pt.batch = row["batch"].get<std::int64_t>();
@@ -153,9 +159,14 @@ Efficiency efficiency_for(const Calibration* c, const std::string& model, Precis
     const double d = std::abs(std::log(static_cast<double>(pt.batch)) - std::log(static_cast<double>(batch)));
     if (!best || d < best_d) best = &pt, best_d = d;
   }
-  if (best)
-    return {best->efficiency, fmt::format("calibrated {:.3f}: {} {} b{} {}", best->efficiency, best->model,
-                                          to_string(best->precision), best->batch, on)};
+  if (best) {
+    // Below ~0.1 the profiled run was bound by kernel launches and small-kernel latency, a fixed cost
+    // that does not scale with another card's roofline: say so rather than hide it.
+    const bool launch_bound = best->efficiency < kLaunchBoundEfficiency;
+    return {best->efficiency, fmt::format("calibrated {:.3f}: {} {} b{} {}{}", best->efficiency, best->model,
+                                          to_string(best->precision), best->batch, on,
+                                          launch_bound ? "; launch-bound there, so likely pessimistic on another card" : "")};
+  }
   double log_sum = 0;
   std::size_t n = 0;
   for (const auto& pt : c->points)

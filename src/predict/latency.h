@@ -32,10 +32,15 @@
 
 namespace vramfit {
 
-// Without a profile, half of the roofline: the H200 measurement (bench/results/2026-11-28-h200)
-// gives 0.29 for resnet50 fp16 b256 (roofline 2.63 ms vs 9.12 ms measured) and 0.49 for vit-b16 fp16
-// b256 (11.30 vs 23.76 ms); large batches of tuned libraries typically reach 0.3–0.7 of peak.
+// Without a profile, half of the roofline. Measured on the H200 (bench/results/2026-11-28-h200/
+// vramfit-run.json against this roofline): at batch 64 and 256 the 12 rows (resnet50, vit-b16 ×
+// fp32/fp16/bf16) reach 0.38–0.66 of it (resnet50 fp16 b256: 3.715 ms roofline / 9.122 ms = 0.407;
+// vit-b16 fp16 b256: 0.438). Small batches are launch- and latency-bound and reach far less (batch 1:
+// 0.013–0.27), so an uncalibrated batch-1 estimate is optimistic; --calibrate fixes that per model.
 constexpr double kDefaultEfficiency = 0.5;
+// A calibration row below this efficiency was launch-bound (H200 batch 1–8 of resnet50 fp16: 0.013–0.04);
+// its efficiency is still applied, but the label warns that it transfers badly to another card.
+constexpr double kLaunchBoundEfficiency = 0.1;
 
 // Peak rate in FLOP/s (or OP/s) for the precision's matrix products on g. Throws Unsupported when g
 // cannot run p (precision_unsupported_reason).
@@ -69,6 +74,10 @@ struct Calibration {
   std::vector<CalibrationPoint> points;
   std::vector<std::string> skipped;  // rows not used, with why
   double geomean_efficiency = 0;
+  // The CUDA context and library handles measured on the profiled card (largest
+  // vram_bytes.context_and_handles over the ok rows), when the profile records it: replaces
+  // default_context_overhead() when planning for that same card.
+  std::optional<std::uint64_t> context_bytes;
 };
 
 // Reads a `vramfit run -o json` profile (report/run_report.cpp schema: "device", rows with model,

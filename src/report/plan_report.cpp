@@ -168,7 +168,10 @@ std::string plan_markdown(const PlanReport& r) {
                        format_bytes(*r.vram_limit));
     out += markdown_table({"model", "precision", "max batch", "total MiB at max batch", "why not"}, fr);
   }
-  if (r.gpu_plan) out += "\n" + gpu_plan_markdown(*r.gpu_plan);
+  if (r.gpu_plan) {
+    out += '\n';
+    out += gpu_plan_markdown(*r.gpu_plan);
+  }
   return out;
 }
 
@@ -267,15 +270,16 @@ std::string gpu_plan_markdown(const GpuPlan& p) {
   for (const auto& f : p.rows) {
     const std::string prec(to_string(f.precision));
     if (f.status != "ok") {
-      rows.push_back({f.model, prec, f.status, f.status == "does not fit" ? "0" : "-", "-", "-", "-", "-", f.reason});
+      rows.push_back({f.model, prec, f.status, f.status == "does not fit" ? "0" : "-", "-", "-", "-", "-", "-", f.reason});
       continue;
     }
     rows.push_back({f.model, prec, "ok", thousands(static_cast<std::uint64_t>(f.fit.max_batch)), mib(f.fit.at_max.total_bytes()),
                     mib(f.fit.at_max.total_bytes() + p.context.bytes), ms(f.latency_batch1->ms), ms(f.latency_max_batch->ms),
+                    fmt::format("{:.3f} / {:.3f}", f.latency_batch1->efficiency.value, f.latency_max_batch->efficiency.value),
                     f.latency_max_batch->efficiency.source});
   }
   out += markdown_table({"model", "precision", "status", "max batch", "VRAM MiB at max batch", "with context MiB",
-                         "est. ms batch 1", "est. ms max batch", "efficiency (latency = roofline / efficiency)"},
+                         "est. ms batch 1", "est. ms max batch", "efficiency b1 / max", "efficiency at max batch from / why not"},
                         rows);
   out += "\nMemory: planned by vramfit's planner (exact for its engine): weights + activation arena + workspace budget;\n"
          "\"with context\" adds the context overhead above. Latency: an ESTIMATE — per node max(FLOPs / peak rate,\n"

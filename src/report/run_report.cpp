@@ -16,6 +16,7 @@ nlohmann::json to_json(const RunRow& r) {
   j["model"] = r.model;
   j["precision"] = std::string(to_string(r.precision));
   j["batch"] = r.batch;
+  j["tf32"] = r.tf32;
   j["status"] = r.status;
   if (!r.reason.empty()) j["reason"] = r.reason;
   if (r.status != "ok") return j;

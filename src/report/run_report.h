@@ -15,6 +15,7 @@ struct RunRow {
   std::string model;
   Precision precision = Precision::fp16;
   std::int64_t batch = 1;
+  bool tf32 = false;  // fp32 run with --tf32 (TF32 tensor cores allowed)
   std::string status = "ok";  // ok | oom | unsupported | error
   std::string reason;
   // latency over CUDA events, one sample per replay of the captured forward pass

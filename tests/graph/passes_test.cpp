@@ -356,9 +356,48 @@ TEST(Passes, UnsupportedPrecisionsNameThemselvesAndChangeNothing) {
   }
 }
 
+// The passes up to layout, without patchify_convolutions (which would turn "pf" into a Linear).
+void layout_pipeline(Graph& g, Precision p) {
+  fold_batchnorm(g, nullptr);
+  fuse_residual_add(g);
+  fuse_activations(g);
+  assign_precision(g, p);
+  assign_layout(g);
+}
+
+TEST(Passes, PatchConvolutionBecomesPatchifyAndLinear) {
+  Graph g = small_vit_like();
+  const std::uint64_t macs_before = graph_cost(g).macs;
+  const std::uint64_t params_before = parameter_count(g);
+  optimize_for_inference(g, Precision::fp16, nullptr);
+  const Node* patch = find_node(g, "patch");
+  const Node* pf = find_node(g, "pf");
+  ASSERT_NE(patch, nullptr);
+  ASSERT_NE(pf, nullptr);
+  EXPECT_EQ(patch->op, OpKind::Patchify);
+  EXPECT_EQ(patch->attr<PatchifyAttrs>().patch, 7);
+  EXPECT_EQ(g.value(patch->output).shape, (Shape{2, 12, 3 * 7 * 7}));  // 28/7 · 21/7 = 12 patches
+  EXPECT_EQ(pf->op, OpKind::Linear);
+  EXPECT_EQ(g.value(pf->inputs[1]).shape, (Shape{12, 3 * 7 * 7}));
+  EXPECT_EQ(g.value(pf->output).shape, (Shape{2, 12, 12}));
+  EXPECT_EQ(graph_cost(g).macs, macs_before);  // the same products, now one GEMM
+  EXPECT_EQ(parameter_count(g), params_before);
+
+  // Not a patch embedding: overlapping windows, padding, or a consumer other than PatchFlatten.
+  Graph h("overlap");
+  const ValueId x = h.add_input("x", Shape{1, 3, 14, 14});
+  Conv2dAttrs a;
+  a.out_channels = 4;
+  a.kernel_h = a.kernel_w = 7;
+  a.stride_h = a.stride_w = 3;
+  h.mark_output(h.add_patch_flatten("pf", h.add_conv2d("c", x, a)));
+  optimize_for_inference(h, Precision::fp32, nullptr);
+  EXPECT_EQ(find_node(h, "c")->op, OpKind::Conv2d);
+}
+
 TEST(Passes, LayoutFollowsActivationWidth) {
   Graph h = small_vit_like();
-  optimize_for_inference(h, Precision::fp16, nullptr);
+  layout_pipeline(h, Precision::fp16);
   for (const Value& v : h.values()) {
     if (v.kind == ValueKind::Param) continue;
     EXPECT_EQ(v.layout, v.shape.rank() == 4 ? Layout::NHWC : Layout::Plain) << v.name;
@@ -368,7 +407,7 @@ TEST(Passes, LayoutFollowsActivationWidth) {
   EXPECT_TRUE(is_view(h, *pf));  // channels-last patches are already [B, HW, C]
 
   Graph f = small_vit_like();
-  optimize_for_inference(f, Precision::fp32, nullptr);
+  layout_pipeline(f, Precision::fp32);
   EXPECT_EQ(f.value(f.inputs()[0]).layout, Layout::NCHW);
   EXPECT_FALSE(is_view(f, *find_node(f, "pf")));
 }

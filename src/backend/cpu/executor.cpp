@@ -241,6 +241,11 @@ class Runner {
         return y;
       }
       case OpKind::Flatten: flatten(in(n, 0), y.ptr(), y.numel()); return y;
+      case OpKind::Patchify: {
+        const Shape& x = shape(n, 0);
+        patchify(in(n, 0), y.ptr(), x[0], x[1], x[2], x[3], n.attr<PatchifyAttrs>().patch);
+        return y;
+      }
       case OpKind::TakeToken: {
         const Shape& x = shape(n, 0);
         take_token(in(n, 0), y.ptr(), x[0], x[1], x[2], n.attr<TakeTokenAttrs>().index);

@@ -155,6 +155,11 @@ void add_positional(const float* x, const float* pos, float* y, std::int64_t bat
 // x [batch, channels, h, w] → y [batch, h·w, channels]: torch's x.reshape(n, c, h·w).permute(0, 2, 1).
 void patch_flatten(const float* x, float* y, std::int64_t batch, std::int64_t channels, std::int64_t h,
                    std::int64_t w);
+// x [batch, channels, h, w] → y [batch, (h/p)·(w/p), channels·p·p]: non-overlapping p×p patches as rows,
+// each in (channel, row, column) order — torch's Conv2d weight [O, C, p, p] flattened to [O, C·p·p]
+// applied to these rows is the p×p/p convolution (graph.h Patchify).
+void patchify(const float* x, float* y, std::int64_t batch, std::int64_t channels, std::int64_t h, std::int64_t w,
+              std::int64_t patch);
 // x [batch, …] → y [batch, numel/batch]: in logical (row-major) order a flatten is a copy of n values.
 void flatten(const float* x, float* y, std::int64_t n);
 // x [batch, seq, embed] → y [batch, embed] = x[:, index, :].

@@ -59,6 +59,23 @@ void flatten(const float* x, float* y, std::int64_t n) {
   std::copy_n(x, n, y);
 }
 
+void patchify(const float* x, float* y, std::int64_t batch, std::int64_t channels, std::int64_t h, std::int64_t w,
+              std::int64_t patch) {
+  require_positive("patchify", {batch, channels, h, w, patch});
+  if (h % patch || w % patch) throw InvalidInput("patchify: H and W must be divisible by the patch size");
+  const std::int64_t gw = w / patch, tokens = (h / patch) * gw, k_len = channels * patch * patch;
+  parallel_for(batch * tokens, [&](std::int64_t r0, std::int64_t r1) {
+    for (std::int64_t r = r0; r < r1; ++r) {
+      const std::int64_t b = r / tokens, t = r % tokens, i = t / gw, j = t % gw;
+      float* out = y + r * k_len;
+      for (std::int64_t c = 0; c < channels; ++c)
+        for (std::int64_t u = 0; u < patch; ++u)
+          for (std::int64_t v = 0; v < patch; ++v)
+            *out++ = x[((b * channels + c) * h + i * patch + u) * w + j * patch + v];
+    }
+  });
+}
+
 void take_token(const float* x, float* y, std::int64_t batch, std::int64_t seq, std::int64_t embed,
                 std::int64_t index) {
   require_positive("take_token", {batch, seq, embed});

@@ -13,6 +13,7 @@
 #include "backend/cuda/kernels/attention.cuh"
 #include "backend/cuda/kernels/elementwise.cuh"
 #include "backend/cuda/kernels/layernorm.cuh"
+#include "backend/cuda/kernels/patchify.cuh"
 #include "backend/cuda/kernels/pooling.cuh"
 #include "backend/cuda/kernels/tokens.cuh"
 #include "core/error.h"
@@ -276,6 +277,13 @@ Executor::Executor(const Graph& g, const Plan& plan, const TensorMap& weights, D
       case OpKind::Flatten:
         if (!is_view(g, n)) throw Unsupported(n.name + ": flatten of an NHWC tensor with H·W > 1 is not implemented on CUDA");
         break;
+      case OpKind::Patchify: {
+        const Shape& xs = g.value(n.inputs[0]).shape;
+        const Layout lay = g.value(n.inputs[0]).layout == Layout::NHWC ? Layout::NHWC : Layout::NCHW;
+        const std::int64_t nb = xs[0], c = xs[1], h = xs[2], w = xs[3], p = n.attr<PatchifyAttrs>().patch;
+        steps_.push_back([=](cudaStream_t s) { kernels::patchify(dt, lay, x, y, nb, c, h, w, p, s); });
+        break;
+      }
       case OpKind::TakeToken: {
         const Shape& xs = g.value(n.inputs[0]).shape;
         const std::int64_t nb = xs[0], seq = xs[1], e = xs[2], idx = n.attr<TakeTokenAttrs>().index;

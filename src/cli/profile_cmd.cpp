@@ -1,0 +1,356 @@
+// `vramfit profile` — the whole matrix on this GPU: max batch (predicted, then confirmed), latency and
+// VRAM at a ladder of batches, fidelity against fp32; every step in a worker process (DESIGN rule 5),
+// every answer journaled (rule 6); writes DIR/profile.json, DIR/constraints.md, DIR/report.html.
+//
+// The hidden `profile --worker` is the child: one configuration as JSON on stdin, one JSON result on
+// stdout (profile/worker.h). It is the only part here that touches CUDA; the parent never creates a
+// CUDA context, so what the workers measure is what a process on this card gets.
+#include <CLI/CLI.hpp>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fmt/format.h>
+#include <iostream>
+#include <iterator>
+#include <memory>
+#include <sstream>
+
+#include "cli/commands.h"
+#include "core/bytes.h"
+#include "core/dtype.h"
+#include "core/error.h"
+#include "models/registry.h"
+#include "profile/profile.h"
+#include "report/run_report.h"
+
+#ifdef VRAMFIT_HAVE_CUDA
+#include "backend/cuda/device.h"
+#include "backend/cuda/library_versions.h"
+#include "runtime/session.h"
+#endif
+
+namespace vramfit::cli {
+
+namespace {
+
+constexpr const char* kNoGpu =
+    "no CUDA GPU here: `vramfit profile` measures on a GPU; use `vramfit plan` (e.g. vramfit plan -m resnet50 -p fp16 --vram-limit 8GiB)";
+
+struct ProfileOptions {
+  std::vector<std::string> models{"resnet50", "vit-b16"}, precisions;
+  int device = 0;
+  std::string output, system_id, vram_limit, reserve = "0", workspace = "128MiB";
+  long long max_batch = 4096;
+  bool quick = false, resume = false, worker = false;
+  double timeout_s = 300;
+};
+
+#ifdef VRAMFIT_HAVE_CUDA
+SessionConfig session_config(const nlohmann::json& c) {
+  SessionConfig cfg;
+  cfg.model = &find_model(c.at("model").get<std::string>());
+  cfg.precision = parse_precision(c.at("precision").get<std::string>());
+  cfg.batch = c.at("batch").get<std::int64_t>();
+  if (!c.at("vram_limit").is_null()) cfg.vram_limit = c["vram_limit"].get<std::uint64_t>();
+  cfg.reserve = c.value("reserve", std::uint64_t{0});
+  cfg.workspace = c.value("workspace", std::uint64_t{128} << 20);
+  cfg.seed = c.value("seed", std::uint64_t{1});
+  cfg.device = c.value("device", 0);
+  return cfg;
+}
+
+// The same row `vramfit run` prints, from a live session (timing only when measured).
+RunRow session_row(const SessionConfig& cfg, Session& s, const TimingStats* t) {
+  RunRow row;
+  row.model = cfg.model->id;
+  row.precision = cfg.precision;
+  row.batch = cfg.batch;
+  if (t) {
+    row.iterations = static_cast<int>(t->samples_ms.size());
+    row.warmup = t->warmup;
+    row.min_ms = t->min; row.median_ms = t->median; row.p90_ms = t->p90; row.p99_ms = t->p99; row.max_ms = t->max; row.mean_ms = t->mean;
+    row.timing_trusted = t->trusted;
+    row.timing_note = t->note;
+    row.samples_ms = t->samples_ms;
+    row.items_per_s = t->median > 0 ? static_cast<double>(cfg.batch) * 1000.0 / t->median : 0;
+  }
+  const VramBreakdown v = s.vram();
+  row.weights_bytes = v.weights;
+  row.activation_bytes = v.activations;
+  row.workspace_budget_bytes = v.workspace_budget;
+  row.workspace_used_bytes = v.workspace_used;
+  row.arena_bytes = v.arena_capacity;
+  row.planned_arena_bytes = v.planned_arena;
+  row.context_bytes = v.context_and_handles;
+  row.process_total_bytes = v.arena_capacity + v.context_and_handles;
+  row.device_used_bytes = v.device_used;
+  row.budget_bytes = v.budget;
+  row.algorithms = s.algorithm_choices();
+  return row;
+}
+
+// Top-1 agreement: rows of the output (one per sample) whose argmax is the same.
+double top1_agreement(const Tensor& a, const Tensor& ref) {
+  const std::int64_t rows = ref.shape.rank() > 0 ? ref.shape[0] : 1;
+  const std::int64_t cols = rows > 0 ? ref.numel() / rows : 0;
+  if (rows <= 0 || cols <= 0 || a.numel() != ref.numel()) return 0.0;
+  std::int64_t same = 0;
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const float* pa = a.ptr() + r * cols;
+    const float* pr = ref.ptr() + r * cols;
+    if (std::max_element(pa, pa + cols) - pa == std::max_element(pr, pr + cols) - pr) ++same;
+  }
+  return static_cast<double>(same) / static_cast<double>(rows);
+}
+
+nlohmann::json measure_in_worker(const nlohmann::json& c) {
+  const std::string kind = c.at("kind").get<std::string>();
+  if (kind == "device") {
+    const int d = c.value("device", 0);
+    const ContextOverhead oh = measure_context_overhead(d);
+    const cuda::DeviceInfo info = cuda::query(d);  // free memory now: this process's context included
+    const std::uint64_t reserve = c.value("reserve", std::uint64_t{0});
+    std::uint64_t budget = 0;
+    if (!c.at("vram_limit").is_null()) {
+      const std::uint64_t limit = c["vram_limit"].get<std::uint64_t>(), fixed = oh.total() + reserve;
+      budget = limit > fixed ? limit - fixed : 0;
+    } else {
+      const std::uint64_t fixed = oh.handles_bytes + reserve;  // as runtime/session.cpp computes it
+      budget = info.free_bytes > fixed ? info.free_bytes - fixed : 0;
+    }
+    const auto lv = cuda::library_versions();
+    return {{"status", "ok"},
+            {"ordinal", d},
+            {"name", info.name},
+            {"summary", info.summary()},
+            {"pci_bus_id", info.pci_bus_id},
+            {"compute_capability", fmt::format("{}.{}", info.cc_major, info.cc_minor)},
+            {"sms", info.sm_count},
+            {"total_bytes", info.total_bytes},
+            {"free_bytes", info.free_bytes},
+            {"context_bytes", oh.context_bytes},
+            {"handles_bytes", oh.handles_bytes},
+            {"budget_bytes", budget},
+            {"software",
+             {{"cudnn", cuda::cudnn_version_string(lv)}, {"cudnn_path", lv.cudnn_path}, {"cublaslt", cuda::cublaslt_version_string(lv)},
+              {"cuda", cuda::cuda_version_string(lv)}}}};
+  }
+  SessionConfig cfg = session_config(c);
+  if (kind == "probe") {
+    Session s(cfg);
+    s.run();
+    return to_json(session_row(cfg, s, nullptr));
+  }
+  if (kind == "measure") {
+    Session s(cfg);
+    const TimingStats t = s.time(c.value("warmup", 10), c.value("iterations", 50));
+    return to_json(session_row(cfg, s, &t));
+  }
+  if (kind == "fidelity") {
+    // Same seed → same weights; the same input through the reduced precision and through fp32,
+    // one session at a time so that both fit where one does.
+    Tensor x, low, ref;
+    {
+      Session s(cfg);
+      x = s.random_input(cfg.seed + 1000);
+      s.set_input(x);
+      s.run();
+      low = s.output();
+    }
+    SessionConfig ref_cfg = cfg;
+    ref_cfg.precision = Precision::fp32;
+    {
+      Session s(ref_cfg);
+      s.set_input(x);
+      s.run();
+      ref = s.output();
+    }
+    return {{"status", "ok"},
+            {"relative_l2", relative_l2(low.span(), ref.span())},
+            {"cosine", cosine_similarity(low.span(), ref.span())},
+            {"top1_agreement", top1_agreement(low, ref)},
+            {"samples", cfg.batch},
+            {"finite", all_finite(low.span())}};
+  }
+  throw InvalidInput(fmt::format("worker configuration: unknown kind '{}'", kind));
+}
+#else
+nlohmann::json measure_in_worker(const nlohmann::json&) {
+  throw Unsupported("this vramfit was built without the CUDA backend (VRAMFIT_CUDA=OFF): a profile worker cannot measure");
+}
+#endif
+
+bool gpu_here() {
+#ifdef VRAMFIT_HAVE_CUDA
+  return cuda::cuda_device_available();
+#else
+  return false;
+#endif
+}
+
+std::string utc_now() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string host_name() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "host";
+  return buf;
+}
+
+// Progress on stderr: a bar redrawn in place on a terminal, plain lines otherwise (logs, CI).
+class Progress {
+ public:
+  explicit Progress(std::size_t total) : total_(total), tty_(::isatty(2) == 1) {}
+  void step(std::size_t done, const std::string& what) {
+    if (!tty_) {
+      std::fprintf(stderr, "vramfit: [%zu/%zu] %s\n", done + 1, total_, what.c_str());
+      return;
+    }
+    constexpr std::size_t kWidth = 24;
+    const std::size_t filled = total_ ? kWidth * done / total_ : 0;
+    std::fprintf(stderr, "\r\033[K[%s%s] %zu/%zu %s", std::string(filled, '#').c_str(), std::string(kWidth - filled, '-').c_str(), done,
+                 total_, what.c_str());
+    std::fflush(stderr);
+  }
+  void finish() {
+    if (tty_) std::fprintf(stderr, "\r\033[K[%s] %zu/%zu done\n", std::string(24, '#').c_str(), total_, total_);
+  }
+
+ private:
+  std::size_t total_;
+  bool tty_;
+};
+
+int run_worker_mode() {
+  const std::string text((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+  const std::string answer = profile::worker_answer(text, measure_in_worker);
+  std::fprintf(stdout, "%s\n", answer.c_str());
+  std::fflush(stdout);
+  return 0;
+}
+
+int run_parent(const ProfileOptions& o) {
+  std::vector<const ModelInfo*> models;
+  for (const auto& id : split_list(o.models)) models.push_back(&find_model(id));
+  std::vector<Precision> precisions;
+  for (const auto& p : split_list(o.precisions)) precisions.push_back(parse_precision(p));
+  profile::MatrixOptions mo;
+  if (!o.vram_limit.empty()) mo.vram_limit = parse_bytes(o.vram_limit);
+  mo.reserve = parse_bytes(o.reserve);
+  mo.workspace = parse_bytes(o.workspace);
+  mo.max_batch_ceiling = o.max_batch;
+  mo.quick = o.quick;
+  mo.device = o.device;
+  if (o.max_batch < 1) throw InvalidInput(fmt::format("--max-batch must be ≥ 1 (got {})", o.max_batch));
+  if (!(o.timeout_s > 0)) throw InvalidInput(fmt::format("--timeout must be > 0 seconds (got {})", o.timeout_s));
+
+  if (!gpu_here()) {
+    std::fprintf(stderr, "vramfit: %s\n", kNoGpu);
+    return 2;
+  }
+
+  const auto timeout = std::chrono::milliseconds(static_cast<long long>(o.timeout_s * 1000.0));
+  int started = 0;
+  const profile::WorkerFn spawn =
+      profile::process_worker_fn(profile::WorkerCommand{profile::self_executable(), {"profile", "--worker"}}, timeout, &started);
+
+  // The device worker first: what the card is and the budget a worker gets (the parent itself never
+  // creates a CUDA context). Its answer decides the output folder, so it is journaled only once the
+  // folder is known.
+  const nlohmann::json dev_cfg = profile::worker_config("device", "", Precision::fp32, 0, mo);
+  nlohmann::json dev = spawn(dev_cfg);
+  if (dev.value("status", "") != "ok")
+    throw CudaFatal(fmt::format("the device worker could not describe GPU {}: {}", o.device, dev.value("reason", "no reason given")));
+
+  profile::ProfileDoc doc;
+  doc.system_id = profile::sanitize_system_id(o.system_id.empty() ? host_name() + "-" + dev.value("name", "gpu") : o.system_id);
+  const std::string dir = o.output.empty() ? "reports/" + doc.system_id : o.output;
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw IoError(fmt::format("{}: cannot create the output folder: {}", dir, ec.message()));
+
+  profile::Journal journal(dir + "/journal.jsonl", o.resume, &doc.warnings);
+  for (const auto& w : doc.warnings) std::fprintf(stderr, "vramfit: warning: %s\n", w.c_str());
+  if (o.resume) std::fprintf(stderr, "vramfit: resuming: %zu finished worker results in %s\n", journal.size(), journal.path().c_str());
+  const profile::WorkerFn run = profile::journaled_worker_fn(journal, spawn);
+  // On resume the journaled device answer wins, so the budget (and every probe it implies) is the same.
+  if (auto before = journal.find(profile::journal_key(dev_cfg))) dev = *before;
+  else journal.append(profile::journal_key(dev_cfg), dev);
+
+  if (precisions.empty()) {
+    precisions = {Precision::fp32, Precision::fp16};
+    const std::string cc = dev.value("compute_capability", "0.0");
+    const int ccn = std::stoi(cc.substr(0, cc.find('.'))) * 10 + std::stoi(cc.substr(cc.find('.') + 1));
+    if (ccn >= min_compute_capability(Precision::bf16)) precisions.push_back(Precision::bf16);
+  }
+
+  doc.date = utc_now();
+  doc.vramfit_version = VRAMFIT_VERSION;
+  doc.software = dev.value("software", nlohmann::json::object());
+  doc.device = dev;
+  doc.device.erase("software");
+  doc.device.erase("status");
+  doc.vram_limit = o.vram_limit;
+  doc.vram_limit_bytes = mo.vram_limit;
+  doc.reserve_bytes = mo.reserve;
+  doc.budget_bytes = dev.value("budget_bytes", std::uint64_t{0});
+  doc.context_bytes = dev.value("context_bytes", std::uint64_t{0}) + dev.value("handles_bytes", std::uint64_t{0});
+  doc.max_batch_ceiling = mo.max_batch_ceiling;
+  doc.quick = o.quick;
+  doc.timeout_s = o.timeout_s;
+  std::fprintf(stderr, "vramfit: %s\nvramfit: budget %s for weights + activations + workspace; output %s\n", dev.value("summary", "").c_str(),
+               format_bytes(doc.budget_bytes).c_str(), dir.c_str());
+
+  Progress progress(models.size() * precisions.size());
+  std::size_t done = 0;
+  for (const auto* m : models)
+    for (Precision p : precisions) {
+      doc.results.push_back(profile::profile_model_precision(*m, p, mo, doc.budget_bytes, run,
+                                                             [&](const std::string& what) { progress.step(done, what); }));
+      ++done;
+    }
+  progress.finish();
+
+  profile::write_file_atomic(dir + "/profile.json", profile::to_json(doc).dump(2) + "\n");
+  const std::string md = profile::constraints_markdown(doc);
+  profile::write_file_atomic(dir + "/constraints.md", md);
+  profile::write_file_atomic(dir + "/report.html", profile::report_html(doc));
+  std::printf("%s", md.c_str());
+  std::fprintf(stderr, "vramfit: wrote %s/profile.json, %s/constraints.md, %s/report.html (%d workers started)\n", dir.c_str(), dir.c_str(),
+               dir.c_str(), started);
+  return 0;
+}
+
+}  // namespace
+
+Runner register_profile(CLI::App& app) {
+  auto o = std::make_shared<ProfileOptions>();
+  auto* sub = app.add_subcommand("profile", "The whole matrix on this GPU: max batch under the real or emulated budget (predicted, then "
+                                            "confirmed), latency and VRAM per batch, fidelity vs fp32; writes DIR/profile.json, "
+                                            "DIR/constraints.md, DIR/report.html");
+  sub->add_option("-m,--models", o->models, "Models: ids or aliases, space- or comma-separated (default resnet50 vit-b16)")->expected(1, -1);
+  sub->add_option("-p,--precisions", o->precisions, "Precisions (default fp32,fp16, and bf16 where the GPU supports it)")->expected(1, -1);
+  sub->add_option("--device", o->device, "GPU ordinal (default 0)")->check(CLI::NonNegativeNumber);
+  sub->add_option("--output", o->output, "Output folder (default reports/<system-id>/)");
+  sub->add_option("--system-id", o->system_id, "Name of this system in the reports (default hostname + GPU name, sanitised)");
+  sub->add_option("--vram-limit", o->vram_limit, "Emulate a card of this total VRAM (e.g. 8GiB): budget = limit − context and handles − --reserve");
+  sub->add_option("--reserve", o->reserve, "Bytes to keep free under the budget (default 0)");
+  sub->add_option("--workspace", o->workspace, "cuDNN/cuBLASLt workspace budget (default 128MiB)");
+  sub->add_option("--max-batch", o->max_batch, "Largest batch searched (default 4096)");
+  sub->add_flag("--quick", o->quick, "Fewer batches (1, 32, max) and iterations (3 warm-up + 10)");
+  sub->add_flag("--resume", o->resume, "Skip configurations already in DIR/journal.jsonl");
+  sub->add_option("--timeout", o->timeout_s, "Seconds per configuration before its worker is killed (default 300)");
+  sub->add_flag("--worker", o->worker, "Internal: run one configuration (JSON on stdin), print one JSON result")->group("");
+  return [o]() -> int { return o->worker ? run_worker_mode() : run_parent(*o); };
+}
+
+}  // namespace vramfit::cli

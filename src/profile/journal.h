@@ -1,0 +1,49 @@
+// profile/journal.h — nothing is lost (DESIGN rule 6).
+//
+// Every worker result is appended to DIR/journal.jsonl as one line {"key": …, "result": …} and
+// fsync'ed before the matrix goes on, so a SIGKILL of the whole profile loses at most the worker in
+// flight. `--resume` reads the journal back and answers finished configurations from it instead of
+// running them again. The key is the worker's configuration without its worker index, so a resume
+// with other options (another --vram-limit) does not reuse results that do not apply.
+//
+// A kill can cut the last line; reading ignores such a line with a warning and truncates the file
+// back to the last whole line so that the next append starts clean. A bad line anywhere else means
+// the file was edited or corrupted: an InvalidInput error naming the file and the line.
+//
+// write_file_atomic: final files (profile.json, constraints.md, report.html) are written to a
+// temporary name in the same folder, fsync'ed, and renamed over the target.
+#pragma once
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace vramfit::profile {
+
+class Journal {
+ public:
+  // resume=false starts a new journal (an existing one is replaced); resume=true reads it.
+  // Warnings (a cut last line) are appended to `warnings`.
+  Journal(std::string path, bool resume, std::vector<std::string>* warnings = nullptr);
+
+  const std::string& path() const { return path_; }
+  std::optional<nlohmann::json> find(const std::string& key) const;
+  // Appends one line and fsyncs it; IoError when the write fails.
+  void append(const std::string& key, const nlohmann::json& result);
+  std::size_t size() const { return entries_.size(); }
+
+ private:
+  std::string path_;
+  std::map<std::string, nlohmann::json> entries_;
+};
+
+// The journal key of a worker configuration: its JSON without "worker_index", keys sorted.
+std::string journal_key(const nlohmann::json& config);
+
+// Writes `content` to `path` through a temporary file in the same folder and a rename; IoError
+// naming the path on failure (the temporary is removed).
+void write_file_atomic(const std::string& path, const std::string& content);
+
+}  // namespace vramfit::profile

@@ -1,0 +1,192 @@
+// profile/matrix.cpp — max-batch confirmation/search and the steps of one model × precision.
+#include "profile/matrix.h"
+
+#include <algorithm>
+#include <fmt/format.h>
+
+#include "core/error.h"
+
+namespace vramfit::profile {
+
+namespace {
+
+bool terminal(const Probe& p) { return p.status != "ok" && p.status != "oom"; }
+
+}  // namespace
+
+MaxBatchResult confirm_max_batch(std::int64_t predicted, std::int64_t ceiling, const ProbeFn& probe) {
+  if (ceiling < 1) throw InvalidInput(fmt::format("--max-batch must be ≥ 1 (got {})", ceiling));
+  MaxBatchResult r;
+  r.ceiling = ceiling;
+  r.predicted = std::clamp<std::int64_t>(predicted, 0, ceiling);
+  // Returns false when the probe ended the search (unsupported or error).
+  auto try_batch = [&](std::int64_t b, bool& fits) {
+    Probe p = probe(b);
+    p.batch = b;
+    r.probes.push_back(p);
+    if (terminal(p)) {
+      r.status = p.status;
+      r.reason = fmt::format("batch {}: {}", b, p.reason);
+      return false;
+    }
+    fits = p.status == "ok";
+    return true;
+  };
+
+  std::int64_t good = 0;                 // largest batch known to fit (0: none)
+  std::optional<std::int64_t> bad;       // smallest batch known not to fit
+  bool fits = false;
+  if (r.predicted >= 1) {
+    if (!try_batch(r.predicted, fits)) return r;
+    if (fits) {
+      good = r.predicted;
+      if (good == ceiling) {
+        r.prediction_confirmed = true;
+        r.max_batch = good;
+        r.capped = true;
+        return r;
+      }
+      if (!try_batch(good + 1, fits)) return r;
+      if (!fits) {
+        r.prediction_confirmed = true;
+        r.max_batch = good;
+        return r;
+      }
+      good += 1;
+    } else {
+      bad = r.predicted;
+    }
+  } else {
+    if (!try_batch(1, fits)) return r;
+    if (!fits) {
+      r.prediction_confirmed = true;
+      r.max_batch = 0;
+      return r;
+    }
+    good = 1;
+  }
+
+  // The prediction was wrong: exponential steps up from `good` until one does not fit or the ceiling…
+  std::int64_t step = 1;
+  while (!bad) {
+    if (good >= ceiling) break;
+    step *= 2;
+    const std::int64_t t = std::min(ceiling, good + step);
+    if (!try_batch(t, fits)) return r;
+    if (fits) good = t;
+    else bad = t;
+  }
+  // …then binary search between the largest that fits and the smallest that does not.
+  while (bad && *bad - good > 1) {
+    const std::int64_t mid = good + (*bad - good) / 2;
+    if (!try_batch(mid, fits)) return r;
+    if (fits) good = mid;
+    else bad = mid;
+  }
+  r.max_batch = good;
+  r.capped = !bad && good == ceiling;
+  r.prediction_confirmed = false;
+  return r;
+}
+
+std::vector<std::int64_t> latency_batches(std::int64_t max_batch, bool quick) {
+  static const std::vector<std::int64_t> full{1, 8, 32, 64, 128, 256}, fast{1, 32};
+  std::vector<std::int64_t> out;
+  for (std::int64_t b : quick ? fast : full)
+    if (b <= max_batch) out.push_back(b);
+  if (max_batch >= 1 && (out.empty() || out.back() != max_batch)) out.push_back(max_batch);
+  return out;
+}
+
+nlohmann::json worker_config(const std::string& kind, const std::string& model, Precision p, std::int64_t batch,
+                             const MatrixOptions& o) {
+  nlohmann::json c;
+  c["kind"] = kind;
+  c["device"] = o.device;
+  c["reserve"] = o.reserve;
+  c["vram_limit"] = o.vram_limit ? nlohmann::json(*o.vram_limit) : nlohmann::json(nullptr);
+  if (kind == "device") return c;
+  c["model"] = model;
+  c["precision"] = std::string(to_string(p));
+  c["batch"] = batch;
+  c["workspace"] = o.workspace;
+  c["seed"] = o.seed;
+  if (kind == "measure") {
+    c["warmup"] = o.warmup();
+    c["iterations"] = o.iterations();
+  }
+  return c;
+}
+
+ModelPrecisionResult profile_model_precision(const ModelInfo& m, Precision p, const MatrixOptions& o, std::uint64_t budget,
+                                             const WorkerFn& run, const ProgressFn& progress) {
+  ModelPrecisionResult r;
+  r.model = m.id;
+  r.precision = p;
+  r.budget_bytes = budget;
+  const std::string name = fmt::format("{} {}", m.id, to_string(p));
+  auto say = [&](const std::string& s) {
+    if (progress) progress(fmt::format("{}: {}", name, s));
+  };
+
+  const BudgetFit fit = max_batch_under(m, p, budget, o.max_batch_ceiling, o.workspace);
+  r.predicted_bytes_at_max = fit.at_max.total_bytes();
+  const ProbeFn probe = [&](std::int64_t b) {
+    say(fmt::format("probe batch {}", b));
+    const nlohmann::json res = run(worker_config("probe", m.id, p, b, o));
+    return Probe{b, res.value("status", "error"), res.value("reason", "")};
+  };
+  r.max_batch = confirm_max_batch(fit.max_batch, o.max_batch_ceiling, probe);
+  if (r.max_batch.status != "ok") {
+    r.status = r.max_batch.status;
+    r.reason = r.max_batch.reason;
+    return r;
+  }
+  if (r.max_batch.max_batch == 0) {
+    r.status = "oom";
+    const auto& last = r.max_batch.probes.back();
+    r.reason = last.reason.empty() ? fit.reason : last.reason;
+    return r;
+  }
+
+  for (std::int64_t b : latency_batches(r.max_batch.max_batch, o.quick)) {
+    say(fmt::format("measure batch {}", b));
+    nlohmann::json res = run(worker_config("measure", m.id, p, b, o));
+    res["kind"] = "measure";
+    res["model"] = m.id;
+    res["precision"] = std::string(to_string(p));
+    res["batch"] = b;
+    r.measurements.push_back(std::move(res));
+  }
+
+  if (p != Precision::fp32) {
+    const std::int64_t b = std::min<std::int64_t>(8, r.max_batch.max_batch);
+    say(fmt::format("fidelity against fp32 at batch {}", b));
+    nlohmann::json res = run(worker_config("fidelity", m.id, p, b, o));
+    res["batch"] = b;
+    res["reference"] = "fp32";
+    r.fidelity = std::move(res);
+  }
+  return r;
+}
+
+WorkerFn process_worker_fn(WorkerCommand cmd, std::chrono::milliseconds timeout, int* started) {
+  return [cmd = std::move(cmd), timeout, started](const nlohmann::json& config) {
+    nlohmann::json c = config;
+    c["worker_index"] = ++*started;
+    WorkerOutcome out = run_worker(cmd, c, timeout);
+    return out.result;
+  };
+}
+
+WorkerFn journaled_worker_fn(Journal& journal, WorkerFn inner) {
+  return [&journal, inner = std::move(inner)](const nlohmann::json& config) {
+    const std::string key = journal_key(config);
+    if (auto done = journal.find(key)) return *done;
+    nlohmann::json res = inner(config);
+    journal.append(key, res);
+    return res;
+  };
+}
+
+}  // namespace vramfit::profile

@@ -1,0 +1,108 @@
+// profile/matrix.h — the matrix `vramfit profile` runs on one GPU, one model × precision at a time.
+//
+// For each model × precision:
+//   1. max batch: predicted by the planner (predict/memory.h max_batch_under, exact for our engine and
+//      affine in batch) under the budget, capped at --max-batch; then confirmed on the GPU by running
+//      the predicted maximum (must fit) and one more (must be oom). When they disagree, an exponential
+//      + binary search with workers finds the real maximum and the result says so
+//      ("prediction_confirmed": false, both numbers kept).
+//   2. latency and VRAM at batch 1, 8, 32, 64, 128, 256 (those that fit) and at the max batch.
+//   3. fidelity for every precision below fp32: the same weights and input at fp32 and at the
+//      precision, relative L2 error, cosine and top-1 agreement of the outputs.
+// Every step is one worker configuration (a JSON object) handed to a WorkerFn: in `vramfit profile`
+// that spawns a process and journals the answer; in tests it is a fake. Nothing here knows CUDA.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/dtype.h"
+#include "models/registry.h"
+#include "predict/memory.h"
+#include "profile/journal.h"
+#include "profile/worker.h"
+
+namespace vramfit::profile {
+
+// Runs one worker configuration and returns its result object ("status": ok | oom | unsupported | error).
+using WorkerFn = std::function<nlohmann::json(const nlohmann::json& config)>;
+using ProgressFn = std::function<void(const std::string& what)>;
+
+struct MatrixOptions {
+  std::optional<std::uint64_t> vram_limit;  // emulated card (bytes); none: the free memory
+  std::uint64_t reserve = 0;
+  std::uint64_t workspace = kDefaultWorkspaceBytes;
+  std::int64_t max_batch_ceiling = 4096;
+  bool quick = false;
+  int device = 0;
+  std::uint64_t seed = 1;
+  int warmup() const { return quick ? 3 : 10; }
+  int iterations() const { return quick ? 10 : 50; }
+};
+
+// --- max batch: prediction, confirmation, fallback search -----------------------------------------
+
+struct Probe {
+  std::int64_t batch = 0;
+  std::string status;  // ok | oom | unsupported | error
+  std::string reason;
+};
+
+struct MaxBatchResult {
+  std::string status = "ok";  // ok (max_batch may be 0: not even batch 1 fits) | unsupported | error
+  std::string reason;
+  std::int64_t predicted = 0;  // the planner's answer under the budget, capped at the ceiling
+  std::int64_t max_batch = 0;  // what the GPU confirmed or the search found
+  std::int64_t ceiling = 0;
+  bool prediction_confirmed = false;
+  bool capped = false;  // max_batch is the ceiling (more might fit)
+  std::vector<Probe> probes;  // every batch tried, in order
+};
+
+using ProbeFn = std::function<Probe(std::int64_t batch)>;
+
+// Confirms `predicted` with probe(predicted) ok and probe(predicted + 1) oom (only the first when
+// predicted is the ceiling; only probe(1) oom when predicted is 0). Otherwise searches: exponential
+// upwards from the largest batch known to fit until one does not (or the ceiling), then binary between
+// the largest that fits and the smallest that does not. A probe answering unsupported or error ends
+// the search with that status.
+MaxBatchResult confirm_max_batch(std::int64_t predicted, std::int64_t ceiling, const ProbeFn& probe);
+
+// Batches to time: 1, 8, 32, 64, 128, 256 (--quick: 1, 32) that are ≤ max_batch, then max_batch.
+std::vector<std::int64_t> latency_batches(std::int64_t max_batch, bool quick);
+
+// --- one model × precision ------------------------------------------------------------------------
+
+struct ModelPrecisionResult {
+  std::string model;
+  Precision precision = Precision::fp32;
+  std::string status = "ok";  // ok | oom (not even batch 1) | unsupported | error
+  std::string reason;
+  std::uint64_t budget_bytes = 0;
+  std::uint64_t predicted_bytes_at_max = 0;  // planner: weights + arena + workspace at the predicted max
+  MaxBatchResult max_batch;
+  std::vector<nlohmann::json> measurements;  // worker results (RunRow JSON + "kind") at each batch
+  std::optional<nlohmann::json> fidelity;    // precisions below fp32
+};
+
+// The worker configuration for one step: kind "probe" (set up and run once), "measure" (time it),
+// "fidelity" (against fp32) or "device" (what the GPU is; no model).
+nlohmann::json worker_config(const std::string& kind, const std::string& model, Precision p, std::int64_t batch,
+                             const MatrixOptions& o);
+
+ModelPrecisionResult profile_model_precision(const ModelInfo& m, Precision p, const MatrixOptions& o, std::uint64_t budget,
+                                             const WorkerFn& run, const ProgressFn& progress = {});
+
+// --- composing the WorkerFn -----------------------------------------------------------------------
+
+// Spawns `cmd` per configuration (adding "worker_index": 1, 2, … counted by *started) with a timeout.
+WorkerFn process_worker_fn(WorkerCommand cmd, std::chrono::milliseconds timeout, int* started);
+// Answers from the journal when the configuration finished before; otherwise runs `inner` and
+// appends its answer (fsync'ed) before returning it.
+WorkerFn journaled_worker_fn(Journal& journal, WorkerFn inner);
+
+}  // namespace vramfit::profile

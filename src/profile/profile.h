@@ -1,0 +1,64 @@
+// profile/profile.h — `vramfit profile`: the whole matrix on this GPU, isolated workers, nothing lost.
+//
+// The stage, in reading order:
+//   worker.h   one measurement in a child process (the same binary, `profile --worker`): spawn,
+//              timeout, SIGKILL, crash/hang/garbage → an `error` result; the child's side and the
+//              fault injection (VRAMFIT_FAULT) that tests it without a GPU.
+//   journal.h  DIR/journal.jsonl, one fsync'ed line per finished worker; --resume; atomic final files.
+//   matrix.h   one model × precision: max batch predicted by the planner, confirmed on the GPU (or
+//              searched), latency and VRAM at a ladder of batches, fidelity against fp32.
+//   this file  the whole result (ProfileDoc) and its views: profile.json (schema/profile.schema.json),
+//              constraints.md (the table people read) and report.html (inline SVG charts).
+//
+// In: the results of the matrix plus what the device worker said about the GPU. Out: text. The CLI
+// (src/cli/profile_cmd.cpp) owns the processes, the terminal and the files.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "profile/matrix.h"
+
+namespace vramfit::profile {
+
+constexpr int kProfileSchemaVersion = 1;
+
+struct ProfileDoc {
+  std::string system_id;
+  std::string date;             // UTC, ISO 8601
+  std::string vramfit_version;
+  nlohmann::json device = nlohmann::json::object();    // the device worker's answer (name, summary, …)
+  nlohmann::json software = nlohmann::json::object();  // cudnn, cudnn_path, cublaslt, cuda
+  std::string vram_limit;                              // as given; empty: the card's free memory
+  std::optional<std::uint64_t> vram_limit_bytes;
+  std::uint64_t reserve_bytes = 0;
+  std::uint64_t budget_bytes = 0;   // for weights + arena + workspace
+  std::uint64_t context_bytes = 0;  // CUDA context + library handles, measured by the device worker
+  std::int64_t max_batch_ceiling = 4096;
+  bool quick = false;
+  double timeout_s = 300;
+  std::vector<std::string> warnings;
+  std::vector<ModelPrecisionResult> results;
+};
+
+nlohmann::json to_json(const ModelPrecisionResult& r);
+nlohmann::json to_json(const ProfileDoc& d);
+
+// ✅ / ⚠️ / ❌ and the reason for anything but ✅ (the rule is written under the constraints table).
+struct StatusMark {
+  std::string mark;
+  std::string note;
+};
+StatusMark status_mark(const ModelPrecisionResult& r);
+
+std::string constraints_markdown(const ProfileDoc& d);
+// Self-contained: inline CSS and SVG, no scripts, no external resources.
+std::string report_html(const ProfileDoc& d);
+
+// Lowercase letters, digits, '-' and '_' only; runs of anything else become one '-'.
+std::string sanitize_system_id(const std::string& raw);
+
+}  // namespace vramfit::profile

@@ -1,0 +1,68 @@
+// profile/worker.h — one measurement in its own process (DESIGN rule 5).
+//
+// A sticky CUDA error (illegal address) poisons the process that saw it, and a driver crash or a hang
+// would take the whole matrix with it, so `vramfit profile` runs every configuration in a child: the
+// same binary with the hidden `profile --worker` flag, the configuration as one JSON document on its
+// stdin. The child prints exactly one JSON result on stdout and exits.
+//
+// Parent side (run_worker): spawn, send the configuration, read stdout/stderr with poll under a
+// per-configuration timeout, SIGKILL on timeout, waitpid. A crash (signal), a hang (timeout), an
+// answer that is not JSON or an exit without an answer all become a result with status "error" and
+// the reason — never an exception — so the matrix goes on.
+//
+// Child side (worker_answer): parse the configuration, apply an injected fault (VRAMFIT_FAULT) before
+// touching the device, call the measurement, and turn typed errors into results: OutOfMemory → "oom",
+// Unsupported → "unsupported", CudaFatal → "error" with "cuda_fatal": true, anything else → "error".
+//
+// Fault injection (tests, no GPU needed): VRAMFIT_FAULT = crash | hang | oom | cuda | garbage, optionally
+// "@N" to apply only to the N-th worker the parent starts (1-based; the parent puts "worker_index" in
+// the configuration). crash aborts, hang sleeps forever, oom throws OutOfMemory as if an allocation had
+// failed, cuda throws CudaFatal (a sticky error), garbage answers with text that is not JSON.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace vramfit::profile {
+
+struct WorkerCommand {
+  std::string program;             // path of the executable (the parent's /proc/self/exe)
+  std::vector<std::string> args;   // after argv[0], e.g. {"profile", "--worker"}
+};
+
+struct WorkerOutcome {
+  nlohmann::json result;  // always an object with "status" (ok | oom | unsupported | error)
+  bool timed_out = false;
+  int signal = 0;          // the signal that ended the child, 0 if it exited
+  int exit_code = -1;      // when it exited
+  std::string stderr_tail; // the last few KiB of what it wrote on stderr
+  double wall_s = 0;
+};
+
+// Runs one worker to completion (or kills it at `timeout`). Throws only when the child cannot be
+// started at all (IoError naming the program); every failure of the child is a result.
+WorkerOutcome run_worker(const WorkerCommand& cmd, const nlohmann::json& config, std::chrono::milliseconds timeout);
+
+// The path of the running executable (/proc/self/exe resolved); IoError when it cannot be read.
+std::string self_executable();
+
+// Child side. `measure` does the work for a parsed configuration and returns the result object
+// (status "ok" unless it says otherwise); errors it throws become results as described above.
+// Returns the one line the child prints on stdout (JSON, except under VRAMFIT_FAULT=garbage).
+using MeasureFn = std::function<nlohmann::json(const nlohmann::json& config)>;
+std::string worker_answer(const std::string& config_text, const MeasureFn& measure);
+
+struct Fault {
+  std::string mode;  // empty: none
+  int only_worker = 0;  // 0: every worker
+};
+// Parses "mode" or "mode@N"; InvalidInput on an unknown mode or a bad N.
+Fault parse_fault(const std::string& spec);
+// Applies the fault of VRAMFIT_FAULT (if any) for the worker with this index. crash and hang do not
+// return; oom and cuda throw; garbage returns true (the answer is then non-JSON text).
+bool apply_fault_from_env(int worker_index);
+
+}  // namespace vramfit::profile

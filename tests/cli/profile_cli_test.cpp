@@ -1,0 +1,78 @@
+// `vramfit profile` as a user meets it where no GPU exists (the CPU-only build, or a machine without
+// one), and its hidden worker mode, which answers without a GPU when a fault is injected.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <string>
+
+namespace {
+
+struct Result {
+  int status = -1;
+  std::string out;
+};
+
+Result sh(const std::string& cmd) {
+  Result r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf{};
+  std::size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  const int st = pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+Result vramfit(const std::string& args) { return sh(std::string(VRAMFIT_BINARY) + " " + args + " 2>&1"); }
+
+bool gpu_here() { return vramfit("devices").status == 0; }
+
+}  // namespace
+
+TEST(ProfileCli, WithoutAGpuOneClearLineAndExit2) {
+  if (gpu_here()) GTEST_SKIP() << "a GPU is visible: this test is for machines and builds without one";
+  const Result r = vramfit("profile --models resnet50 --precisions fp16");
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_EQ(r.out,
+            "vramfit: no CUDA GPU here: `vramfit profile` measures on a GPU; use `vramfit plan` "
+            "(e.g. vramfit plan -m resnet50 -p fp16 --vram-limit 8GiB)\n");
+}
+
+TEST(ProfileCli, BadModelOrSizeIsAnInputError) {
+  Result r = vramfit("profile --models resnet50 nonsense");
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.out.find("nonsense"), std::string::npos) << r.out;
+  r = vramfit("profile --vram-limit 8GB?");
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.out.find("8GB?"), std::string::npos) << r.out;
+}
+
+TEST(ProfileCli, HelpListsTheFlagsButNotTheWorker) {
+  const Result r = vramfit("profile --help");
+  EXPECT_EQ(r.status, 0);
+  for (const char* f : {"--models", "--precisions", "--device", "--output", "--system-id", "--vram-limit", "--reserve", "--max-batch",
+                        "--quick", "--resume", "--timeout"})
+    EXPECT_NE(r.out.find(f), std::string::npos) << f;
+  EXPECT_EQ(r.out.find("--worker"), std::string::npos);
+}
+
+TEST(ProfileCli, WorkerAnswersOneJsonLine) {
+  const std::string cfg =
+      R"({"kind":"probe","model":"resnet50","precision":"fp16","batch":4,"vram_limit":null,"reserve":0,"device":0,"worker_index":3})";
+  Result r = sh("echo '" + cfg + "' | VRAMFIT_FAULT=oom@3 " + std::string(VRAMFIT_BINARY) + " profile --worker 2>/dev/null");
+  EXPECT_EQ(r.status, 0);
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["status"], "oom");
+  // A fault for another worker does not apply; without a GPU the answer is still one JSON result.
+  r = sh("echo '" + cfg + "' | VRAMFIT_FAULT=oom@2 " + std::string(VRAMFIT_BINARY) + " profile --worker 2>/dev/null");
+  EXPECT_EQ(r.status, 0);
+  j = nlohmann::json::parse(r.out);
+  if (!gpu_here()) {
+    EXPECT_NE(j["status"], "ok") << j.dump();
+    EXPECT_NE(j["status"], "oom") << j.dump();
+  }
+}

@@ -1,0 +1,42 @@
+// A stand-in for `vramfit profile --worker` where no GPU exists: the real worker protocol
+// (profile::worker_answer, so VRAMFIT_FAULT applies exactly as in vramfit) around a fake card that
+// fits every batch up to VRAMFIT_FAKE_MAX_BATCH (default 100) and answers oom above it. Latency and
+// VRAM grow with the batch so that the printers have something to draw. Test-only.
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <iterator>
+#include <string>
+
+#include "core/error.h"
+#include "profile/worker.h"
+#include "report/run_report.h"
+
+int main() {
+  const std::string text((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+  const char* env = std::getenv("VRAMFIT_FAKE_MAX_BATCH");
+  const long long fake_max = env ? std::atoll(env) : 100;
+  const std::string answer = vramfit::profile::worker_answer(text, [&](const nlohmann::json& c) -> nlohmann::json {
+    const std::string kind = c.at("kind").get<std::string>();
+    if (kind == "device")
+      return {{"status", "ok"}, {"name", "Fake GPU"}, {"summary", "Fake GPU (test)"}, {"compute_capability", "9.0"},
+              {"context_bytes", 500u << 20}, {"handles_bytes", 40u << 20}, {"budget_bytes", 1u << 30}};
+    const long long b = c.at("batch").get<long long>();
+    if (b > fake_max) throw vramfit::OutOfMemory("fake card: batch " + std::to_string(b) + " > " + std::to_string(fake_max));
+    if (kind == "fidelity") return {{"status", "ok"}, {"relative_l2", 1e-3}, {"cosine", 0.99999}, {"top1_agreement", 1.0}, {"samples", b}};
+    vramfit::RunRow row;
+    row.model = c.at("model").get<std::string>();
+    row.precision = vramfit::parse_precision(c.at("precision").get<std::string>());
+    row.batch = b;
+    row.iterations = c.value("iterations", 0);
+    row.median_ms = row.min_ms = row.max_ms = row.p90_ms = row.p99_ms = row.mean_ms = 0.5 + 0.1 * static_cast<double>(b);
+    row.items_per_s = static_cast<double>(b) * 1000.0 / row.median_ms;
+    row.weights_bytes = 50u << 20;
+    row.activation_bytes = static_cast<std::uint64_t>(b) << 20;
+    row.context_bytes = 540u << 20;
+    row.process_total_bytes = row.weights_bytes + row.activation_bytes + row.context_bytes;
+    return vramfit::to_json(row);
+  });
+  std::printf("%s\n", answer.c_str());
+  return 0;
+}

@@ -1,0 +1,181 @@
+// Max batch: prediction confirmed, or the exponential + binary fallback; the steps of one model ×
+// precision, with the "run a worker at batch b" seam faked as a card of a known capacity.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/bytes.h"
+#include "core/error.h"
+#include "profile/matrix.h"
+
+using namespace vramfit;
+using namespace vramfit::profile;
+
+namespace {
+
+// A card on which every batch ≤ capacity fits.
+ProbeFn card(std::int64_t capacity, std::vector<std::int64_t>* tried = nullptr) {
+  return [=](std::int64_t b) {
+    if (tried) tried->push_back(b);
+    return Probe{b, b <= capacity ? "ok" : "oom", b <= capacity ? "" : "out of memory"};
+  };
+}
+
+}  // namespace
+
+TEST(MaxBatch, CorrectPredictionIsConfirmedWithTwoProbes) {
+  std::vector<std::int64_t> tried;
+  const auto r = confirm_max_batch(137, 4096, card(137, &tried));
+  EXPECT_EQ(r.status, "ok");
+  EXPECT_EQ(r.max_batch, 137);
+  EXPECT_TRUE(r.prediction_confirmed);
+  EXPECT_FALSE(r.capped);
+  EXPECT_EQ(tried, (std::vector<std::int64_t>{137, 138}));
+}
+
+TEST(MaxBatch, PredictionTooHighIsSearchedDownAndRecorded) {
+  const auto r = confirm_max_batch(500, 4096, card(37));
+  EXPECT_EQ(r.max_batch, 37);
+  EXPECT_EQ(r.predicted, 500);
+  EXPECT_FALSE(r.prediction_confirmed);
+}
+
+TEST(MaxBatch, PredictionTooLowIsSearchedUp) {
+  const auto r = confirm_max_batch(10, 4096, card(1000));
+  EXPECT_EQ(r.max_batch, 1000);
+  EXPECT_FALSE(r.prediction_confirmed);
+}
+
+TEST(MaxBatch, NothingFitsConfirmedByBatchOne) {
+  std::vector<std::int64_t> tried;
+  const auto r = confirm_max_batch(0, 4096, card(0, &tried));
+  EXPECT_EQ(r.max_batch, 0);
+  EXPECT_TRUE(r.prediction_confirmed);
+  EXPECT_EQ(tried, (std::vector<std::int64_t>{1}));
+}
+
+TEST(MaxBatch, CeilingCapsAndIsMarked) {
+  std::vector<std::int64_t> tried;
+  const auto r = confirm_max_batch(4096, 4096, card(100000, &tried));
+  EXPECT_EQ(r.max_batch, 4096);
+  EXPECT_TRUE(r.capped);
+  EXPECT_TRUE(r.prediction_confirmed);
+  EXPECT_EQ(tried, (std::vector<std::int64_t>{4096}));
+  const auto s = confirm_max_batch(100, 4096, card(100000));
+  EXPECT_EQ(s.max_batch, 4096);
+  EXPECT_TRUE(s.capped);
+  EXPECT_FALSE(s.prediction_confirmed);
+}
+
+TEST(MaxBatch, EveryPredictionAndCapacityFindsTheTruthInFewProbes) {
+  const std::int64_t ceiling = 96;
+  for (std::int64_t capacity = 0; capacity <= 130; capacity += 1)
+    for (std::int64_t predicted = 0; predicted <= 130; predicted += 3) {
+      std::vector<std::int64_t> tried;
+      const auto r = confirm_max_batch(predicted, ceiling, card(capacity, &tried));
+      const std::int64_t truth = std::min(capacity, ceiling);
+      ASSERT_EQ(r.max_batch, truth) << "capacity " << capacity << " predicted " << predicted;
+      EXPECT_EQ(r.prediction_confirmed, std::min(predicted, ceiling) == truth) << capacity << " " << predicted;
+      EXPECT_EQ(r.probes.size(), tried.size());
+      EXPECT_LE(tried.size(), 2u + 2u * static_cast<std::size_t>(std::ceil(std::log2(ceiling))) + 2u) << capacity << " " << predicted;
+      for (std::int64_t b : tried) EXPECT_TRUE(b >= 1 && b <= ceiling) << b;
+    }
+}
+
+TEST(MaxBatch, UnsupportedOrErrorEndsTheSearch) {
+  const auto u = confirm_max_batch(64, 4096, [](std::int64_t b) { return Probe{b, "unsupported", "bf16 needs sm_80"}; });
+  EXPECT_EQ(u.status, "unsupported");
+  EXPECT_NE(u.reason.find("bf16 needs sm_80"), std::string::npos);
+  EXPECT_EQ(u.probes.size(), 1u);
+  const auto e = confirm_max_batch(64, 4096, [](std::int64_t b) {
+    return b == 64 ? Probe{b, "oom", "x"} : Probe{b, "error", "worker crashed: signal 11"};
+  });
+  EXPECT_EQ(e.status, "error");
+  EXPECT_EQ(e.probes.size(), 2u);
+}
+
+TEST(LatencyBatches, LadderUnderTheMaxThenTheMax) {
+  EXPECT_EQ(latency_batches(300, false), (std::vector<std::int64_t>{1, 8, 32, 64, 128, 256, 300}));
+  EXPECT_EQ(latency_batches(256, false), (std::vector<std::int64_t>{1, 8, 32, 64, 128, 256}));
+  EXPECT_EQ(latency_batches(20, false), (std::vector<std::int64_t>{1, 8, 20}));
+  EXPECT_EQ(latency_batches(1, false), (std::vector<std::int64_t>{1}));
+  EXPECT_EQ(latency_batches(0, false), (std::vector<std::int64_t>{}));
+  EXPECT_EQ(latency_batches(300, true), (std::vector<std::int64_t>{1, 32, 300}));
+}
+
+namespace {
+
+// A fake worker: a card whose real capacity is `capacity` (set per test), answers per kind.
+struct FakeGpu {
+  std::int64_t capacity = 0;
+  std::vector<nlohmann::json> configs;
+  WorkerFn fn() {
+    return [this](const nlohmann::json& c) -> nlohmann::json {
+      configs.push_back(c);
+      const std::int64_t b = c.at("batch").get<std::int64_t>();
+      if (b > capacity) return {{"status", "oom"}, {"reason", "fake: out of memory"}};
+      if (c["kind"] == "fidelity") return {{"status", "ok"}, {"relative_l2", 1e-3}, {"top1_agreement", 1.0}};
+      return {{"status", "ok"}, {"batch", b}, {"latency_ms", {{"median", 1.0}, {"trusted", true}}}, {"items_per_s", 1000.0 * static_cast<double>(b)},
+              {"vram_bytes", {{"process_total", 1000 * b}}}};
+    };
+  }
+};
+
+}  // namespace
+
+TEST(ModelPrecision, PlannerPredictionConfirmedThenLadderAndFidelity) {
+  const auto& m = find_model("resnet50");
+  MatrixOptions o;
+  const std::uint64_t budget = 2 * GiB;
+  const std::int64_t predicted = max_batch_under(m, Precision::fp16, budget, o.max_batch_ceiling, o.workspace).max_batch;
+  ASSERT_GT(predicted, 256);
+  FakeGpu gpu{predicted, {}};
+  const auto r = profile_model_precision(m, Precision::fp16, o, budget, gpu.fn());
+  EXPECT_EQ(r.status, "ok");
+  EXPECT_EQ(r.max_batch.max_batch, predicted);
+  EXPECT_TRUE(r.max_batch.prediction_confirmed);
+  std::vector<std::int64_t> measured;
+  for (const auto& x : r.measurements) measured.push_back(x["batch"]);
+  EXPECT_EQ(measured, (std::vector<std::int64_t>{1, 8, 32, 64, 128, 256, predicted}));
+  ASSERT_TRUE(r.fidelity);
+  EXPECT_EQ((*r.fidelity)["batch"], 8);
+  EXPECT_EQ((*r.fidelity)["reference"], "fp32");
+  // Every configuration names its kind, model, precision and the options that change the answer.
+  for (const auto& c : gpu.configs) {
+    EXPECT_EQ(c["model"], "resnet50");
+    EXPECT_EQ(c["precision"], "fp16");
+    EXPECT_TRUE(c.contains("vram_limit") && c.contains("reserve") && c.contains("workspace"));
+  }
+}
+
+TEST(ModelPrecision, DisagreementIsSearchedAndFp32HasNoFidelity) {
+  const auto& m = find_model("vit-b16");
+  MatrixOptions o;
+  o.quick = true;
+  const std::uint64_t budget = 1 * GiB;
+  const std::int64_t predicted = max_batch_under(m, Precision::fp32, budget, o.max_batch_ceiling, o.workspace).max_batch;
+  ASSERT_GT(predicted, 40);
+  FakeGpu gpu{predicted - 5, {}};
+  const auto r = profile_model_precision(m, Precision::fp32, o, budget, gpu.fn());
+  EXPECT_EQ(r.max_batch.max_batch, predicted - 5);
+  EXPECT_EQ(r.max_batch.predicted, predicted);
+  EXPECT_FALSE(r.max_batch.prediction_confirmed);
+  EXPECT_FALSE(r.fidelity);
+  EXPECT_EQ(r.measurements.back()["batch"], predicted - 5);
+  EXPECT_EQ(r.measurements.front()["batch"], 1);
+  for (const auto& c : gpu.configs)
+    if (c["kind"] == "measure") {
+      EXPECT_EQ(c["iterations"], 10);  // --quick
+    }
+}
+
+TEST(ModelPrecision, NothingFitsIsOomWithoutMeasurements) {
+  const auto& m = find_model("resnet50");
+  FakeGpu gpu{0, {}};
+  const auto r = profile_model_precision(m, Precision::fp16, MatrixOptions{}, 64 * MiB, gpu.fn());
+  EXPECT_EQ(r.status, "oom");
+  EXPECT_EQ(r.max_batch.max_batch, 0);
+  EXPECT_TRUE(r.measurements.empty());
+  EXPECT_FALSE(r.reason.empty());
+}
