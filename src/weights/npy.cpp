@@ -3,6 +3,8 @@
 // tuples needs, which covers every writer we know (numpy, cnpy, npyz), and reject the rest clearly.
 #include "weights/npy.h"
 
+#include "core/atomic_file.h"
+
 #include <bit>
 #include <cctype>
 #include <cerrno>
@@ -335,25 +337,6 @@ std::vector<std::uint8_t> encode_npy(const Tensor& t) {
   return out;
 }
 
-void write_npy(const std::string& path, const Tensor& t) {
-  const std::vector<std::uint8_t> bytes = encode_npy(t);
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw IoError(fmt::format("{}: cannot open for writing: {}", tmp, std::strerror(errno)));
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    out.flush();
-    if (!out) {
-      std::remove(tmp.c_str());
-      throw IoError(fmt::format("{}: write failed", tmp));
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    throw IoError(fmt::format("{}: cannot rename {} into place: {}", path, tmp, ec.message()));
-  }
-}
+void write_npy(const std::string& path, const Tensor& t) { write_file_atomic(path, encode_npy(t)); }
 
 }  // namespace vramfit

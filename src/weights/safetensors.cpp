@@ -4,6 +4,8 @@
 // the buffer "entirely indexed and without holes" (it prevents polyglot files), no duplicate keys.
 #include "weights/safetensors.h"
 
+#include "core/atomic_file.h"
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -341,32 +343,16 @@ void write_safetensors_f32(const std::string& path, const std::map<std::string, 
   // Pad with spaces so the data area starts 8-byte aligned (the spec allows trailing whitespace).
   while ((8 + text.size()) % 8 != 0) text.push_back(' ');
 
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw IoError(fmt::format("{}: cannot open for writing: {}", tmp, std::strerror(errno)));
-    std::uint8_t len[8];
-    std::uint64_t n = text.size();
-    for (auto& b : len) {
-      b = static_cast<std::uint8_t>(n & 0xff);
-      n >>= 8;
-    }
-    out.write(reinterpret_cast<const char*>(len), 8);
-    out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    for (const auto& [name, t] : tensors)
-      out.write(reinterpret_cast<const char*>(t.ptr()), static_cast<std::streamsize>(t.data.size() * sizeof(float)));
-    out.flush();
-    if (!out) {
-      std::remove(tmp.c_str());
-      throw IoError(fmt::format("{}: write failed", tmp));
-    }
+  std::vector<std::uint8_t> bytes(8 + text.size() + offset);
+  std::uint64_t n = text.size();
+  for (int i = 0; i < 8; ++i, n >>= 8) bytes[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(n & 0xffu);
+  std::memcpy(bytes.data() + 8, text.data(), text.size());
+  std::size_t at = 8 + text.size();
+  for (const auto& [name, t] : tensors) {
+    std::memcpy(bytes.data() + at, t.ptr(), t.data.size() * sizeof(float));
+    at += t.data.size() * sizeof(float);
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    throw IoError(fmt::format("{}: cannot rename {} into place: {}", path, tmp, ec.message()));
-  }
+  write_file_atomic(path, bytes);
 }
 
 }  // namespace vramfit
