@@ -66,8 +66,18 @@ MaxBatchResult confirm_max_batch(std::int64_t predicted, std::int64_t ceiling, c
     good = 1;
   }
 
-  // The prediction was wrong: exponential steps up from `good` until one does not fit or the ceiling…
+  // The prediction was wrong. The planner is exact by design, so the truth is usually near it:
+  // exponential steps away from the prediction — down from a batch that did not fit until one fits
+  // (or batch 1 does not), up from one that fitted until one does not (or the ceiling) — …
   std::int64_t step = 1;
+  while (bad && good == 0 && *bad > 1) {
+    const std::int64_t t = std::max<std::int64_t>(1, *bad - step);
+    step *= 2;
+    if (!try_batch(t, fits)) return r;
+    if (fits) good = t;
+    else bad = t;  // at t == 1: not even batch 1 fits
+  }
+  step = 1;
   while (!bad) {
     if (good >= ceiling) break;
     step *= 2;

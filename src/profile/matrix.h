@@ -67,8 +67,8 @@ using ProbeFn = std::function<Probe(std::int64_t batch)>;
 
 // Confirms `predicted` with probe(predicted) ok and probe(predicted + 1) oom (only the first when
 // predicted is the ceiling; only probe(1) oom when predicted is 0). Otherwise searches: exponential
-// upwards from the largest batch known to fit until one does not (or the ceiling), then binary between
-// the largest that fits and the smallest that does not. A probe answering unsupported or error ends
+// steps away from the prediction (down while batches do not fit, up while they do, bounded by 1 and
+// the ceiling), then binary between the largest that fits and the smallest that does not. A probe answering unsupported or error ends
 // the search with that status.
 MaxBatchResult confirm_max_batch(std::int64_t predicted, std::int64_t ceiling, const ProbeFn& probe);
 

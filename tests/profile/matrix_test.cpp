@@ -41,6 +41,18 @@ TEST(MaxBatch, PredictionTooHighIsSearchedDownAndRecorded) {
   EXPECT_FALSE(r.prediction_confirmed);
 }
 
+TEST(MaxBatch, NearMissCostsFewProbes) {
+  // The planner is exact by design: when it is off, it is off by a little; the search starts there.
+  std::vector<std::int64_t> tried;
+  const auto r = confirm_max_batch(2887, 4096, card(2885, &tried));
+  EXPECT_EQ(r.max_batch, 2885);
+  EXPECT_EQ(tried, (std::vector<std::int64_t>{2887, 2886, 2884, 2885}));
+  tried.clear();
+  const auto s = confirm_max_batch(2887, 4096, card(2889, &tried));
+  EXPECT_EQ(s.max_batch, 2889);
+  EXPECT_EQ(tried, (std::vector<std::int64_t>{2887, 2888, 2890, 2889}));
+}
+
 TEST(MaxBatch, PredictionTooLowIsSearchedUp) {
   const auto r = confirm_max_batch(10, 4096, card(1000));
   EXPECT_EQ(r.max_batch, 1000);
