@@ -1,5 +1,7 @@
 #include "predict/memory.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <fmt/format.h>
 
 #include "core/bytes.h"
@@ -46,6 +48,19 @@ MemoryEstimate estimate_memory(const ModelInfo& m, Precision p, std::int64_t bat
   return e;
 }
 
+std::int64_t engine_batch_limit(const Graph& g) {
+  constexpr std::int64_t kIntMax = 2147483647;
+  std::int64_t limit = INT64_MAX;
+  for (const Node& n : g.nodes()) {
+    if (n.op != OpKind::Conv2d) continue;
+    for (ValueId v : {n.inputs[0], n.output}) {
+      const std::int64_t per_sample = g.value(v).shape.numel_per_sample();
+      if (per_sample > 0) limit = std::min(limit, kIntMax / per_sample);
+    }
+  }
+  return limit;
+}
+
 BudgetFit max_batch_under(const ModelInfo& m, Precision p, std::uint64_t budget, std::int64_t ceiling,
                           std::uint64_t workspace) {
   BudgetFit fit;
@@ -69,10 +84,25 @@ BudgetFit max_batch_under(const ModelInfo& m, Precision p, std::uint64_t budget,
   const std::uint64_t k = one.arena_bytes_per_sample;
   const std::uint64_t room = budget - one.weights_bytes - one.workspace_bytes;
   std::int64_t b = k ? static_cast<std::int64_t>(room / k) : ceiling;
-  if (b > ceiling) b = ceiling;
+  if (b > ceiling) {
+    b = ceiling;
+    fit.limited_by = "ceiling";
+  }
+  {
+    Graph g = m.build(1);
+    optimize_for_inference(g, p, nullptr);
+    const std::int64_t engine = engine_batch_limit(g);
+    if (engine < b) {
+      b = engine;
+      fit.limited_by = "engine";
+      fit.limit_note = fmt::format(
+          "batch {} would give a convolution tensor of 2^31 elements or more, which cuDNN's convolution API cannot index",
+          engine + 1);
+    }
+  }
   fit.at_max = estimate_memory(m, p, b, workspace);
   VRAMFIT_CHECK(fit.at_max.total_bytes() <= budget, "planner is not batch-affine");
-  if (b < ceiling) {
+  if (b < ceiling && fit.limited_by == "memory") {
     const MemoryEstimate next = estimate_memory(m, p, b + 1, workspace);
     VRAMFIT_CHECK(next.total_bytes() > budget, "planner is not batch-affine");
   }

@@ -43,7 +43,15 @@ struct BudgetFit {
   std::int64_t max_batch = 0;  // 0: not even batch 1 fits
   MemoryEstimate at_max;       // the plan at max_batch (or at 1 when nothing fits)
   std::string reason;          // when max_batch == 0: what does not fit
+  std::string limited_by = "memory";  // memory | engine (a tensor-size limit below the memory bound) | ceiling
+  std::string limit_note;             // the engine limit's reason, when it binds
 };
+
+// The largest batch the CUDA engine can describe, whatever the memory: cuDNN's legacy convolution API
+// takes int extents, so a convolution's input and output must each hold < 2^31 elements (the same
+// gate as backend/cuda/cudnn_conv.cpp's unsupported_reason, which makes such a run `unsupported`).
+// Returns INT64_MAX when no node limits the batch.
+std::int64_t engine_batch_limit(const Graph& g);
 
 // Largest batch b ≤ ceiling with weights + arena(b) + workspace ≤ budget.
 BudgetFit max_batch_under(const ModelInfo& m, Precision p, std::uint64_t budget, std::int64_t ceiling = 1 << 20,

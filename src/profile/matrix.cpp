@@ -10,7 +10,8 @@ namespace vramfit::profile {
 
 namespace {
 
-bool terminal(const Probe& p) { return p.status != "ok" && p.status != "oom"; }
+// "limit": past the engine's tensor-size limit (does not fit, like oom; see profile_model_precision).
+bool terminal(const Probe& p) { return p.status != "ok" && p.status != "oom" && p.status != "limit"; }
 
 }  // namespace
 
@@ -144,7 +145,15 @@ ModelPrecisionResult profile_model_precision(const ModelInfo& m, Precision p, co
   const ProbeFn probe = [&](std::int64_t b) {
     say(fmt::format("probe batch {}", b));
     const nlohmann::json res = run(worker_config("probe", m.id, p, b, o));
-    return Probe{b, res.value("status", "error"), res.value("reason", "")};
+    Probe pr{b, res.value("status", "error"), res.value("reason", "")};
+    // Past the engine's tensor-size limit (predict/memory.h engine_batch_limit) the backend answers
+    // `unsupported`: for the batch above a limit-bound maximum that confirms the limit, like an oom
+    // confirms a memory-bound one.
+    if (fit.limited_by == "engine" && b > fit.max_batch && pr.status == "unsupported") {
+      pr.status = "limit";
+      pr.reason = "engine limit: " + pr.reason;
+    }
+    return pr;
   };
   r.max_batch = confirm_max_batch(fit.max_batch, o.max_batch_ceiling, probe);
   if (r.max_batch.status != "ok") {

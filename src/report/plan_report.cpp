@@ -115,6 +115,8 @@ nlohmann::json to_json(const BudgetFit& f) {
   j["precision"] = std::string(to_string(f.at_max.precision));
   j["budget_bytes"] = f.budget_bytes;
   j["max_batch"] = f.max_batch;
+  j["limited_by"] = f.limited_by;
+  if (!f.limit_note.empty()) j["limit_note"] = f.limit_note;
   if (f.max_batch > 0) j["at_max_batch"] = to_json(f.at_max);
   if (!f.reason.empty()) j["reason"] = f.reason;
   return j;
@@ -160,13 +162,13 @@ std::string plan_markdown(const PlanReport& r) {
     for (const auto& f : r.fits) {
       if (f.max_batch > 0)
         fr.push_back({f.at_max.model, std::string(to_string(f.at_max.precision)), thousands(static_cast<std::uint64_t>(f.max_batch)),
-                      mib(f.at_max.total_bytes()), ""});
+                      mib(f.at_max.total_bytes()), f.limited_by == "engine" ? "engine limit: " + f.limit_note : ""});
       else
         fr.push_back({f.at_max.model, std::string(to_string(f.at_max.precision)), "0", "-", f.reason});
     }
     out += fmt::format("\nLargest batch under --vram-limit {} (weights + arena + workspace; the CUDA context's share is not counted):\n\n",
                        format_bytes(*r.vram_limit));
-    out += markdown_table({"model", "precision", "max batch", "total MiB at max batch", "why not"}, fr);
+    out += markdown_table({"model", "precision", "max batch", "total MiB at max batch", "why not / what limits it"}, fr);
   }
   if (r.gpu_plan) {
     out += '\n';

@@ -61,18 +61,30 @@ TEST(Cli, PlanJsonArenaNearLowerBoundAndAffine) {
 }
 
 TEST(Cli, VramLimitGivesLargestBatchThatFits) {
-  const Result r = run("plan -m resnet50 -p fp16 --vram-limit 8GiB --json");
+  // vit-b16 is memory-bound under 8 GiB: one more sample would not fit.
+  const Result r = run("plan -m vit-b16 -p fp16 --vram-limit 8GiB --json");
   ASSERT_EQ(r.status, 0) << r.out;
   const auto j = nlohmann::json::parse(r.out);
   const auto& fit = j["fits"][0];
   EXPECT_EQ(fit["budget_bytes"], 8ull << 30);
+  EXPECT_EQ(fit["limited_by"], "memory");
   const auto max_batch = fit["max_batch"].get<long long>();
   EXPECT_GT(max_batch, 1000);
   EXPECT_LE(fit["at_max_batch"]["total_bytes"].get<std::uint64_t>(), 8ull << 30);
-  // one more sample would not fit
-  const Result more = run("plan -m resnet50 -p fp16 --json -b " + std::to_string(max_batch + 1));
+  const Result more = run("plan -m vit-b16 -p fp16 --json -b " + std::to_string(max_batch + 1));
   const auto jm = nlohmann::json::parse(more.out);
   EXPECT_GT(jm["rows"][0]["total_bytes"].get<std::uint64_t>(), 8ull << 30);
+}
+
+TEST(Cli, EngineTensorLimitCapsTheBatch) {
+  // resnet50 fp16 would fit 2,887 images in 8 GiB, but conv1's output at batch 2,675 has
+  // 2675·64·112·112 ≥ 2^31 elements, beyond cuDNN's int-indexed convolution API (seen on the H200).
+  const Result r = run("plan -m resnet50 -p fp16 --vram-limit 8GiB --json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto fit = nlohmann::json::parse(r.out)["fits"][0];
+  EXPECT_EQ(fit["limited_by"], "engine");
+  EXPECT_EQ(fit["max_batch"], 2147483647LL / (64LL * 112 * 112));
+  EXPECT_NE(fit["limit_note"].get<std::string>().find("2^31"), std::string::npos);
 }
 
 TEST(Cli, UnknownModelIsExit2WithValidIds) {
