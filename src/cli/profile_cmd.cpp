@@ -29,6 +29,7 @@
 #ifdef VRAMFIT_HAVE_CUDA
 #include "backend/cuda/device.h"
 #include "backend/cuda/library_versions.h"
+#include "cli/session_row.h"
 #include "runtime/session.h"
 #endif
 
@@ -60,36 +61,6 @@ SessionConfig session_config(const nlohmann::json& c) {
   cfg.seed = c.value("seed", std::uint64_t{1});
   cfg.device = c.value("device", 0);
   return cfg;
-}
-
-// The same row `vramfit run` prints, from a live session (timing only when measured).
-RunRow session_row(const SessionConfig& cfg, Session& s, const TimingStats* t) {
-  RunRow row;
-  row.model = cfg.model->id;
-  row.precision = cfg.precision;
-  row.batch = cfg.batch;
-  if (t) {
-    row.iterations = static_cast<int>(t->samples_ms.size());
-    row.warmup = t->warmup;
-    row.min_ms = t->min; row.median_ms = t->median; row.p90_ms = t->p90; row.p99_ms = t->p99; row.max_ms = t->max; row.mean_ms = t->mean;
-    row.timing_trusted = t->trusted;
-    row.timing_note = t->note;
-    row.samples_ms = t->samples_ms;
-    row.items_per_s = t->median > 0 ? static_cast<double>(cfg.batch) * 1000.0 / t->median : 0;
-  }
-  const VramBreakdown v = s.vram();
-  row.weights_bytes = v.weights;
-  row.activation_bytes = v.activations;
-  row.workspace_budget_bytes = v.workspace_budget;
-  row.workspace_used_bytes = v.workspace_used;
-  row.arena_bytes = v.arena_capacity;
-  row.planned_arena_bytes = v.planned_arena;
-  row.context_bytes = v.context_and_handles;
-  row.process_total_bytes = v.arena_capacity + v.context_and_handles;
-  row.device_used_bytes = v.device_used;
-  row.budget_bytes = v.budget;
-  row.algorithms = s.algorithm_choices();
-  return row;
 }
 
 // Top-1 agreement: rows of the output (one per sample) whose argmax is the same.

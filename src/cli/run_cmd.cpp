@@ -19,6 +19,7 @@
 #ifdef VRAMFIT_HAVE_CUDA
 #include "backend/cuda/device.h"
 #include "backend/cuda/library_versions.h"
+#include "cli/session_row.h"
 #include "runtime/session.h"
 #endif
 
@@ -114,25 +115,8 @@ Runner register_run(CLI::App& app) {
             Session s(cfg);
             if (given_input) s.set_input(*given_input);
             const TimingStats t = s.time(o->warmup, o->iterations);
-            row.iterations = static_cast<int>(t.samples_ms.size());
-            row.warmup = t.warmup;
-            row.min_ms = t.min; row.median_ms = t.median; row.p90_ms = t.p90; row.p99_ms = t.p99; row.max_ms = t.max; row.mean_ms = t.mean;
-            row.timing_trusted = t.trusted;
-            row.timing_note = t.note;
-            row.samples_ms = t.samples_ms;
-            row.items_per_s = t.median > 0 ? static_cast<double>(b) * 1000.0 / t.median : 0;
-            const VramBreakdown v = s.vram();
-            row.weights_bytes = v.weights;
-            row.activation_bytes = v.activations;
-            row.workspace_budget_bytes = v.workspace_budget;
-            row.workspace_used_bytes = v.workspace_used;
-            row.arena_bytes = v.arena_capacity;
-            row.planned_arena_bytes = v.planned_arena;
-            row.context_bytes = v.context_and_handles;
-            row.process_total_bytes = v.arena_capacity + v.context_and_handles;
-            row.device_used_bytes = v.device_used;
-            row.budget_bytes = v.budget;
-            row.algorithms = s.algorithm_choices();
+            row = session_row(cfg, s, &t);
+            row.tf32 = o->tf32 && p == Precision::fp32;
             if (o->per_node) {
               std::map<std::string, double> by_op;
               for (const auto& nt : s.time_nodes(std::max(3, o->iterations / 5))) by_op[nt.op] += nt.median_ms;
