@@ -16,6 +16,7 @@
 #include <iostream>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <sstream>
 
 #include "cli/commands.h"
@@ -29,6 +30,7 @@
 #ifdef VRAMFIT_HAVE_CUDA
 #include "backend/cuda/device.h"
 #include "backend/cuda/library_versions.h"
+#include "backend/cuda/nvml.h"
 #include "cli/session_row.h"
 #include "runtime/session.h"
 #endif
@@ -42,7 +44,7 @@ constexpr const char* kNoGpu =
 
 struct ProfileOptions {
   std::vector<std::string> models{"resnet50", "vit-b16"}, precisions;
-  int device = 0;
+  std::string device = "0";
   std::string output, system_id, vram_limit, reserve = "0", workspace = "128MiB";
   long long max_batch = 4096;
   bool quick = false, resume = false, worker = false;
@@ -107,18 +109,30 @@ nlohmann::json measure_in_worker(const nlohmann::json& c) {
             {"budget_bytes", budget},
             {"software",
              {{"cudnn", cuda::cudnn_version_string(lv)}, {"cudnn_path", lv.cudnn_path}, {"cublaslt", cuda::cublaslt_version_string(lv)},
-              {"cuda", cuda::cuda_version_string(lv)}}}};
+              {"cuda", cuda::cuda_version_string(lv)}, {"driver", cuda::Nvml::instance().driver_version()},
+              {"nvml", cuda::Nvml::instance().available() ? std::string("loaded") : cuda::Nvml::instance().why_unavailable()}}}};
   }
   SessionConfig cfg = session_config(c);
-  if (kind == "probe") {
+  if (kind == "probe" || kind == "measure") {
     Session s(cfg);
-    s.run();
-    return to_json(session_row(cfg, s, nullptr));
-  }
-  if (kind == "measure") {
-    Session s(cfg);
-    const TimingStats t = s.time(c.value("warmup", 10), c.value("iterations", 50));
-    return to_json(session_row(cfg, s, &t));
+    std::optional<TimingStats> t;
+    if (kind == "probe") s.run();
+    else t = s.time(c.value("warmup", 10), c.value("iterations", 50));
+    nlohmann::json j = to_json(session_row(cfg, s, t ? &*t : nullptr));
+    const SetupTimes& st = s.setup_times();
+    j["setup_s"] = {{"plan", st.plan_s}, {"weights", st.weights_s}, {"device", st.device_s}, {"capture", st.capture_s}, {"total", st.total()}};
+    // This process's VRAM by the driver's own count: NVML's per-process figure where it lists us,
+    // else the device-wide used count (which includes any other process on the card).
+    const std::string pci = cuda::query(cfg.device).pci_bus_id;
+    if (auto b = cuda::Nvml::instance().process_used_bytes(pci)) {
+      j["process_vram_bytes"] = *b;
+      j["process_vram_source"] = "nvml";
+    } else {
+      j["process_vram_bytes"] = s.vram().device_used;
+      j["process_vram_source"] = cuda::Nvml::instance().available() ? "cudaMemGetInfo (NVML does not list this pid)"
+                                                                     : "cudaMemGetInfo (" + cuda::Nvml::instance().why_unavailable() + ")";
+    }
+    return j;
   }
   if (kind == "fidelity") {
     // Same seed → same weights; the same input through the reduced precision and through fp32,
@@ -153,6 +167,14 @@ nlohmann::json measure_in_worker(const nlohmann::json&) {
   throw Unsupported("this vramfit was built without the CUDA backend (VRAMFIT_CUDA=OFF): a profile worker cannot measure");
 }
 #endif
+
+int cuda_device_count_here() {
+#ifdef VRAMFIT_HAVE_CUDA
+  return cuda::cuda_device_count();
+#else
+  return 0;
+#endif
+}
 
 bool gpu_here() {
 #ifdef VRAMFIT_HAVE_CUDA
@@ -209,7 +231,32 @@ int run_worker_mode() {
   return 0;
 }
 
+int run_one_device(const ProfileOptions& o, int device, bool several);
+
 int run_parent(const ProfileOptions& o) {
+  if (o.device != "all") {
+    std::size_t used = 0;
+    int d = -1;
+    try {
+      d = std::stoi(o.device, &used);
+    } catch (...) {
+      used = 0;
+    }
+    if (used != o.device.size() || d < 0) throw InvalidInput(fmt::format("--device '{}': expected a GPU ordinal (0, 1, …) or 'all'", o.device));
+    return run_one_device(o, d, false);
+  }
+  if (!gpu_here()) {
+    std::fprintf(stderr, "vramfit: %s\n", kNoGpu);
+    return 2;
+  }
+  // Every GPU in turn, each its own system (own folder, own profile.json); the workers of one GPU
+  // never overlap those of another, so timings are not disturbed by a neighbour's load on the host.
+  int worst = 0;
+  for (int d = 0; d < cuda_device_count_here(); ++d) worst = std::max(worst, run_one_device(o, d, true));
+  return worst;
+}
+
+int run_one_device(const ProfileOptions& o, int device, bool several) {
   std::vector<const ModelInfo*> models;
   for (const auto& id : split_list(o.models)) models.push_back(&find_model(id));
   std::vector<Precision> precisions;
@@ -220,7 +267,7 @@ int run_parent(const ProfileOptions& o) {
   mo.workspace = parse_bytes(o.workspace);
   mo.max_batch_ceiling = o.max_batch;
   mo.quick = o.quick;
-  mo.device = o.device;
+  mo.device = device;
   if (o.max_batch < 1) throw InvalidInput(fmt::format("--max-batch must be ≥ 1 (got {})", o.max_batch));
   if (!(o.timeout_s > 0)) throw InvalidInput(fmt::format("--timeout must be > 0 seconds (got {})", o.timeout_s));
 
@@ -240,11 +287,13 @@ int run_parent(const ProfileOptions& o) {
   const nlohmann::json dev_cfg = profile::worker_config("device", "", Precision::fp32, 0, mo);
   nlohmann::json dev = spawn(dev_cfg);
   if (dev.value("status", "") != "ok")
-    throw CudaFatal(fmt::format("the device worker could not describe GPU {}: {}", o.device, dev.value("reason", "no reason given")));
+    throw CudaFatal(fmt::format("the device worker could not describe GPU {}: {}", device, dev.value("reason", "no reason given")));
 
   profile::ProfileDoc doc;
-  doc.system_id = profile::sanitize_system_id(o.system_id.empty() ? host_name() + "-" + dev.value("name", "gpu") : o.system_id);
-  const std::string dir = o.output.empty() ? "reports/" + doc.system_id : o.output;
+  std::string sid = o.system_id.empty() ? host_name() + "-" + dev.value("name", "gpu") : o.system_id;
+  if (several) sid += fmt::format("-gpu{}", device);
+  doc.system_id = profile::sanitize_system_id(sid);
+  const std::string dir = o.output.empty() ? "reports/" + doc.system_id : several ? o.output + "/" + doc.system_id : o.output;
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) throw IoError(fmt::format("{}: cannot create the output folder: {}", dir, ec.message()));
@@ -310,7 +359,8 @@ Runner register_profile(CLI::App& app) {
                                             "DIR/constraints.md, DIR/report.html");
   sub->add_option("-m,--models", o->models, "Models: ids or aliases, space- or comma-separated (default resnet50 vit-b16)")->expected(1, -1);
   sub->add_option("-p,--precisions", o->precisions, "Precisions (default fp32,fp16, and bf16 where the GPU supports it)")->expected(1, -1);
-  sub->add_option("--device", o->device, "GPU ordinal (default 0)")->check(CLI::NonNegativeNumber);
+  sub->add_option("--device", o->device, "GPU ordinal, or 'all' for every GPU in turn (each its own system and folder: "
+                                          "DIR/<system-id>-gpuN); default 0");
   sub->add_option("--output", o->output, "Output folder (default reports/<system-id>/)");
   sub->add_option("--system-id", o->system_id, "Name of this system in the reports (default hostname + GPU name, sanitised)");
   sub->add_option("--vram-limit", o->vram_limit, "Emulate a card of this total VRAM (e.g. 8GiB): budget = limit − context and handles − --reserve");

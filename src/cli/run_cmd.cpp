@@ -151,45 +151,4 @@ Runner register_run(CLI::App& app) {
   };
 }
 
-Runner register_devices(CLI::App& app) {
-  auto json = std::make_shared<bool>(false);
-  auto* sub = app.add_subcommand("devices", "GPUs here: name, compute capability, SMs, VRAM total/free, driver, CUDA/cuDNN/cuBLASLt versions");
-  sub->add_flag("--json", *json, "Print JSON");
-  return [json]() -> int {
-#ifndef VRAMFIT_HAVE_CUDA
-    throw InvalidInput("this vramfit was built without the CUDA backend (VRAMFIT_CUDA=OFF): no devices to list");
-#else
-    if (!cuda::cuda_device_available()) {
-      std::fprintf(stderr, "vramfit: no CUDA GPU is visible to this process; `vramfit plan --help` plans without one\n");
-      return 2;
-    }
-    const auto lv = cuda::library_versions();
-    nlohmann::json j;
-    j["schema_version"] = 1;
-    j["software"] = {{"cudnn", cuda::cudnn_version_string(lv)}, {"cudnn_path", lv.cudnn_path},
-                     {"cublaslt", cuda::cublaslt_version_string(lv)}, {"cuda", cuda::cuda_version_string(lv)}};
-    j["devices"] = nlohmann::json::array();
-    for (int d = 0; d < cuda::cuda_device_count(); ++d) {
-      const auto info = cuda::query(d);
-      const auto oh = measure_context_overhead(d);
-      j["devices"].push_back({{"ordinal", d}, {"name", info.name}, {"compute_capability", fmt::format("{}.{}", info.cc_major, info.cc_minor)},
-                              {"sms", info.sm_count}, {"total_bytes", info.total_bytes}, {"free_bytes", info.free_bytes},
-                              {"clock_khz", info.clock_khz}, {"memory_clock_khz", info.memory_clock_khz},
-                              {"context_bytes", oh.context_bytes}, {"handles_bytes", oh.handles_bytes}, {"summary", info.summary()}});
-    }
-    if (*json) {
-      std::printf("%s\n", j.dump(2).c_str());
-    } else {
-      std::printf("%s\n%s\n%s\n", cuda::cudnn_version_string(lv).c_str(), cuda::cublaslt_version_string(lv).c_str(), cuda::cuda_version_string(lv).c_str());
-      std::printf("cuDNN loaded from %s\n", lv.cudnn_path.c_str());
-      for (const auto& d : j["devices"])
-        std::printf("GPU %d: %s; free %s; context %s + cuDNN/cuBLASLt handles %s\n", d["ordinal"].get<int>(), d["summary"].get<std::string>().c_str(),
-                    format_bytes(d["free_bytes"].get<std::uint64_t>()).c_str(), format_bytes(d["context_bytes"].get<std::uint64_t>()).c_str(),
-                    format_bytes(d["handles_bytes"].get<std::uint64_t>()).c_str());
-    }
-    return 0;
-#endif
-  };
-}
-
 }  // namespace vramfit::cli

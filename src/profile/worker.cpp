@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "core/fault.h"
 
 extern char** environ;
 
@@ -229,8 +230,10 @@ Fault parse_fault(const std::string& spec) {
   if (spec.empty()) return f;
   const std::size_t at = spec.find('@');
   f.mode = spec.substr(0, at);
-  if (f.mode != "crash" && f.mode != "hang" && f.mode != "oom" && f.mode != "cuda" && f.mode != "garbage")
-    throw InvalidInput(fmt::format("VRAMFIT_FAULT='{}': unknown fault '{}' (expected crash, hang, oom, cuda or garbage, optionally @N)",
+  static const char* const kModes[] = {"crash", "hang", "oom", "cuda", "garbage", "alloc", "trap", "spin", "launch-abort"};
+  if (std::find(std::begin(kModes), std::end(kModes), f.mode) == std::end(kModes))
+    throw InvalidInput(fmt::format("VRAMFIT_FAULT='{}': unknown fault '{}' (expected crash, hang, oom, cuda, garbage, alloc, trap, spin "
+                                   "or launch-abort, optionally @N)",
                                    spec, f.mode));
   if (at != std::string::npos) {
     const std::string n = spec.substr(at + 1);
@@ -253,6 +256,11 @@ bool apply_fault_from_env(int worker_index) {
   if (!env || !*env) return false;
   const Fault f = parse_fault(env);
   if (f.only_worker != 0 && f.only_worker != worker_index) return false;
+  // Faults inside the engine (core/fault.h): armed here, they strike at the real allocation or launch.
+  if (f.mode == "alloc" || f.mode == "trap" || f.mode == "spin" || f.mode == "launch-abort") {
+    fault::arm(f.mode);
+    return false;
+  }
   if (f.mode == "crash") std::abort();
   if (f.mode == "hang")
     for (;;) ::pause();

@@ -14,10 +14,14 @@
 // touching the device, call the measurement, and turn typed errors into results: OutOfMemory → "oom",
 // Unsupported → "unsupported", CudaFatal → "error" with "cuda_fatal": true, anything else → "error".
 //
-// Fault injection (tests, no GPU needed): VRAMFIT_FAULT = crash | hang | oom | cuda | garbage, optionally
-// "@N" to apply only to the N-th worker the parent starts (1-based; the parent puts "worker_index" in
-// the configuration). crash aborts, hang sleeps forever, oom throws OutOfMemory as if an allocation had
-// failed, cuda throws CudaFatal (a sticky error), garbage answers with text that is not JSON.
+// Fault injection: VRAMFIT_FAULT = MODE, optionally "@N" to apply only to the N-th worker the parent
+// starts (1-based; the parent puts "worker_index" in the configuration).
+//   Before the device is touched (tests without a GPU): crash aborts, hang sleeps forever, oom throws
+//   OutOfMemory as if an allocation had failed, cuda throws CudaFatal (a sticky error), garbage answers
+//   with text that is not JSON.
+//   Inside the engine (core/fault.h; real failures on a GPU): alloc refuses the session's device
+//   allocation, trap runs a kernel that traps (a sticky CUDA error), spin runs a kernel that never
+//   ends (a device hang), launch-abort aborts the process while it enqueues kernels.
 #pragma once
 
 #include <chrono>

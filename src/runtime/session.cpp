@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 
 #include "backend/cuda/arena.h"
@@ -90,6 +91,7 @@ struct Session::Impl {
   cuda::DeviceArena arena;
   std::unique_ptr<cuda::Executor> exec;
   std::uint64_t planned_capacity = 0;
+  SetupTimes setup;
 };
 
 Session::Session(const SessionConfig& cfg) : impl_(std::make_unique<Impl>()) {
@@ -102,21 +104,23 @@ Session::Session(const SessionConfig& cfg) : impl_(std::make_unique<Impl>()) {
     throw Unsupported(fmt::format("{} needs compute capability {}.{}; {} is {}.{}", to_string(cfg.precision), need / 10,
                                   need % 10, info.name, info.cc_major, info.cc_minor));
 
+  using clock = std::chrono::steady_clock;
+  auto secs = [](clock::time_point a, clock::time_point b) { return std::chrono::duration<double>(b - a).count(); };
+  const auto t0 = clock::now();
+
   // Graph, weights, passes (BN folding needs the weights), plan — the same pipeline `plan` uses.
   s.graph = cfg.model->build(cfg.batch);
-  if (cfg.weights_path.empty()) {
-    s.weights = random_weights(s.graph, cfg.seed);
-  } else {
-    s.weights = bind_checkpoint(s.graph, SafetensorsFile::open(cfg.weights_path));
-  }
-  optimize_for_inference(s.graph, cfg.precision, &s.weights, cfg.tf32 || cfg.channels_last);
-  s.plan = plan_memory(s.graph);
-
   cuda::ExecutorOptions eo;
   eo.allow_tf32 = cfg.tf32;
   eo.workspace_bytes = cfg.workspace;
   eo.autotune = cfg.autotune;
-  s.planned_capacity = cuda::required_arena_bytes(s.graph, s.plan, eo);
+  {
+    // What the arena will need, from the graph alone (passes change weight values, not shapes), so that
+    // a configuration over budget fails before seconds go into generating its weights.
+    Graph planned = s.graph;
+    optimize_for_inference(planned, cfg.precision, nullptr, cfg.tf32 || cfg.channels_last);
+    s.planned_capacity = cuda::required_arena_bytes(planned, plan_memory(planned), eo);
+  }
 
   // Budget: an emulated card's size less what this process needs before any session, or what the
   // device has free right now.
@@ -131,18 +135,42 @@ Session::Session(const SessionConfig& cfg) : impl_(std::make_unique<Impl>()) {
     const std::uint64_t fixed = s.overhead.handles_bytes + cfg.reserve;
     s.budget = free_b > fixed ? free_b - fixed : 0;
   }
+  if (s.planned_capacity > s.budget)
+    throw OutOfMemory(fmt::format("device arena needs {} ({} B), budget {} ({} B)", format_bytes(s.planned_capacity), s.planned_capacity,
+                                  format_bytes(s.budget), s.budget));
+  const auto t1 = clock::now();
+
+  if (cfg.weights_path.empty()) {
+    s.weights = random_weights(s.graph, cfg.seed);
+  } else {
+    s.weights = bind_checkpoint(s.graph, SafetensorsFile::open(cfg.weights_path));
+  }
+  optimize_for_inference(s.graph, cfg.precision, &s.weights, cfg.tf32 || cfg.channels_last);
+  s.plan = plan_memory(s.graph);
+  VRAMFIT_CHECK(cuda::required_arena_bytes(s.graph, s.plan, eo) == s.planned_capacity,
+                "the plan with weights bound differs from the plan without them");
+  const auto t2 = clock::now();
+
   s.arena = cuda::DeviceArena(s.planned_capacity, s.budget);
   s.exec = std::make_unique<cuda::Executor>(s.graph, s.plan, s.weights, s.arena, eo, s.stream.get());
+  const auto t3 = clock::now();
   s.weights.clear();  // the device holds them now
   set_input(random_input(cfg.seed + 1));
   s.exec->enqueue(s.stream.get());  // warm cuDNN/cuBLASLt before capture
   CUDA_CHECK(cudaStreamSynchronize(s.stream.get()));
   s.exec->capture(s.stream.get());
+  const auto t4 = clock::now();
+  s.setup.plan_s = secs(t0, t1);
+  s.setup.weights_s = secs(t1, t2);
+  s.setup.device_s = secs(t2, t3);
+  s.setup.capture_s = secs(t3, t4);
 }
 
 Session::~Session() = default;
 
 const SessionConfig& Session::config() const { return impl_->cfg; }
+
+const SetupTimes& Session::setup_times() const { return impl_->setup; }
 
 Tensor Session::random_input(std::uint64_t seed) const {
   const Value& in = impl_->graph.value(impl_->graph.inputs().front());

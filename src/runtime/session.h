@@ -65,6 +65,15 @@ struct TimingStats {
 };
 TimingStats summarize_samples(std::vector<double> samples_ms, int warmup);
 
+// Where a session's set-up time went (seconds).
+struct SetupTimes {
+  double plan_s = 0;     // graph, passes and plan without weights; context overhead; the budget check
+  double weights_s = 0;  // random or checkpoint weights on the host, BN folding, the plan
+  double device_s = 0;   // arena, weight upload, algorithm selection (autotune)
+  double capture_s = 0;  // first forward pass and CUDA-graph capture
+  double total() const { return plan_s + weights_s + device_s + capture_s; }
+};
+
 class Session {
  public:
   explicit Session(const SessionConfig& cfg);
@@ -73,6 +82,7 @@ class Session {
   Session& operator=(const Session&) = delete;
 
   const SessionConfig& config() const;
+  const SetupTimes& setup_times() const;
   // Random N(0,1) input (seeded) in the model's logical input shape.
   Tensor random_input(std::uint64_t seed) const;
   void set_input(const Tensor& x);

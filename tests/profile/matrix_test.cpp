@@ -150,6 +150,14 @@ TEST(ModelPrecision, PlannerPredictionConfirmedThenLadderAndFidelity) {
   std::vector<std::int64_t> measured;
   for (const auto& x : r.measurements) measured.push_back(x["batch"]);
   EXPECT_EQ(measured, (std::vector<std::int64_t>{1, 8, 32, 64, 128, 256, predicted}));
+  // The probe at the predicted maximum is the max-batch measurement: that session is set up once.
+  int at_max = 0;
+  for (const auto& c : gpu.configs)
+    if (c["batch"] == predicted) {
+      ++at_max;
+      EXPECT_EQ(c["kind"], "measure");
+    }
+  EXPECT_EQ(at_max, 1);
   ASSERT_TRUE(r.fidelity);
   EXPECT_EQ((*r.fidelity)["batch"], 8);
   EXPECT_EQ((*r.fidelity)["reference"], "fp32");

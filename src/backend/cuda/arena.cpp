@@ -9,6 +9,7 @@
 #include "backend/cuda/check.h"
 #include "core/bytes.h"
 #include "core/error.h"
+#include "core/fault.h"
 
 namespace vramfit::cuda {
 
@@ -20,16 +21,18 @@ DeviceArena::DeviceArena(std::uint64_t capacity_bytes, std::uint64_t budget_byte
   CUDA_CHECK(cudaGetDevice(&device_));
   if (capacity_bytes == 0) return;
   void* p = nullptr;
-  const cudaError_t e = cudaMalloc(&p, static_cast<std::size_t>(capacity_bytes));
+  // VRAMFIT_FAULT=alloc (core/fault.h): this allocation is refused as the driver would refuse it.
+  const cudaError_t e = fault::armed("alloc") ? cudaErrorMemoryAllocation : cudaMalloc(&p, static_cast<std::size_t>(capacity_bytes));
   if (e == cudaErrorMemoryAllocation) {
     (void)cudaGetLastError();  // not sticky: clear it so later checks do not see it
     std::size_t free_b = 0, total_b = 0;
     const bool known = cudaMemGetInfo(&free_b, &total_b) == cudaSuccess;
     if (!known) (void)cudaGetLastError();
-    throw OutOfMemory(fmt::format("device arena needs {} ({} B), the device refused it ({})",
+    throw OutOfMemory(fmt::format("device arena needs {} ({} B), the device refused it ({}){}",
                                   format_bytes(capacity_bytes), capacity_bytes,
                                   known ? fmt::format("free {} of {}", format_bytes(free_b), format_bytes(total_b))
-                                        : std::string("free memory unknown")));
+                                        : std::string("free memory unknown"),
+                                  fault::armed("alloc") ? " [injected by VRAMFIT_FAULT=alloc]" : ""));
   }
   if (e != cudaSuccess) detail::throw_cuda(e, "cudaMalloc(&base, capacity)", __func__, __FILE__, __LINE__);
   base_ = p;

@@ -10,6 +10,7 @@
 #include "backend/cuda/check.h"
 #include "backend/cuda/cublaslt_gemm.h"
 #include "backend/cuda/cudnn_conv.h"
+#include "backend/cuda/kernels/fault.cuh"
 #include "backend/cuda/kernels/attention.cuh"
 #include "backend/cuda/kernels/elementwise.cuh"
 #include "backend/cuda/kernels/layernorm.cuh"
@@ -17,6 +18,7 @@
 #include "backend/cuda/kernels/pooling.cuh"
 #include "backend/cuda/kernels/tokens.cuh"
 #include "core/error.h"
+#include "core/fault.h"
 #include "core/half.h"
 #include "graph/cost.h"
 
@@ -310,6 +312,10 @@ void Executor::set_input(std::size_t index, const Tensor& host) {
 }
 
 void Executor::enqueue(cudaStream_t stream) const {
+  // VRAMFIT_FAULT (core/fault.h): real failures at the real place, for the profile's fault tests.
+  if (fault::armed("launch-abort")) std::abort();
+  if (fault::armed("trap")) kernels::fault_trap(stream);
+  if (fault::armed("spin")) kernels::fault_spin(stream);
   for (const auto& step : steps_) step(stream);
   CUDA_CHECK(cudaGetLastError());
 }
