@@ -117,7 +117,7 @@ nlohmann::json measure_in_worker(const nlohmann::json& c) {
     Session s(cfg);
     std::optional<TimingStats> t;
     if (kind == "probe") s.run();
-    else t = s.time(c.value("warmup", 10), c.value("iterations", 50));
+    else t = s.time(c.value("warmup", 10), c.value("iterations", 50), c.value("time_budget_s", 0.0));
     nlohmann::json j = to_json(session_row(cfg, s, t ? &*t : nullptr));
     const SetupTimes& st = s.setup_times();
     j["setup_s"] = {{"plan", st.plan_s}, {"weights", st.weights_s}, {"device", st.device_s}, {"capture", st.capture_s}, {"total", st.total()}};

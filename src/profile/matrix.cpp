@@ -126,6 +126,7 @@ nlohmann::json worker_config(const std::string& kind, const std::string& model, 
   if (kind == "measure") {
     c["warmup"] = o.warmup();
     c["iterations"] = o.iterations();
+    c["time_budget_s"] = o.time_budget_s();
   }
   return c;
 }

@@ -42,6 +42,8 @@ struct MatrixOptions {
   std::uint64_t seed = 1;
   int warmup() const { return quick ? 3 : 10; }
   int iterations() const { return quick ? 10 : 50; }
+  // Seconds of timing per measurement: fewer iterations where one replay is long (≥ 10 always).
+  double time_budget_s() const { return quick ? 1.0 : 3.0; }
 };
 
 // --- max batch: prediction, confirmation, fallback search -----------------------------------------

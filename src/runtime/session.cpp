@@ -155,7 +155,7 @@ Session::Session(const SessionConfig& cfg) : impl_(std::make_unique<Impl>()) {
   s.exec = std::make_unique<cuda::Executor>(s.graph, s.plan, s.weights, s.arena, eo, s.stream.get());
   const auto t3 = clock::now();
   s.weights.clear();  // the device holds them now
-  set_input(random_input(cfg.seed + 1));
+  s.exec->fill_input_normal(0, cfg.seed + 1, s.stream.get());  // on the device: seconds on the host at large batches
   s.exec->enqueue(s.stream.get());  // warm cuDNN/cuBLASLt before capture
   CUDA_CHECK(cudaStreamSynchronize(s.stream.get()));
   s.exec->capture(s.stream.get());
@@ -188,8 +188,26 @@ void Session::run() {
 
 Tensor Session::output() const { return impl_->exec->output(0); }
 
-TimingStats Session::time(int warmup, int iterations) {
+TimingStats Session::time(int warmup, int iterations, double max_seconds) {
   auto& s = *impl_;
+  int sizing = 0;  // the replay that sized the loop counts as warm-up
+  if (max_seconds > 0 && warmup > 0 && iterations > 0) {
+    sizing = 1;
+    // Size warm-up and iterations by the time one replay takes: at a large batch a replay takes a
+    // second and ten of them are as stable as fifty; never fewer than the 10 samples a trusted
+    // timing needs (summarize_samples), never more than asked.
+    cuda::Event a, b;
+    a.record(s.stream.get());
+    s.exec->launch(s.stream.get());
+    b.record(s.stream.get());
+    s.stream.synchronize();
+    const double once_s = cuda::Event::elapsed_ms(a, b) / 1000.0;
+    if (once_s > 0) {
+      const int fit = static_cast<int>(max_seconds / once_s);
+      iterations = std::clamp(fit, std::min(10, iterations), iterations);
+      warmup = std::clamp(static_cast<int>(0.25 * max_seconds / once_s), 1, warmup) - 1;  // one replay done above
+    }
+  }
   for (int i = 0; i < warmup; ++i) s.exec->launch(s.stream.get());
   s.stream.synchronize();
   std::vector<cuda::Event> events(static_cast<std::size_t>(iterations) + 1);
@@ -202,7 +220,7 @@ TimingStats Session::time(int warmup, int iterations) {
   std::vector<double> samples;
   for (int i = 0; i < iterations; ++i)
     samples.push_back(cuda::Event::elapsed_ms(events[static_cast<std::size_t>(i)], events[static_cast<std::size_t>(i) + 1]));
-  return summarize_samples(std::move(samples), warmup);
+  return summarize_samples(std::move(samples), warmup + sizing);
 }
 
 std::vector<Session::NodeTime> Session::time_nodes(int iterations) {

@@ -88,8 +88,9 @@ class Session {
   void set_input(const Tensor& x);
   void run();  // one forward pass, synchronous
   Tensor output() const;
-  // CUDA events around each replay of the captured graph after `warmup` replays.
-  TimingStats time(int warmup, int iterations);
+  // CUDA events around each replay of the captured graph after `warmup` replays. With max_seconds > 0,
+  // warm-up and iterations shrink (never below 10 iterations) so that timing takes about that long.
+  TimingStats time(int warmup, int iterations, double max_seconds = 0);
   // Time of each node (CUDA events around each step, not graph-captured; median of `iterations`).
   struct NodeTime { std::string name, op; double median_ms = 0; };
   std::vector<NodeTime> time_nodes(int iterations);

@@ -322,12 +322,28 @@ void LinearRunner::tune(cudaStream_t stream, const void* x, const void* w, const
     cublasStatus_t s = m.launch(stream, r.algo, r.workspaceSize, x, w, bias, res, y_scratch, workspace);
     if (s == CUBLAS_STATUS_NOT_SUPPORTED || s == CUBLAS_STATUS_INVALID_VALUE) continue;
     if (s != CUBLAS_STATUS_SUCCESS) detail::throw_cublas(s, "cublasLtMatmul(warm-up)", __func__, __FILE__, __LINE__);
+    // One timed launch sizes the loop: a long GEMM (tens of ms at a large batch) is stable in a few
+    // launches, so each candidate gets about kTuneBudgetMs of launches, at least one, at most `iterations`.
+    constexpr float kTuneBudgetMs = 20.0f;
     start.record(stream);
-    for (int it = 0; it < iterations; ++it)
+    CUBLAS_CHECK(m.launch(stream, r.algo, r.workspaceSize, x, w, bias, res, y_scratch, workspace));
+    end.record(stream);
+    end.synchronize();
+    const float once = Event::elapsed_ms(start, end);
+    const int n = once > 0 ? std::clamp(static_cast<int>(kTuneBudgetMs / once), 1, iterations) : iterations;
+    if (n == 1) {
+      if (best_ms < 0 || once < best_ms) {
+        best_ms = once;
+        best = i;
+      }
+      continue;
+    }
+    start.record(stream);
+    for (int it = 0; it < n; ++it)
       CUBLAS_CHECK(m.launch(stream, r.algo, r.workspaceSize, x, w, bias, res, y_scratch, workspace));
     end.record(stream);
     end.synchronize();
-    const float ms = Event::elapsed_ms(start, end) / static_cast<float>(iterations);
+    const float ms = Event::elapsed_ms(start, end) / static_cast<float>(n);
     if (best_ms < 0 || ms < best_ms) {
       best_ms = ms;
       best = i;

@@ -11,6 +11,7 @@
 #include "backend/cuda/cublaslt_gemm.h"
 #include "backend/cuda/cudnn_conv.h"
 #include "backend/cuda/kernels/fault.cuh"
+#include "backend/cuda/kernels/layout.cuh"
 #include "backend/cuda/kernels/attention.cuh"
 #include "backend/cuda/kernels/elementwise.cuh"
 #include "backend/cuda/kernels/layernorm.cuh"
@@ -19,6 +20,7 @@
 #include "backend/cuda/kernels/tokens.cuh"
 #include "core/error.h"
 #include "core/fault.h"
+#include "core/rng.h"
 #include "core/half.h"
 #include "graph/cost.h"
 
@@ -309,6 +311,17 @@ void Executor::set_input(std::size_t index, const Tensor& host) {
     throw InvalidInput(fmt::format("input '{}' must be {}, got {}", v.name, v.shape.to_string(), host.shape.to_string()));
   const auto bytes = to_device_format(host.span(), v.shape, v.dtype, v.layout);
   CUDA_CHECK(cudaMemcpy(value_ptr_.at(static_cast<std::size_t>(id)), bytes.data(), bytes.size(), cudaMemcpyHostToDevice));
+}
+
+void Executor::fill_input_normal(std::size_t index, std::uint64_t seed, cudaStream_t stream) {
+  const ValueId id = g_.inputs().at(index);
+  const Value& v = g_.value(id);
+  kernels::NormalFill f;
+  f.seed = seed;
+  f.stream_id = stream_id("input");
+  kernels::fill_normal(v.dtype, value_ptr_.at(static_cast<std::size_t>(id)), v.shape.numel(), f, stream);
+  CUDA_CHECK(cudaGetLastError());
+  CUDA_CHECK(cudaStreamSynchronize(stream));
 }
 
 void Executor::enqueue(cudaStream_t stream) const {

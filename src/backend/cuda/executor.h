@@ -61,6 +61,11 @@ class Executor {
 
   // Host fp32 (logical NCHW / [B, S, E]) → the input's dtype and layout in the arena. Synchronous.
   void set_input(std::size_t index, const Tensor& host);
+  // Fills input `index` on the device with N(0,1) values from core/rng.h's generator (seed, stream
+  // "input"), in the input's storage dtype and order — equal to Session::random_input(seed) where the
+  // input is stored as fp32 NCHW, a permutation of it where NHWC. For timing inputs at large batches,
+  // which the host would take seconds to make and convert. Synchronous.
+  void fill_input_normal(std::size_t index, std::uint64_t seed, cudaStream_t stream);
   // Enqueues the whole forward pass on `stream` (capturable).
   void enqueue(cudaStream_t stream) const;
   // Captures enqueue() once into a CUDA graph; launch() then replays it.
