@@ -72,7 +72,8 @@ Runner register_report(CLI::App& app) {
                                            "smallest card, recommendations, how to reproduce");
   sub->add_option("--systems", o->systems, "systems.toml describing the machines (see data/systems.example.toml)")->required();
   sub->add_option("profiles", o->profiles,
-                  "profile.json files from `vramfit profile`, matched to a system by their system_id (newest wins per model × precision)");
+                  "profile.json files from `vramfit profile`, matched to a system by their system_id, or ID=PROFILE.json to name the system "
+                  "(several per system: newest wins per model × precision)");
   sub->add_option("-o,--output", o->output, "The summary in Markdown (e.g. SUMMARY.md)")->required();
   sub->add_option("--html", o->html, "Also write a self-contained HTML page with charts (inline SVG)");
   sub->add_option("--json", o->json, "Also write the summary as JSON (schema/summary.schema.json)");
@@ -101,7 +102,18 @@ Runner register_report(CLI::App& app) {
     const GpuDatabase db = load_gpu_database(find_gpu_database(o->gpus_file));
     const SystemsFile systems = load_systems(o->systems, db);
     std::vector<ProfileFile> profiles;
-    for (const auto& p : o->profiles) profiles.push_back(read_profile(p));
+    for (const auto& p : o->profiles) {
+      // ID=PROFILE.json assigns a profile to a system whatever system_id it was recorded with (e.g. an
+      // emulation run on a lab GPU without --system-id).
+      const auto eq = p.find('=');
+      if (eq != std::string::npos && eq > 0 && !std::filesystem::exists(p) && p.substr(0, eq).find('/') == std::string::npos) {
+        ProfileFile f = read_profile(p.substr(eq + 1));
+        f.system_id = p.substr(0, eq);
+        profiles.push_back(std::move(f));
+      } else {
+        profiles.push_back(read_profile(p));
+      }
+    }
     const Summary summary = build_summary(systems, db, profiles, so);
     write_output(o->output, summary_markdown(summary));
     if (!o->html.empty()) write_output(o->html, summary_html(summary));

@@ -505,9 +505,9 @@ Summary build_summary(const SystemsFile& systems, const GpuDatabase& db, const s
       }
     }
     std::vector<std::string> parts;
-    if (s.profiled_cells) parts.push_back(fmt::format("profiled{}", s.predicted_cells || s.emulated_cells ? fmt::format(" ({} cells)", s.profiled_cells) : ""));
-    if (s.emulated_cells) parts.push_back(fmt::format("emulated{}", s.predicted_cells || s.profiled_cells ? fmt::format(" ({} cells)", s.emulated_cells) : ""));
-    if (s.predicted_cells) parts.push_back(fmt::format("predicted{}", s.profiled_cells || s.emulated_cells ? fmt::format(" ({} cells)", s.predicted_cells) : ""));
+    if (s.profiled_cells) parts.push_back(fmt::format("profiled{}", s.predicted_cells || s.emulated_cells ? fmt::format(" ({} cell{})", s.profiled_cells, s.profiled_cells == 1 ? "" : "s") : ""));
+    if (s.emulated_cells) parts.push_back(fmt::format("emulated{}", s.predicted_cells || s.profiled_cells ? fmt::format(" ({} cell{})", s.emulated_cells, s.emulated_cells == 1 ? "" : "s") : ""));
+    if (s.predicted_cells) parts.push_back(fmt::format("predicted{}", s.profiled_cells || s.emulated_cells ? fmt::format(" ({} cell{})", s.predicted_cells, s.predicted_cells == 1 ? "" : "s") : ""));
     s.status = join(parts, " + ");
     if (!s.newest_date.empty()) s.status += ", " + date_only(s.newest_date);
     recommend(s, models, o.min_batch);

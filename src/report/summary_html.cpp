@@ -148,7 +148,7 @@ std::string vram_chart(const Summary& s, const std::string& model) {
 
 // The fit matrix: one row per model × precision, one column per system, coloured by the mark.
 std::string fit_matrix(const Summary& s) {
-  const double label_w = 190, cell_w = 150, cell_h = 34, top = 56;
+  const double label_w = 190, cell_w = 180, cell_h = 34, top = 72;
   const std::size_t rows = s.models.size() * s.precisions.size();
   const double W = label_w + cell_w * static_cast<double>(s.systems.size()) + 10;
   const double H = top + cell_h * static_cast<double>(rows) + 44;
@@ -159,7 +159,9 @@ std::string fit_matrix(const Summary& s) {
   for (std::size_t j = 0; j < s.systems.size(); ++j) {
     const double x = label_w + cell_w * static_cast<double>(j) + cell_w / 2;
     o += fmt::format("<text x=\"{:.1f}\" y=\"22\" font-size=\"13\" font-weight=\"bold\" text-anchor=\"middle\">{}</text>\n", x, esc(s.systems[j].id));
-    o += fmt::format("<text x=\"{:.1f}\" y=\"40\" font-size=\"11\" text-anchor=\"middle\">{}</text>\n", x, esc(sf::gpu_line(s.systems[j])));
+    o += fmt::format("<text x=\"{:.1f}\" y=\"40\" font-size=\"11\" text-anchor=\"middle\">{}</text>\n", x, esc(s.systems[j].gpu.name));
+    o += fmt::format("<text x=\"{:.1f}\" y=\"56\" font-size=\"11\" text-anchor=\"middle\">{}, sm_{}</text>\n", x,
+                     esc(sf::gib(s.systems[j].gpu.vram_bytes)), s.systems[j].gpu.compute_capability);
   }
   std::size_t r = 0;
   for (const auto& model : s.models)

@@ -86,6 +86,12 @@ TEST_F(ReportCli, ProfileOfAnotherSystemAndSystemsFileProfile) {
   const CliRun r = report(systems("[[system]]\nid = \"other\"\ngpu = \"RTX 3070 Ti\"\nprimary_use = \"x\"\n"), "\"" + p.string() + "\"");
   EXPECT_EQ(r.status, 2) << r.out;
   EXPECT_NE(r.out.find("system_id 'edge' is not a system of"), std::string::npos) << r.out;
+  // ID=PROFILE.json assigns it to a system whatever system_id it was recorded with.
+  const CliRun assigned = report(systems("[[system]]\nid = \"other\"\ngpu = \"RTX 3070 Ti\"\nprimary_use = \"x\"\n"),
+                                 "\"other=" + p.string() + "\"");
+  ASSERT_EQ(assigned.status, 0) << assigned.out;
+  EXPECT_NE(read_text(t.path() / "out" / "S.md").find("| resnet50 | fp16      |"), std::string::npos);
+  EXPECT_NE(read_text(t.path() / "out" / "S.md").find("used for resnet50 fp16"), std::string::npos);
   // The same profile named by the systems file (relative to it) is used without a command-line argument.
   const CliRun ok = report(systems(std::string(kEdge) + "profile = \"edge/profile.json\"\n"), "");
   ASSERT_EQ(ok.status, 0) << ok.out;
