@@ -3,6 +3,7 @@
 // InvalidInput → exit 2 with the message; any other error → exit 1. No stack traces reach the user.
 #pragma once
 
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
@@ -18,11 +19,15 @@ Runner register_plan(CLI::App& app);
 Runner register_run(CLI::App& app);
 Runner register_devices(CLI::App& app);
 Runner register_profile(CLI::App& app);
+Runner register_report(CLI::App& app);
 
 // "a,b c" → {"a", "b", "c"}: list flags accept space- or comma-separated values.
 std::vector<std::string> split_list(const std::vector<std::string>& raw);
 // Integers from a list ("1,8,64"); InvalidInput naming the flag on a bad or < 1 entry.
 std::vector<long long> parse_int_list(const std::vector<std::string>& raw, const std::string& flag);
+
+// The GPU spec database: --gpus FILE, else $VRAMFIT_GPUS, else data/gpus.toml near the binary (plan_cmd.cpp).
+std::filesystem::path find_gpu_database(const std::string& flag);
 
 int main(int argc, char** argv);
 

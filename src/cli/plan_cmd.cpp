@@ -34,6 +34,8 @@ struct PlanOptions {
   bool json = false;
 };
 
+}  // namespace
+
 // The spec database: --gpus, else $VRAMFIT_GPUS, else data/gpus.toml next to the binary or up to four
 // folders above it (build/<preset>/bin/vramfit in a checkout), else share/vramfit/gpus.toml of an
 // install prefix, else ./data/gpus.toml.
@@ -58,8 +60,6 @@ std::filesystem::path find_gpu_database(const std::string& flag) {
   for (const auto& t : tried) list += (list.empty() ? "" : ", ") + t.string();
   throw InvalidInput("GPU spec database not found (give --gpus FILE or set VRAMFIT_GPUS); tried: " + list);
 }
-
-}  // namespace
 
 Runner register_plan(CLI::App& app) {
   auto o = std::make_shared<PlanOptions>();

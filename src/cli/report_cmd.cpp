@@ -1,0 +1,126 @@
+// `vramfit report --systems FILE [PROFILE.json …] -o SUMMARY.md [--html F] [--json F] [--csv F]` — the
+// constraints summary across the team's machines (report/summary.h): per system and model × precision
+// the max batch, VRAM and latency, each cell profiled, emulated or predicted; what breaks on the
+// smallest card; recommendations; how to reproduce. No GPU needed.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <ctime>
+#include <fmt/format.h>
+#include <filesystem>
+#include <memory>
+
+#include "cli/commands.h"
+#include "core/atomic_file.h"
+#include "core/bytes.h"
+#include "core/dtype.h"
+#include "core/error.h"
+#include "models/registry.h"
+#include "predict/gpu_spec.h"
+#include "predict/systems.h"
+#include "report/profile_reader.h"
+#include "report/summary.h"
+#include "report/summary_printers.h"
+
+namespace vramfit::cli {
+
+namespace {
+
+struct ReportOptions {
+  std::string systems, output, html, json, csv, gpus_file, workspace = "128MiB";
+  std::vector<std::string> profiles;
+  std::vector<std::string> models{"resnet50", "vit-b16"};
+  std::vector<std::string> precisions{"fp32", "fp16", "bf16"};
+  long long min_batch = 8, max_batch = 4096;
+};
+
+std::string utc_now() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// The command as the user could type it again (arguments with spaces quoted).
+std::string command_line(const ReportOptions& o) {
+  auto q = [](const std::string& s) { return s.find_first_of(" \t'\"") == std::string::npos ? s : "'" + s + "'"; };
+  std::string c = "vramfit report --systems " + q(o.systems);
+  for (const auto& p : o.profiles) c += " " + q(p);
+  c += " -o " + q(o.output);
+  if (!o.html.empty()) c += " --html " + q(o.html);
+  if (!o.json.empty()) c += " --json " + q(o.json);
+  if (!o.csv.empty()) c += " --csv " + q(o.csv);
+  return c;
+}
+
+void write_output(const std::string& path, const std::string& text) {
+  const auto parent = std::filesystem::path(path).parent_path();
+  std::error_code ec;
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  write_file_atomic(path, text);
+  std::fprintf(stderr, "vramfit: wrote %s\n", path.c_str());
+}
+
+}  // namespace
+
+Runner register_report(CLI::App& app) {
+  auto o = std::make_shared<ReportOptions>();
+  auto* sub = app.add_subcommand("report", "The constraints summary across your machines (no GPU needed): per system and model × precision "
+                                           "the max batch, VRAM and latency — profiled, emulated or predicted — what breaks on the "
+                                           "smallest card, recommendations, how to reproduce");
+  sub->add_option("--systems", o->systems, "systems.toml describing the machines (see data/systems.example.toml)")->required();
+  sub->add_option("profiles", o->profiles,
+                  "profile.json files from `vramfit profile`, matched to a system by their system_id, or ID=PROFILE.json to name the system "
+                  "(several per system: newest wins per model × precision)");
+  sub->add_option("-o,--output", o->output, "The summary in Markdown (e.g. SUMMARY.md)")->required();
+  sub->add_option("--html", o->html, "Also write a self-contained HTML page with charts (inline SVG)");
+  sub->add_option("--json", o->json, "Also write the summary as JSON (schema/summary.schema.json)");
+  sub->add_option("--csv", o->csv, "Also write the flat table as CSV (one row per system × model × precision)");
+  sub->add_option("-m,--models", o->models, "Models every system table lists (default resnet50 vit-b16; profiles add theirs)")->expected(1, -1);
+  sub->add_option("-p,--precisions", o->precisions, "Precisions every table lists (default fp32 fp16 bf16; profiles add theirs)")->expected(1, -1);
+  sub->add_option("--min-batch", o->min_batch, "Batch a deployment needs: a smaller max batch is marked ⚠️ (default 8)");
+  sub->add_option("--max-batch", o->max_batch, "Largest batch searched for predicted cells (default 4096, as `vramfit profile`)");
+  sub->add_option("--workspace", o->workspace, "cuDNN/cuBLASLt workspace budget of predicted cells (default 128MiB)");
+  sub->add_option("--gpus", o->gpus_file, "GPU spec database (default: data/gpus.toml found next to the binary, or $VRAMFIT_GPUS)");
+  return [o]() {
+    if (o->min_batch < 1) throw InvalidInput(fmt::format("--min-batch must be ≥ 1 (got {})", o->min_batch));
+    if (o->max_batch < 1) throw InvalidInput(fmt::format("--max-batch must be ≥ 1 (got {})", o->max_batch));
+    SummaryOptions so;
+    so.models.clear();
+    for (const auto& id : split_list(o->models)) so.models.push_back(find_model(id).id);
+    so.precisions.clear();
+    for (const auto& p : split_list(o->precisions)) so.precisions.push_back(parse_precision(p));
+    so.min_batch = o->min_batch;
+    so.ceiling = o->max_batch;
+    so.workspace = parse_bytes(o->workspace);
+    so.vramfit_version = VRAMFIT_VERSION;
+    so.generated = utc_now();
+    so.command_line = command_line(*o);
+    // Every input is read and checked before anything is written.
+    const GpuDatabase db = load_gpu_database(find_gpu_database(o->gpus_file));
+    const SystemsFile systems = load_systems(o->systems, db);
+    std::vector<ProfileFile> profiles;
+    for (const auto& p : o->profiles) {
+      // ID=PROFILE.json assigns a profile to a system whatever system_id it was recorded with (e.g. an
+      // emulation run on a lab GPU without --system-id).
+      const auto eq = p.find('=');
+      if (eq != std::string::npos && eq > 0 && !std::filesystem::exists(p) && p.substr(0, eq).find('/') == std::string::npos) {
+        ProfileFile f = read_profile(p.substr(eq + 1));
+        f.system_id = p.substr(0, eq);
+        profiles.push_back(std::move(f));
+      } else {
+        profiles.push_back(read_profile(p));
+      }
+    }
+    const Summary summary = build_summary(systems, db, profiles, so);
+    write_output(o->output, summary_markdown(summary));
+    if (!o->html.empty()) write_output(o->html, summary_html(summary));
+    if (!o->json.empty()) write_output(o->json, to_json(summary).dump(2) + "\n");
+    if (!o->csv.empty()) write_output(o->csv, summary_csv(summary));
+    return 0;
+  };
+}
+
+}  // namespace vramfit::cli

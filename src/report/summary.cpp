@@ -1,0 +1,583 @@
+// report/summary.cpp — systems + profiles + planner → Summary (report/summary.h).
+#include "report/summary.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <fmt/format.h>
+#include <map>
+#include <set>
+
+#include "core/bytes.h"
+#include "core/error.h"
+#include "models/registry.h"
+#include "report/summary_format.h"
+
+namespace vramfit {
+
+namespace {
+
+using summary_format::gpu_line;
+using summary_format::join;
+using summary_format::mib;
+using summary_format::ms;
+using summary_format::thousands;
+using summary_format::throughput;
+
+// systems.toml ids and profile system_ids (which `vramfit profile` sanitises: lower case, [a-z0-9_-])
+// compare in the same form.
+std::string id_key(const std::string& s) {
+  std::string o;
+  for (unsigned char c : s) o += std::isalnum(c) || c == '_' || c == '-' ? static_cast<char>(std::tolower(c)) : '-';
+  return o;
+}
+
+const ModelInfo* try_model(const std::string& id) {
+  try {
+    return &find_model(id);
+  } catch (const InvalidInput&) {
+    return nullptr;
+  }
+}
+
+bool runs(const SummaryCell& c) { return c.status == "ok" && c.max_batch > 0; }
+
+std::string date_only(const std::string& iso) { return iso.substr(0, std::min<std::size_t>(10, iso.size())); }
+
+// Marks (the rules mark_rules() states).
+void apply_mark(SummaryCell& c, std::int64_t min_batch, const std::vector<std::string>& caveats) {
+  if (c.status == "not applicable") {
+    c.mark = "n/a";
+    c.mark_note = c.reason;
+    return;
+  }
+  if (c.status != "ok") {
+    c.mark = "❌";
+    c.mark_note = c.reason;
+    return;
+  }
+  std::vector<std::string> notes;
+  if (c.max_batch < min_batch)
+    notes.push_back(fmt::format("at most batch {} fits (fewer than the {} asked for with --min-batch)", thousands(c.max_batch), min_batch));
+  notes.insert(notes.end(), caveats.begin(), caveats.end());
+  if (c.check && !c.check->agrees) notes.push_back(c.check->note);
+  c.mark = notes.empty() ? "✅" : "⚠️";
+  c.mark_note = join(notes, "; ");
+}
+
+// Max batch, memory and latency of a cell the planner predicts for the system's card.
+SummaryCell predicted_cell(const ModelInfo* m, const std::string& model, const std::string& precision_id,
+                           const std::optional<Precision>& p, const SystemSummary& s, const Calibration* calib, const SummaryOptions& o) {
+  SummaryCell c;
+  c.model = model;
+  c.precision = precision_id;
+  c.source = CellSource::predicted;
+  if (!m || !p) {
+    c.status = "not applicable";
+    c.reason = !m ? fmt::format("model '{}' is not in this vramfit's zoo", model)
+                  : fmt::format("precision '{}' is not known to this vramfit", precision_id);
+    apply_mark(c, o.min_batch, {});
+    return c;
+  }
+  GpuFit fit;
+  try {
+    fit = fit_on_gpu(*m, *p, s.gpu, s.predicted_budget_bytes, calib, o.ceiling, o.workspace);
+  } catch (const Unsupported& e) {
+    fit.status = "unsupported-engine";
+    fit.reason = e.what();
+  }
+  const bool card_cannot = precision_unsupported_reason(s.gpu, *p).has_value();
+  if (fit.status == "unsupported") {
+    // The card's gate (bf16 before sm_80, …) or the engine's (a precision not implemented yet).
+    c.status = card_cannot ? "unsupported" : "not applicable";
+    c.reason = card_cannot ? fit.reason : "the engine does not run it yet: " + fit.reason;
+  } else if (fit.status == "unsupported-engine") {
+    c.status = "not applicable";
+    c.reason = "the engine does not run it yet: " + fit.reason;
+  } else {
+    const MemoryEstimate& e = fit.fit.at_max;
+    const std::uint64_t at1 = e.weights_bytes + e.arena_bytes_per_sample + e.workspace_bytes + s.context_bytes;
+    c.vram_at_batch1_bytes = at1;
+    if (fit.status == "does not fit") {
+      c.status = "does not fit";
+      c.reason = fmt::format("not even batch 1 fits: it needs {} with the CUDA context, the card has {}", mib(at1), mib(s.gpu.vram_bytes));
+      c.vram_curve.push_back({1, at1});
+    } else {
+      c.max_batch = fit.fit.max_batch;
+      c.limited_by = fit.fit.limited_by;
+      c.capped = fit.fit.limited_by == "ceiling";
+      if (fit.fit.limited_by == "engine") c.reason = "limited by the engine, not memory: " + fit.fit.limit_note;
+      c.vram_at_max_bytes = e.total_bytes() + s.context_bytes;
+      c.latency_ms_batch1 = fit.latency_batch1->ms;
+      c.latency_ms_max = fit.latency_max_batch->ms;
+      c.latency_source = "estimate: " + fit.latency_max_batch->efficiency.source;
+      for (std::int64_t b = 1; b < c.max_batch; b *= 2)
+        c.vram_curve.push_back({b, e.weights_bytes + e.workspace_bytes + s.context_bytes + static_cast<std::uint64_t>(b) * e.arena_bytes_per_sample});
+      c.vram_curve.push_back({c.max_batch, *c.vram_at_max_bytes});
+    }
+  }
+  apply_mark(c, o.min_batch, {});
+  return c;
+}
+
+// A cell from a profile (profiled on this machine, or emulated on another GPU).
+SummaryCell measured_cell(const ModelInfo* m, const ProfiledCell& pc, const ProfileFile& f, const SystemSummary& s,
+                          const Calibration* calib, const SummaryOptions& o) {
+  SummaryCell c;
+  c.model = pc.model;
+  c.precision = pc.precision_id;
+  c.source = f.emulated() ? CellSource::emulated : CellSource::profiled;
+  c.profile_path = f.path;
+  c.date = f.date;
+  c.check = check_prediction(pc);
+  std::vector<std::string> caveats;
+  if (pc.mark == "⚠️" && !pc.mark_note.empty()) caveats.push_back(pc.mark_note);
+  const std::optional<std::string> card_cannot = pc.precision ? precision_unsupported_reason(s.gpu, *pc.precision) : std::nullopt;
+  if (card_cannot && c.source == CellSource::emulated) {
+    // The emulating GPU ran it; this card cannot, whatever its memory.
+    c.status = "unsupported";
+    c.reason = *card_cannot + fmt::format(" (the emulation on {} does not apply)", f.device_name);
+    apply_mark(c, o.min_batch, {});
+    return c;
+  }
+  if (pc.status == "oom") {
+    c.status = "does not fit";
+    c.reason = "not even batch 1 fits: " + pc.reason;
+  } else if (pc.status != "ok") {
+    c.status = pc.status;
+    c.reason = pc.reason;
+  }
+  c.relative_l2 = pc.relative_l2;
+  c.top1_agreement = pc.top1_agreement;
+  if (c.status == "ok") {
+    c.max_batch = pc.max_batch;
+    c.capped = pc.capped;
+    if (c.max_batch == 0) {
+      c.status = "does not fit";
+      c.reason = "not even batch 1 fits the budget of " + mib(pc.budget_bytes);
+    }
+    const MeasuredPoint* at_max = pc.at(pc.max_batch);
+    const MeasuredPoint* at_1 = pc.at(1);
+    if (at_max && at_max->status == "ok") c.vram_at_max_bytes = at_max->process_total_bytes;
+    if (at_1 && at_1->status == "ok") c.vram_at_batch1_bytes = at_1->process_total_bytes;
+    if (c.source == CellSource::profiled) {
+      c.latency_measured = true;
+      c.latency_source = "measured on " + f.device_name;
+      if (at_max && at_max->status == "ok") {
+        c.latency_ms_max = at_max->median_ms;
+        c.items_per_s_max = at_max->items_per_s;
+      }
+      if (at_1 && at_1->status == "ok") c.latency_ms_batch1 = at_1->median_ms;
+    } else if (m && pc.precision && c.max_batch > 0) {
+      // Latency measured on the emulating GPU says nothing about this card: estimate it for this card,
+      // calibrated with what the emulating GPU measured.
+      const LatencyEstimate l1 = estimate_latency(*m, *pc.precision, 1, s.gpu, calib);
+      const LatencyEstimate lm = estimate_latency(*m, *pc.precision, c.max_batch, s.gpu, calib);
+      c.latency_ms_batch1 = l1.ms;
+      c.latency_ms_max = lm.ms;
+      c.latency_source = "estimate for " + s.gpu.name + ": " + lm.efficiency.source;
+    }
+    for (const auto& pt : pc.points)
+      if (pt.status == "ok") c.vram_curve.push_back({pt.batch, pt.process_total_bytes});
+    if (pc.max_batch > 0 && !c.vram_at_max_bytes)
+      caveats.push_back(fmt::format("no measurement at the max batch {} in the profile", thousands(pc.max_batch)));
+  }
+  apply_mark(c, o.min_batch, caveats);
+  return c;
+}
+
+void recommend(SystemSummary& s, const std::vector<std::string>& models, std::int64_t min_batch) {
+  for (const auto& model : models) {
+    std::vector<const SummaryCell*> cells, running;
+    for (const auto& c : s.cells)
+      if (c.model == model) {
+        cells.push_back(&c);
+        if (runs(c) && c.mark != "n/a") running.push_back(&c);
+      }
+    if (cells.empty()) continue;
+    if (running.empty()) {
+      std::vector<std::string> why;
+      for (const auto* c : cells)
+        if (c->mark != "n/a") why.push_back(fmt::format("{}: {}", c->precision, c->reason));
+      s.recommendations.push_back(fmt::format("**{}** does not run on this machine at any precision asked for ({}): use a larger card.", model,
+                                              join(why, "; ")));
+      continue;
+    }
+    // Best: the highest throughput at the max batch (measured or estimated), fidelity permitting;
+    // ties and unknown throughput fall back to the larger max batch.
+    auto score = [](const SummaryCell* c) { return std::make_pair(throughput(*c).value_or(0.0), static_cast<double>(c->max_batch)); };
+    const SummaryCell* best = nullptr;
+    for (const auto* c : running) {
+      if (c->top1_agreement && *c->top1_agreement < 0.99) continue;
+      if (!best || score(c) > score(best)) best = c;
+    }
+    if (!best) best = running.front();
+    const SummaryCell* fp32 = nullptr;
+    for (const auto* c : cells)
+      if (c->precision == "fp32") fp32 = c;
+    const bool estimated = !best->latency_measured;
+    std::string text = fmt::format("**{}**: use **{}** — max batch {}{}", model, best->precision, best->capped ? "≥ " : "",
+                                   thousands(best->max_batch));
+    if (best->vram_at_max_bytes) text += fmt::format(" in {}", mib(*best->vram_at_max_bytes));
+    if (auto t = throughput(*best)) text += fmt::format(", {:.0f} items/s at that batch ({})", *t, estimated ? "estimated" : "measured");
+    if (fp32 && fp32 != best) {
+      if (runs(*fp32)) {
+        if (best->max_batch == fp32->max_batch)
+          text += fmt::format("; against fp32: the same max batch ({}{})", thousands(best->max_batch),
+                              best->limited_by == "engine" ? ", the engine's limit" : "");
+        else
+          text += fmt::format("; against fp32: {:.1f}× the batch ({} vs {})", static_cast<double>(best->max_batch) / static_cast<double>(fp32->max_batch),
+                              thousands(best->max_batch), thousands(fp32->max_batch));
+        auto tb = throughput(*best), tf = throughput(*fp32);
+        if (tb && tf && *tf > 0) text += fmt::format(" and {:.1f}× the throughput ({:.0f} vs {:.0f} items/s)", *tb / *tf, *tb, *tf);
+        if (best->vram_at_batch1_bytes && fp32->vram_at_batch1_bytes)
+          text += fmt::format("; VRAM at batch 1 {} vs {}", mib(*best->vram_at_batch1_bytes), mib(*fp32->vram_at_batch1_bytes));
+      } else if (fp32->mark != "n/a") {
+        text += fmt::format("; fp32 does not run here ({})", fp32->reason);
+      }
+    }
+    if (best->top1_agreement)
+      text += fmt::format("; top-1 agreement with fp32 {:.0f} %, relative L2 {:.1e}", 100.0 * *best->top1_agreement, best->relative_l2.value_or(0.0));
+    else if (best->precision != "fp32")
+      text += "; fidelity against fp32 not measured here (profile it to know)";
+    if (best->max_batch < min_batch) text += fmt::format(" — but only batch {} fits: a larger card is needed for batch {}", best->max_batch, min_batch);
+    s.recommendations.push_back(text + ".");
+    for (const auto* c : running)
+      if (c->check && !c->check->agrees)
+        s.recommendations.push_back(fmt::format("**{} {}**: {} — trust the GPU's number and report the difference.", c->model, c->precision,
+                                                c->check->note));
+  }
+}
+
+}  // namespace
+
+std::string to_string(CellSource s) {
+  switch (s) {
+    case CellSource::profiled: return "profiled";
+    case CellSource::emulated: return "emulated";
+    case CellSource::predicted: return "predicted";
+  }
+  return "predicted";
+}
+
+const SummaryCell* SystemSummary::find(const std::string& model, const std::string& precision) const {
+  for (const auto& c : cells)
+    if (c.model == model && c.precision == precision) return &c;
+  return nullptr;
+}
+
+std::vector<std::pair<std::string, std::string>> mark_rules(std::int64_t min_batch) {
+  return {
+      {"✅", fmt::format("runs with a max batch of at least {} (--min-batch) and no caveat", min_batch)},
+      {"⚠️", fmt::format("runs with constraints: a max batch below {}, or a caveat the note names (the planner's prediction "
+                         "not confirmed on the GPU, a measurement that failed, timing not trusted, top-1 agreement with fp32 "
+                         "below 99 %)",
+                         min_batch)},
+      {"❌", "does not run: not even batch 1 fits, the card cannot run the precision (bf16 before sm_80, fp8 before sm_89), "
+             "or the measurement failed"},
+      {"n/a", "not applicable: vramfit's engine does not run this model or precision yet (the reason is given)"},
+  };
+}
+
+std::optional<PredictionCheck> check_prediction(const ProfiledCell& c) {
+  if (c.status != "ok" && c.status != "oom") return std::nullopt;
+  const ModelInfo* m = try_model(c.model);
+  if (!m || !c.precision) return std::nullopt;
+  PredictionCheck k;
+  k.budget_bytes = c.budget_bytes;
+  k.ceiling = c.ceiling > 0 ? c.ceiling : 4096;
+  k.profile_predicted = c.predicted;
+  k.gpu_max_batch = c.status == "oom" ? 0 : c.max_batch;
+  // The profile planned weights + arena + workspace at its prediction; the workspace it used is what is
+  // left after today's weights and arena (the planner is deterministic), else the default.
+  k.workspace_bytes = kDefaultWorkspaceBytes;
+  if (c.predicted > 0 && c.predicted_bytes_at_max > 0) {
+    const MemoryEstimate e = estimate_memory(*m, *c.precision, c.predicted, 0);
+    if (e.status == "ok" && c.predicted_bytes_at_max >= e.total_bytes()) k.workspace_bytes = c.predicted_bytes_at_max - e.total_bytes();
+  }
+  const BudgetFit fit = max_batch_under(*m, *c.precision, c.budget_bytes, k.ceiling, k.workspace_bytes);
+  k.planner_max_batch = fit.max_batch;
+  k.agrees = k.planner_max_batch == k.gpu_max_batch;
+  if (k.agrees)
+    k.note = fmt::format("planner {} = GPU {} under {}", thousands(k.planner_max_batch), thousands(k.gpu_max_batch), mib(k.budget_bytes));
+  else
+    k.note = fmt::format("the planner predicts max batch {} under {} but the GPU ran {}{}", thousands(k.planner_max_batch), mib(k.budget_bytes),
+                         thousands(k.gpu_max_batch),
+                         k.planner_max_batch != k.profile_predicted ? fmt::format(" (while profiling it predicted {})", thousands(k.profile_predicted))
+                                                                    : "");
+  return k;
+}
+
+std::optional<Calibration> calibration_from_profile(const ProfileFile& p, const GpuDatabase& db, std::string* why) {
+  const GpuSpec* g = db.try_find(p.device_name);
+  if (!g) {
+    if (why) *why = fmt::format("{}: GPU '{}' is not in {}", p.path, p.device_name, db.path);
+    return std::nullopt;
+  }
+  Calibration c;
+  c.profile_path = p.path;
+  c.device = p.device_summary;
+  c.gpu = *g;
+  if (p.context_bytes > 0) c.context_bytes = p.context_bytes;
+  double log_sum = 0;
+  for (const auto& cell : p.cells) {
+    const ModelInfo* m = try_model(cell.model);
+    if (!m || !cell.precision) continue;
+    for (const auto& pt : cell.points) {
+      if (pt.status != "ok" || !(pt.median_ms > 0)) continue;
+      CalibrationPoint cp;
+      cp.model = m->id;
+      cp.precision = *cell.precision;
+      cp.batch = pt.batch;
+      cp.measured_ms = pt.median_ms;
+      try {
+        cp.roofline_ms = roofline(*m, cp.precision, cp.batch, *g).ms;
+      } catch (const Unsupported&) {
+        continue;
+      }
+      cp.efficiency = cp.roofline_ms / cp.measured_ms;
+      log_sum += std::log(cp.efficiency);
+      c.points.push_back(cp);
+    }
+  }
+  if (c.points.empty()) {
+    if (why) *why = fmt::format("{}: no ok measurement to calibrate with", p.path);
+    return std::nullopt;
+  }
+  c.geomean_efficiency = std::exp(log_sum / static_cast<double>(c.points.size()));
+  return c;
+}
+
+Summary build_summary(const SystemsFile& systems, const GpuDatabase& db, const std::vector<ProfileFile>& extra, const SummaryOptions& o) {
+  Summary out;
+  out.vramfit_version = o.vramfit_version;
+  out.generated = o.generated;
+  out.systems_file = systems.path;
+  out.command_line = o.command_line;
+  out.min_batch = o.min_batch;
+  out.ceiling = o.ceiling;
+  out.workspace_bytes = o.workspace;
+
+  // 1. Profiles per system, in order: the systems file's own, then the command line's.
+  std::vector<std::vector<ProfileFile>> per_system(systems.systems.size());
+  for (std::size_t i = 0; i < systems.systems.size(); ++i)
+    if (const auto& p = systems.systems[i].profile) {
+      ProfileFile f = read_profile(*p);
+      per_system[i].push_back(std::move(f));
+    }
+  for (const auto& f : extra) {
+    std::size_t hit = systems.systems.size();
+    for (std::size_t i = 0; i < systems.systems.size(); ++i)
+      if (id_key(systems.systems[i].id) == id_key(f.system_id)) hit = i;
+    if (hit == systems.systems.size()) {
+      std::vector<std::string> ids;
+      for (const auto& s : systems.systems) ids.push_back(s.id);
+      throw InvalidInput(fmt::format("{}: system_id '{}' is not a system of {} (systems: {}); profile with `vramfit profile --system-id ID` "
+                                     "or add `profile = \"{}\"` to that system",
+                                     f.path, f.system_id, systems.path, join(ids, ", "), f.path));
+    }
+    bool dup = false;
+    for (const auto& g : per_system[hit]) dup = dup || std::filesystem::path(g.path).lexically_normal() == std::filesystem::path(f.path).lexically_normal();
+    if (!dup) per_system[hit].push_back(f);
+  }
+
+  // 2. The rows every system table has: the models and precisions asked for, plus any a profile holds.
+  std::vector<std::string> models;
+  for (const auto& id : o.models) {
+    const ModelInfo* m = try_model(id);
+    const std::string canon = m ? m->id : id;
+    if (m && m->family == ModelFamily::DecoderLLM) {
+      out.left_out.push_back(fmt::format("{}: a decoder LLM — the LLM section (quantization × context) is not implemented yet", canon));
+      continue;
+    }
+    if (std::find(models.begin(), models.end(), canon) == models.end()) models.push_back(canon);
+  }
+  std::vector<std::string> precisions;
+  for (Precision p : o.precisions) {
+    const std::string id(to_string(p));
+    if (std::find(precisions.begin(), precisions.end(), id) == precisions.end()) precisions.push_back(id);
+  }
+  for (const auto& list : per_system)
+    for (const auto& f : list)
+      for (const auto& c : f.cells) {
+        if (std::find(models.begin(), models.end(), c.model) == models.end()) models.push_back(c.model);
+        if (std::find(precisions.begin(), precisions.end(), c.precision_id) == precisions.end()) precisions.push_back(c.precision_id);
+      }
+  out.models = models;
+  out.precisions = precisions;
+
+  // A calibration for systems without a profile of their own: the newest profile of a database GPU.
+  std::optional<Calibration> fleet_calibration;
+  {
+    std::vector<const ProfileFile*> all;
+    for (const auto& list : per_system)
+      for (const auto& f : list) all.push_back(&f);
+    std::stable_sort(all.begin(), all.end(), [](const ProfileFile* a, const ProfileFile* b) { return a->date > b->date; });
+    for (const auto* f : all) {
+      std::string why;
+      if ((fleet_calibration = calibration_from_profile(*f, db, &why))) break;
+      out.warnings.push_back("latency calibration: " + why);
+    }
+  }
+
+  for (std::size_t i = 0; i < systems.systems.size(); ++i) {
+    const SystemSpec& spec = systems.systems[i];
+    SystemSummary s;
+    s.id = spec.id;
+    s.gpu = spec.gpu;
+    s.vram_overridden = spec.vram_overridden;
+    s.primary_use = spec.primary_use;
+
+    // Oldest first, so that later (newer) cells replace earlier ones; equal dates keep input order.
+    std::vector<const ProfileFile*> profs;
+    for (const auto& f : per_system[i]) profs.push_back(&f);
+    std::stable_sort(profs.begin(), profs.end(), [](const ProfileFile* a, const ProfileFile* b) { return a->date < b->date; });
+
+    // Context for predicted cells: measured by the newest real profile of this machine, else the default.
+    const ContextOverhead def = default_context_overhead(s.gpu.architecture);
+    s.context_bytes = def.bytes;
+    s.context_source = def.source;
+    for (const auto* f : profs) {
+      if (f->emulated()) {
+        if (f->vram_limit_bytes && *f->vram_limit_bytes != s.gpu.vram_bytes)
+          s.warnings.push_back(fmt::format("{} emulates a card of {} but {} has {}", f->path, format_bytes(*f->vram_limit_bytes), s.id,
+                                           format_bytes(s.gpu.vram_bytes)));
+        continue;
+      }
+      if (normalize_gpu_name(f->device_name) != normalize_gpu_name(s.gpu.name) && !db.try_find(f->device_name))
+        s.warnings.push_back(fmt::format("{} was measured on '{}', which is not in {}; {} is listed with {}", f->path, f->device_name, db.path,
+                                         s.id, s.gpu.name));
+      else if (const GpuSpec* g = db.try_find(f->device_name); g && normalize_gpu_name(g->name) != normalize_gpu_name(s.gpu.name))
+        s.warnings.push_back(fmt::format("{} was measured on {} but {} is listed with {}", f->path, g->name, s.id, s.gpu.name));
+      if (f->context_bytes > 0) {
+        s.context_bytes = f->context_bytes;
+        s.context_source = "measured in " + f->path;
+      }
+      for (const auto& w : f->warnings) s.warnings.push_back(f->path + ": " + w);
+    }
+    s.predicted_budget_bytes = s.gpu.vram_bytes > s.context_bytes ? s.gpu.vram_bytes - s.context_bytes : 0;
+
+    // Latency calibration: this system's newest profile of a database GPU, else the fleet's.
+    std::optional<Calibration> own;
+    for (auto it = profs.rbegin(); it != profs.rend() && !own; ++it) own = calibration_from_profile(**it, db);
+    const Calibration* calib = own ? &*own : fleet_calibration ? &*fleet_calibration : nullptr;
+    s.latency_calibration = calib ? fmt::format("efficiency measured in {} on {} ({} measurements, geometric mean {:.2f})", calib->profile_path,
+                                                calib->gpu.name, calib->points.size(), calib->geomean_efficiency)
+                                  : fmt::format("no profile of a database GPU: default efficiency {} of the roofline", kDefaultEfficiency);
+
+    // Merge: newest wins per model × precision.
+    std::map<std::pair<std::string, std::string>, std::pair<const ProfiledCell*, std::size_t>> merged;
+    for (std::size_t k = 0; k < profs.size(); ++k) {
+      ProfileUse u;
+      u.path = profs[k]->path;
+      u.date = profs[k]->date;
+      u.device = profs[k]->device_summary;
+      u.vram_limit = profs[k]->vram_limit.value_or("");
+      s.profiles.push_back(u);
+      for (const auto& c : profs[k]->cells) merged[{c.model, c.precision_id}] = {&c, k};
+    }
+    for (std::size_t k = 0; k < profs.size(); ++k)
+      for (const auto& c : profs[k]->cells) {
+        const auto& win = merged[{c.model, c.precision_id}];
+        const std::string label = c.model + " " + c.precision_id;
+        if (win.first == &c) s.profiles[k].cells_used.push_back(label);
+        else s.profiles[k].cells_superseded.push_back(fmt::format("{} (by {})", label, profs[win.second]->path));
+      }
+
+    for (const auto& model : models) {
+      const ModelInfo* m = try_model(model);
+      for (const auto& pid : precisions) {
+        std::optional<Precision> p;
+        try {
+          p = parse_precision(pid);
+        } catch (const InvalidInput&) {
+        }
+        auto it = merged.find({model, pid});
+        if (it != merged.end()) {
+          const ProfileFile& f = *profs[it->second.second];
+          s.cells.push_back(measured_cell(m, *it->second.first, f, s, calib, o));
+          s.newest_date = std::max(s.newest_date, f.date);
+        } else {
+          s.cells.push_back(predicted_cell(m, model, pid, p, s, calib, o));
+        }
+        const auto& c = s.cells.back();
+        (c.source == CellSource::profiled ? s.profiled_cells : c.source == CellSource::emulated ? s.emulated_cells : s.predicted_cells)++;
+      }
+    }
+    std::vector<std::string> parts;
+    if (s.profiled_cells) parts.push_back(fmt::format("profiled{}", s.predicted_cells || s.emulated_cells ? fmt::format(" ({} cell{})", s.profiled_cells, s.profiled_cells == 1 ? "" : "s") : ""));
+    if (s.emulated_cells) parts.push_back(fmt::format("emulated{}", s.predicted_cells || s.profiled_cells ? fmt::format(" ({} cell{})", s.emulated_cells, s.emulated_cells == 1 ? "" : "s") : ""));
+    if (s.predicted_cells) parts.push_back(fmt::format("predicted{}", s.profiled_cells || s.emulated_cells ? fmt::format(" ({} cell{})", s.predicted_cells, s.predicted_cells == 1 ? "" : "s") : ""));
+    s.status = join(parts, " + ");
+    if (!s.newest_date.empty()) s.status += ", " + date_only(s.newest_date);
+    recommend(s, models, o.min_batch);
+    out.systems.push_back(std::move(s));
+  }
+
+  // What breaks on the smallest card.
+  const SystemSummary* small = nullptr;
+  for (const auto& s : out.systems)
+    if (!small || s.gpu.vram_bytes < small->gpu.vram_bytes) small = &s;
+  if (small) {
+    out.smallest_system = small->id;
+    for (const auto& c : small->cells) {
+      Breakage b;
+      b.model = c.model;
+      b.precision = c.precision;
+      const std::string src = to_string(c.source);
+      if (c.mark == "n/a") {
+        b.category = "not applicable";
+        b.text = c.reason;
+      } else if (c.mark == "❌") {
+        b.category = "will not work";
+        b.text = c.reason;
+        if (c.vram_at_batch1_bytes && c.status == "does not fit")
+          b.text = fmt::format("batch 1 needs {}; the card has {} ({})", mib(*c.vram_at_batch1_bytes), mib(small->gpu.vram_bytes), src);
+        else
+          b.text += " (" + src + ")";
+      } else {
+        b.category = c.mark == "⚠️" ? "works with constraints" : "safe";
+        b.text = fmt::format("max batch {}{}", c.capped ? "≥ " : "", thousands(c.max_batch));
+        if (c.vram_at_max_bytes) b.text += fmt::format(" in {} of {}", mib(*c.vram_at_max_bytes), mib(small->gpu.vram_bytes));
+        if (c.latency_ms_max) b.text += fmt::format(", {} per batch ({})", ms(*c.latency_ms_max), c.latency_measured ? "measured" : "estimate");
+        b.text += " — " + src;
+        if (!c.mark_note.empty()) b.text += "; " + c.mark_note;
+      }
+      out.smallest.push_back(b);
+    }
+  }
+
+  // How to reproduce: the exact commands per system.
+  const std::string model_list = join(models, ",");
+  for (const auto& s : out.systems) {
+    std::vector<std::string> runnable;
+    for (const auto& pid : precisions) {
+      bool applicable = false;
+      for (const auto& c : s.cells)
+        if (c.precision == pid && c.mark != "n/a" && c.status != "unsupported") applicable = true;
+      if (applicable) runnable.push_back(pid);
+    }
+    const std::string plist = join(runnable, ",");
+    ReproduceStep r;
+    r.system_id = s.id;
+    r.comment = fmt::format("{} — {}", s.id, gpu_line(s));
+    r.commands.push_back(fmt::format("vramfit profile --system-id {} -m {} -p {} --output profiles/{}   # on {} itself", s.id, model_list, plist,
+                                     s.id, s.id));
+    r.commands.push_back(fmt::format("vramfit profile --system-id {} --vram-limit {} -m {} -p {} --output profiles/{}-emulated   # on a larger "
+                                     "GPU: emulates this card's memory",
+                                     s.id, format_bytes_exact(s.gpu.vram_bytes), model_list, plist, s.id));
+    r.commands.push_back(fmt::format("vramfit plan --system {} --systems {} -m {} -p {}   # no GPU: the predicted cells", s.id, systems.path,
+                                     model_list, plist));
+    out.reproduce.push_back(r);
+  }
+  ReproduceStep all;
+  all.system_id = "";
+  all.comment = "then, anywhere: this summary from the profiles";
+  all.commands.push_back(fmt::format("vramfit report --systems {} profiles/*/profile.json -o SUMMARY.md --html SUMMARY.html --json SUMMARY.json "
+                                     "--csv SUMMARY.csv",
+                                     systems.path));
+  out.reproduce.push_back(all);
+  return out;
+}
+
+}  // namespace vramfit

@@ -1,0 +1,56 @@
+// report/summary_format.cpp — number formats shared by the summary printers.
+#include "report/summary_format.h"
+
+#include <fmt/format.h>
+
+#include "core/bytes.h"
+
+namespace vramfit::summary_format {
+
+std::string mib(std::uint64_t b) { return fmt::format("{:.1f} MiB", to_mib(b)); }
+std::string gib(std::uint64_t b) { return fmt::format("{:.2f} GiB", to_gib(b)); }
+
+std::string thousands(std::int64_t v) {
+  const std::string s = std::to_string(v < 0 ? -v : v);
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (i && (s.size() - i) % 3 == 0) out += ',';
+    out += s[i];
+  }
+  return v < 0 ? "-" + out : out;
+}
+
+std::string ms(double v) { return v >= 100 ? fmt::format("{:.1f} ms", v) : fmt::format("{:.3g} ms", v); }
+
+std::string join(const std::vector<std::string>& v, const std::string& sep) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : sep) + x;
+  return s;
+}
+
+std::string gpu_line(const SystemSummary& s) {
+  return fmt::format("{} ({}, sm_{})", s.gpu.name, gib(s.gpu.vram_bytes), s.gpu.compute_capability);
+}
+
+std::string source_cell(const SummaryCell& c) {
+  if (c.source == CellSource::predicted) return "predicted";
+  return fmt::format("{} {}", to_string(c.source), c.date.substr(0, 10));
+}
+
+std::string max_batch_cell(const SummaryCell& c) {
+  if (c.status != "ok") return c.status == "does not fit" ? "0" : "—";
+  return (c.capped ? "≥ " : "") + thousands(c.max_batch);
+}
+
+std::string latency_cell(const std::optional<double>& v, bool measured) {
+  if (!v) return "—";
+  return measured ? ms(*v) : "≈ " + ms(*v);
+}
+
+std::optional<double> throughput(const SummaryCell& c) {
+  if (c.items_per_s_max) return c.items_per_s_max;
+  if (c.latency_ms_max && *c.latency_ms_max > 0 && c.max_batch > 0) return static_cast<double>(c.max_batch) * 1e3 / *c.latency_ms_max;
+  return std::nullopt;
+}
+
+}  // namespace vramfit::summary_format

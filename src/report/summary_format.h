@@ -1,0 +1,26 @@
+// report/summary_format.h — (private to report/) how the summary printers write numbers, so the
+// Markdown, HTML and CSV views of one Summary agree character for character.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "report/summary.h"
+
+namespace vramfit::summary_format {
+
+std::string mib(std::uint64_t bytes);     // "7653.2 MiB"
+std::string gib(std::uint64_t bytes);     // "8.00 GiB"
+std::string thousands(std::int64_t v);    // "3,646"
+std::string ms(double v);                 // "0.469 ms", "312.3 ms"
+std::string join(const std::vector<std::string>& v, const std::string& sep);
+std::string gpu_line(const SystemSummary& s);  // "RTX 3070 Ti (8.00 GiB, sm_86)"
+std::string source_cell(const SummaryCell& c);  // "emulated 2026-11-28", "predicted"
+std::string max_batch_cell(const SummaryCell& c);  // "≥ 4,096", "0", "—"
+std::string latency_cell(const std::optional<double>& v, bool measured);  // "≈ 1.2 ms"
+// Items per second at the max batch: measured where the profile timed it, else from the estimate.
+std::optional<double> throughput(const SummaryCell& c);
+
+}  // namespace vramfit::summary_format

@@ -1,0 +1,286 @@
+// report/summary_printers.cpp — Summary → Markdown, JSON, CSV. (HTML: summary_html.cpp.)
+#include "report/summary_printers.h"
+
+#include <algorithm>
+#include <fmt/format.h>
+
+#include "core/bytes.h"
+#include "report/plan_report.h"
+#include "report/summary_format.h"
+
+namespace vramfit {
+
+namespace sf = summary_format;
+
+namespace {
+
+std::string md_cell(std::string s) {
+  std::replace(s.begin(), s.end(), '\n', ' ');
+  std::string o;
+  for (char c : s) o += c == '|' ? std::string("\\|") : std::string(1, c);
+  return o;
+}
+
+std::string note_cell(const SummaryCell& c) {
+  std::string s = c.mark;
+  if (!c.mark_note.empty()) s += " " + c.mark_note;
+  else if (c.status == "ok" && !c.reason.empty()) s += " (" + c.reason + ")";
+  return md_cell(s);
+}
+
+nlohmann::json opt(const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); }
+nlohmann::json opt(const std::optional<std::uint64_t>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); }
+nlohmann::json opt_str(const std::string& s) { return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(s); }
+
+nlohmann::json to_json(const PredictionCheck& k) {
+  return {{"budget_bytes", k.budget_bytes},         {"workspace_bytes", k.workspace_bytes}, {"ceiling", k.ceiling},
+          {"planner_max_batch", k.planner_max_batch}, {"profile_predicted", k.profile_predicted}, {"gpu_max_batch", k.gpu_max_batch},
+          {"agrees", k.agrees},                     {"note", k.note}};
+}
+
+nlohmann::json to_json(const SummaryCell& c) {
+  nlohmann::json j;
+  j["model"] = c.model;
+  j["precision"] = c.precision;
+  j["source"] = to_string(c.source);
+  j["profile"] = opt_str(c.profile_path);
+  j["date"] = opt_str(c.date);
+  j["status"] = c.status;
+  j["reason"] = c.reason;
+  j["max_batch"] = c.max_batch;
+  j["capped"] = c.capped;
+  j["limited_by"] = opt_str(c.limited_by);
+  j["vram_at_max_batch_bytes"] = opt(c.vram_at_max_bytes);
+  j["vram_at_batch1_bytes"] = opt(c.vram_at_batch1_bytes);
+  j["latency_ms_batch1"] = opt(c.latency_ms_batch1);
+  j["latency_ms_max_batch"] = opt(c.latency_ms_max);
+  j["latency_measured"] = c.latency_measured;
+  j["latency_source"] = c.latency_source;
+  j["items_per_s_max_batch"] = opt(sf::throughput(c));
+  j["relative_l2"] = opt(c.relative_l2);
+  j["top1_agreement"] = opt(c.top1_agreement);
+  j["mark"] = c.mark;
+  j["mark_note"] = c.mark_note;
+  j["prediction_check"] = c.check ? to_json(*c.check) : nlohmann::json(nullptr);
+  j["vram_curve"] = nlohmann::json::array();
+  for (const auto& p : c.vram_curve) j["vram_curve"].push_back({{"batch", p.batch}, {"bytes", p.bytes}});
+  return j;
+}
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string o = "\"";
+  for (char c : s) o += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return o + "\"";
+}
+
+}  // namespace
+
+std::string summary_markdown(const Summary& s) {
+  std::string o = "# GPU constraints summary\n\n";
+  o += fmt::format("Generated {} by vramfit {} from `{}`{}.\n", s.generated, s.vramfit_version, s.systems_file,
+                   s.command_line.empty() ? "" : fmt::format(" with `{}`", s.command_line));
+  o += "Every number comes from a profile (**profiled** on the machine, or **emulated** with `--vram-limit` on a larger GPU) or "
+       "from vramfit's planner (**predicted**: memory exact for vramfit's engine, latency a roofline estimate marked ≈).\n\n";
+
+  o += "## Systems\n\n";
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& sys : s.systems)
+    rows.push_back({sys.id, sys.gpu.name, sf::gib(sys.gpu.vram_bytes) + (sys.vram_overridden ? " (set in the systems file)" : ""),
+                    compute_capability_string(sys.gpu.compute_capability), md_cell(sys.primary_use), sys.status});
+  o += markdown_table({"system", "GPU", "VRAM", "compute capability", "primary use", "status"}, rows);
+
+  o += "\n## How to read the tables\n\n";
+  for (const auto& [mark, rule] : mark_rules(s.min_batch)) o += fmt::format("- {} {}\n", mark, rule);
+  o += fmt::format("\nVRAM is what the process holds: weights + activation arena + workspace ({}) + the CUDA context and library "
+                   "handles (measured by the profile; for predicted cells the default stated under each system). Max batch is searched "
+                   "up to {}; \"≥\" means that ceiling was reached. Latency is the median per batch; \"≈\" marks an estimate for that "
+                   "card (roofline over its spec-sheet rates, divided by an efficiency measured on a profiled GPU or 0.5).\n",
+                   sf::mib(s.workspace_bytes), sf::thousands(s.ceiling));
+
+  for (const auto& sys : s.systems) {
+    o += fmt::format("\n## {} — {}\n\n", sys.id, sf::gpu_line(sys));
+    o += fmt::format("Primary use: {}. Status: {}.\n", sys.primary_use, sys.status);
+    if (sys.predicted_cells)
+      o += fmt::format("Predicted cells: budget {} = VRAM {} − CUDA context and handles {} ({}).\n", sf::mib(sys.predicted_budget_bytes),
+                       sf::mib(sys.gpu.vram_bytes), sf::mib(sys.context_bytes), sys.context_source);
+    o += fmt::format("Latency estimates: {}.\n\n", sys.latency_calibration);
+    rows.clear();
+    for (const auto& c : sys.cells)
+      rows.push_back({c.model, c.precision, sf::max_batch_cell(c), c.vram_at_max_bytes ? sf::mib(*c.vram_at_max_bytes) : "—",
+                      sf::latency_cell(c.latency_ms_batch1, c.latency_measured), sf::latency_cell(c.latency_ms_max, c.latency_measured),
+                      sf::throughput(c) ? fmt::format("{}{:.0f}", c.latency_measured ? "" : "≈ ", *sf::throughput(c)) : "—",
+                      sf::source_cell(c), note_cell(c)});
+    o += markdown_table({"model", "precision", "max batch", "VRAM at max batch", "latency batch 1", "latency at max batch",
+                         "items/s at max batch", "source", "status"},
+                        rows);
+    o += "\nNumbers from: ";
+    if (sys.profiles.empty()) {
+      o += "the planner only (no profile of this system).\n";
+    } else {
+      o += "\n\n";
+      for (const auto& p : sys.profiles) {
+        o += fmt::format("- `{}` — {}, {}{}: {}\n", p.path, p.date, p.device, p.vram_limit.empty() ? "" : ", emulating " + p.vram_limit,
+                         p.cells_used.empty() ? "no cell used" : "used for " + sf::join(p.cells_used, ", "));
+        if (!p.cells_superseded.empty()) o += "  - superseded by a newer profile: " + sf::join(p.cells_superseded, ", ") + "\n";
+      }
+      std::vector<std::vector<std::string>> checks;
+      for (const auto& c : sys.cells)
+        if (c.check)
+          checks.push_back({c.model, c.precision, sf::mib(c.check->budget_bytes), sf::thousands(c.check->planner_max_batch),
+                            sf::thousands(c.check->gpu_max_batch), c.check->agrees ? "yes" : "**no**"});
+      if (!checks.empty()) {
+        o += "\nPlanner against GPU for the profile's budget (the predicted max batch must equal the one the GPU confirmed):\n\n";
+        o += markdown_table({"model", "precision", "budget", "planner max batch", "GPU max batch", "agree"}, checks);
+      }
+    }
+    if (!sys.warnings.empty()) {
+      o += "\nWarnings:\n\n";
+      for (const auto& w : sys.warnings) o += "- " + md_cell(w) + "\n";
+    }
+    o += "\nRecommendations:\n\n";
+    for (const auto& r : sys.recommendations) o += "- " + r + "\n";
+  }
+
+  if (!s.smallest_system.empty()) {
+    const SystemSummary* small = nullptr;
+    for (const auto& sys : s.systems)
+      if (sys.id == s.smallest_system) small = &sys;
+    o += fmt::format("\n## What breaks on the smallest card: {} — {}\n", small->id, sf::gpu_line(*small));
+    for (const char* cat : {"will not work", "works with constraints", "safe", "not applicable"}) {
+      std::string items;
+      for (const auto& b : s.smallest)
+        if (b.category == cat) items += fmt::format("- **{} {}**: {}\n", b.model, b.precision, md_cell(b.text));
+      if (items.empty()) continue;
+      std::string title = cat;
+      title[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(title[0])));
+      o += fmt::format("\n### {}\n\n{}", title, items);
+    }
+  }
+
+  if (!s.left_out.empty()) {
+    o += "\n## Left out\n\n";
+    for (const auto& l : s.left_out) o += "- " + l + "\n";
+  }
+
+  o += "\n## How to reproduce\n\n";
+  for (const auto& r : s.reproduce) {
+    o += fmt::format("{}:\n\n```sh\n", r.comment);
+    for (const auto& c : r.commands) o += c + "\n";
+    o += "```\n\n";
+  }
+  if (!s.warnings.empty()) {
+    o += "## Warnings\n\n";
+    for (const auto& w : s.warnings) o += "- " + md_cell(w) + "\n";
+  }
+  return o;
+}
+
+nlohmann::json to_json(const Summary& s) {
+  nlohmann::json j;
+  j["schema_version"] = s.schema_version;
+  j["command"] = "report";
+  j["vramfit_version"] = s.vramfit_version;
+  j["generated"] = s.generated;
+  j["systems_file"] = s.systems_file;
+  j["command_line"] = s.command_line;
+  j["models"] = s.models;
+  j["precisions"] = s.precisions;
+  j["min_batch"] = s.min_batch;
+  j["ceiling"] = s.ceiling;
+  j["workspace_bytes"] = s.workspace_bytes;
+  j["mark_rules"] = nlohmann::json::array();
+  for (const auto& [mark, rule] : mark_rules(s.min_batch)) j["mark_rules"].push_back({{"mark", mark}, {"rule", rule}});
+  j["systems"] = nlohmann::json::array();
+  for (const auto& sys : s.systems) {
+    nlohmann::json js;
+    js["id"] = sys.id;
+    js["gpu"] = to_json(sys.gpu);
+    js["vram_bytes"] = sys.gpu.vram_bytes;
+    js["vram_overridden"] = sys.vram_overridden;
+    js["compute_capability"] = compute_capability_string(sys.gpu.compute_capability);
+    js["primary_use"] = sys.primary_use;
+    js["status"] = sys.status;
+    js["cells_by_source"] = {{"profiled", sys.profiled_cells}, {"emulated", sys.emulated_cells}, {"predicted", sys.predicted_cells}};
+    js["newest_profile_date"] = opt_str(sys.newest_date);
+    js["context_bytes"] = sys.context_bytes;
+    js["context_source"] = sys.context_source;
+    js["predicted_budget_bytes"] = sys.predicted_budget_bytes;
+    js["latency_calibration"] = sys.latency_calibration;
+    js["profiles"] = nlohmann::json::array();
+    for (const auto& p : sys.profiles)
+      js["profiles"].push_back({{"path", p.path},
+                                {"date", p.date},
+                                {"device", p.device},
+                                {"vram_limit", opt_str(p.vram_limit)},
+                                {"cells_used", p.cells_used},
+                                {"cells_superseded", p.cells_superseded}});
+    js["cells"] = nlohmann::json::array();
+    for (const auto& c : sys.cells) js["cells"].push_back(to_json(c));
+    js["recommendations"] = sys.recommendations;
+    js["warnings"] = sys.warnings;
+    j["systems"].push_back(js);
+  }
+  nlohmann::json sm;
+  sm["system_id"] = opt_str(s.smallest_system);
+  sm["items"] = nlohmann::json::array();
+  for (const auto& b : s.smallest)
+    sm["items"].push_back({{"category", b.category}, {"model", b.model}, {"precision", b.precision}, {"text", b.text}});
+  j["smallest_card"] = sm;
+  j["reproduce"] = nlohmann::json::array();
+  for (const auto& r : s.reproduce)
+    j["reproduce"].push_back({{"system_id", opt_str(r.system_id)}, {"comment", r.comment}, {"commands", r.commands}});
+  j["left_out"] = s.left_out;
+  j["warnings"] = s.warnings;
+  return j;
+}
+
+const std::vector<std::string>& summary_csv_columns() {
+  static const std::vector<std::string> cols{
+      "system_id",           "gpu",               "vram_bytes",          "compute_capability", "model",
+      "precision",           "source",            "profile",             "date",               "status",
+      "max_batch",           "capped",            "vram_at_max_batch_bytes", "vram_at_batch1_bytes", "latency_ms_batch1",
+      "latency_ms_max_batch", "latency_kind",     "items_per_s_max_batch", "relative_l2",      "top1_agreement",
+      "mark",                "note",              "planner_max_batch",   "prediction_agrees"};
+  return cols;
+}
+
+std::string summary_csv(const Summary& s) {
+  std::string o;
+  for (std::size_t i = 0; i < summary_csv_columns().size(); ++i) o += (i ? "," : "") + summary_csv_columns()[i];
+  o += "\n";
+  auto num = [](const std::optional<double>& v) { return v ? fmt::format("{:.6g}", *v) : std::string(); };
+  auto bytes = [](const std::optional<std::uint64_t>& v) { return v ? std::to_string(*v) : std::string(); };
+  for (const auto& sys : s.systems)
+    for (const auto& c : sys.cells) {
+      const std::vector<std::string> f{sys.id,
+                                       sys.gpu.name,
+                                       std::to_string(sys.gpu.vram_bytes),
+                                       compute_capability_string(sys.gpu.compute_capability),
+                                       c.model,
+                                       c.precision,
+                                       to_string(c.source),
+                                       c.profile_path,
+                                       c.date,
+                                       c.status,
+                                       std::to_string(c.max_batch),
+                                       c.capped ? "true" : "false",
+                                       bytes(c.vram_at_max_bytes),
+                                       bytes(c.vram_at_batch1_bytes),
+                                       num(c.latency_ms_batch1),
+                                       num(c.latency_ms_max),
+                                       c.latency_ms_max || c.latency_ms_batch1 ? (c.latency_measured ? "measured" : "estimate") : "",
+                                       num(sf::throughput(c)),
+                                       num(c.relative_l2),
+                                       num(c.top1_agreement),
+                                       c.mark,
+                                       c.mark_note.empty() ? c.reason : c.mark_note,
+                                       c.check ? std::to_string(c.check->planner_max_batch) : "",
+                                       c.check ? (c.check->agrees ? "true" : "false") : ""};
+      for (std::size_t i = 0; i < f.size(); ++i) o += (i ? "," : "") + csv_field(f[i]);
+      o += "\n";
+    }
+  return o;
+}
+
+}  // namespace vramfit
