@@ -290,6 +290,13 @@ Executor::Executor(const Graph& g, const Plan& plan, const TensorMap& weights, D
         steps_.push_back([=](cudaStream_t s) { kernels::take_token(dt, x, y, nb, seq, e, idx, s); });
         break;
       }
+      case OpKind::Upsample:
+      case OpKind::Concat:
+      case OpKind::Slice:
+      case OpKind::SpatialAttention:
+      case OpKind::PoseDecode:
+      case OpKind::Nms:
+        throw Unsupported(n.name + ": " + std::string(to_string(n.op)) + " is not implemented on CUDA yet");
       case OpKind::BatchNorm:
         throw Unsupported(n.name + ": batch norm must be folded into its convolution before the CUDA backend (graph/passes.h)");
     }
