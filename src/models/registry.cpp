@@ -58,6 +58,23 @@ ModelInfo yolo_pose_entry(char scale, std::vector<std::string> aliases, std::str
   return m;
 }
 
+// The same network ending earlier or later, to time its parts: "-forward" stops at the head's nine maps
+// (the network alone), "-nms" adds decoding + GPU NMS (conf 0.25, IoU 0.7, max_det 300) after it.
+ModelInfo yolo_pose_variant(char scale, bool raw, std::string description) {
+  ModelInfo m;
+  m.id = fmt::format("yolo11{}-pose-{}", scale, raw ? "forward" : "nms");
+  m.description = std::move(description);
+  m.family = ModelFamily::Pose;
+  m.input_per_sample = Shape{3, 640, 640};
+  m.build = [scale, raw, id = m.id](std::int64_t batch) {
+    Yolo11PoseConfig c = yolo11_pose_preset(scale);
+    c.raw_outputs = raw;
+    c.with_nms = !raw;
+    return build_yolo11_pose(c, batch, id);
+  };
+  return m;
+}
+
 std::vector<ModelInfo> make_zoo() {
   std::vector<ModelInfo> zoo;
   zoo.push_back(resnet_entry(18, "ResNet-18 (torchvision): basic blocks [2,2,2,2], ImageNet classifier"));
@@ -75,6 +92,8 @@ std::vector<ModelInfo> make_zoo() {
   // "yolo_pose" is the nano model.
   zoo.push_back(yolo_pose_entry('n', {"yolo_pose", "yolo-pose"},
                                 "YOLO11n-pose (Ultralytics): 17 keypoints, 640×640, output decoded boxes, score, keypoints"));
+  zoo.push_back(yolo_pose_variant('n', true, "YOLO11n-pose, the network alone: output the head's nine raw maps (no decoding)"));
+  zoo.push_back(yolo_pose_variant('n', false, "YOLO11n-pose + decoding + GPU NMS (conf 0.25, IoU 0.7, max_det 300): [B, 300, 57]"));
   zoo.push_back(yolo_pose_entry('s', {}, "YOLO11s-pose (Ultralytics): 17 keypoints, 640×640"));
   zoo.push_back(yolo_pose_entry('m', {}, "YOLO11m-pose (Ultralytics): 17 keypoints, 640×640"));
   zoo.push_back(yolo_pose_entry('l', {}, "YOLO11l-pose (Ultralytics): 17 keypoints, 640×640"));

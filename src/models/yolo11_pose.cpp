@@ -158,7 +158,7 @@ class Builder {
   //   cv3[i]: DWConv(x, x, 3), Conv(x, c3, 1), DWConv(c3, c3, 3), Conv(c3, c3, 1), Conv2d(c3, nc, 1) → cls
   //   cv4[i]: Conv(x, c4, 3), Conv(c4, c4, 3), Conv2d(c4, K·D, 1)                      → keypoints
   //   dfl: Conv2d(reg_max, 1, 1, bias=False) with weight 0…reg_max−1
-  ValueId pose_head(const std::string& p, const std::vector<ValueId>& feats) {
+  ValueId pose_head(const std::string& p, const std::vector<ValueId>& feats, std::vector<ValueId>* raw = nullptr) {
     constexpr std::int64_t kRegMax = 16;
     const std::int64_t ch0 = channels_of(feats[0]), nc = c_.num_classes, nk = c_.kpt_count * c_.kpt_dims;
     const std::int64_t c2 = std::max({std::int64_t{16}, ch0 / 4, 4 * kRegMax});
@@ -189,6 +189,10 @@ class Builder {
         kp = conv(fmt::format("{}.cv4.{}.1", p, i), kp, c4, 3);
         inputs.push_back(conv2d_bias(fmt::format("{}.cv4.{}.2", p, i), kp, nk));
       }
+    }
+    if (raw) {  // forward only: the maps are the outputs, nothing decodes them
+      *raw = inputs;
+      return kNoValue;
     }
     inputs.push_back(g_.add_param(p + ".dfl.conv.weight", Shape{1, kRegMax, 1, 1}, ParamRole::DflBins));
     return g_.add_pose_decode(p + ".decode", inputs, d);
@@ -263,6 +267,13 @@ Graph build_yolo11_pose(const Yolo11PoseConfig& c, std::int64_t batch, std::stri
   x = b.conv("model.20", x, b.width(512), 3, 2);
   x = g.add_concat("model.21", {x, p5});
   const ValueId out_p5 = b.c3k2("model.22", x, b.width(1024), b.depth(2), c3k_flag(true), 0.5);
+  if (c.raw_outputs) {
+    if (c.with_nms) throw InvalidInput("yolo11-pose: raw_outputs and with_nms exclude each other");
+    std::vector<ValueId> maps;
+    b.pose_head("model.23", {out_p3, out_p4, out_p5}, &maps);
+    for (ValueId m : maps) g.mark_output(m);
+    return g;
+  }
   ValueId y = b.pose_head("model.23", {out_p3, out_p4, out_p5});
   if (c.with_nms) {
     NmsAttrs a = c.nms;

@@ -13,7 +13,8 @@
 // Graph: input [B, 3, H, W] (H, W multiples of 32) → backbone → neck → Pose head. The head's raw maps
 // feed one PoseDecode node whose output [B, 4 + nc + K·D, A] (A = Σ H/s·W/s over strides 8, 16, 32;
 // 8400 at 640) is what Ultralytics' model returns in eval mode (boxes xywh in pixels, sigmoid class
-// scores, decoded keypoints). With `with_nms`, an Nms node follows ([B, max_det, 6 + K·D]).
+// scores, decoded keypoints). With `with_nms`, an Nms node follows ([B, max_det, 6 + K·D]); with
+// `raw_outputs`, the graph ends at the head's nine maps (what to time as "forward only").
 // The published pose checkpoints have one class (person, COCO keypoints): num_classes defaults to 1;
 // the yaml's own nc is 80.
 #pragma once
@@ -34,6 +35,8 @@ struct Yolo11PoseConfig {
   std::int64_t kpt_count = 17, kpt_dims = 3;
   std::int64_t image_h = 640, image_w = 640;  // any positive multiples of 32
   bool with_nms = false;                      // append NMS after decoding
+  bool raw_outputs = false;                   // stop before decoding: the 9 head maps (box, cls, kpt per
+                                              // level) are the outputs — the network's forward pass alone
   NmsAttrs nms;                               // num_classes is taken from the config
 };
 

@@ -138,6 +138,16 @@ TEST(Yolo11Pose, ShapesNamesAndInputChecks) {
   c.with_nms = true;
   const Graph with_nms = build_yolo11_pose(c, 3);
   EXPECT_EQ(with_nms.value(with_nms.outputs()[0]).shape, (Shape{3, 300, 57}));
+  // Forward only: nine raw maps, no decode; the parameters are those of the full model but the DFL bins.
+  c = cfg('n');
+  c.raw_outputs = true;
+  const Graph raw = build_yolo11_pose(c, 1);
+  ASSERT_EQ(raw.outputs().size(), 9u);
+  EXPECT_EQ(raw.value(raw.outputs()[0]).shape, (Shape{1, 64, 80, 80}));
+  EXPECT_EQ(raw.value(raw.outputs()[8]).shape, (Shape{1, 51, 20, 20}));
+  EXPECT_EQ(parameter_count(raw) + 16, parameter_count(build_yolo11_pose(cfg('n'), 1)));
+  c.with_nms = true;
+  EXPECT_THROW(build_yolo11_pose(c, 1), InvalidInput);
 }
 
 TEST(Yolo11Pose, PassesFoldEveryBatchNormAndPlanBatchAffine) {
