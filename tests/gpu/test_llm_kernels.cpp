@@ -662,3 +662,83 @@ TEST_F(LlmKernels, PrefillAttention) {
 
 }  // namespace
 }  // namespace vramfit
+
+namespace vramfit {
+namespace {
+
+// The decode step's promise: KV append + decode attention captured once in a CUDA graph replay
+// correctly at the next lengths, because positions and lengths are device values.
+TEST_F(LlmKernels, DecodeStepReplaysFromAGraph) {
+  const DType dt = DType::f16;
+  const I64 H = 8, Hk = 2, d = 128, max_ctx = 600, batch = 2;
+  int sms = 0;
+  CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
+  kern::DecodeAttentionArgs a;
+  a.batch = batch;
+  a.heads = H;
+  a.kv_heads = Hk;
+  a.head_dim = d;
+  a.max_ctx = max_ctx;
+  const I64 row = (H + 2 * Hk) * d;  // fused qkv of one token
+  a.q_stride = row;
+  const int splits = kern::decode_attention_splits(a, sms);
+  const kern::KvCacheDims dims{batch, Hk, max_ctx, d};
+  auto ck = rounded(dt, random_values(sz(dims.elements()), 51));
+  auto cv = rounded(dt, random_values(sz(dims.elements()), 52));
+  Buf dk(dt, ck.size()), dv(dt, cv.size()), dqkv(dt, sz(batch * row)), dout(dt, sz(batch * H * d));
+  dk.upload(ck);
+  dv.upload(cv);
+  Raw seq(std::vector<std::int32_t>{0, 1}), pos(sz(batch) * 4), lens(sz(batch) * 4);
+  Raw scratch(kern::decode_attention_scratch_bytes(a, splits));
+  a.seq_lens = lens.as<std::int32_t>();
+
+  cudaGraph_t graph = nullptr;
+  cudaGraphExec_t exec = nullptr;
+  CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+  kern::kv_cache_append(dt, dqkv.at(sz(H * d)), row, dqkv.at(sz((H + Hk) * d)), row, batch, seq.as<std::int32_t>(),
+                        pos.as<std::int32_t>(), dk.at(), dv.at(), dims, stream_);
+  kern::decode_attention(dt, dqkv.at(), dk.at(), dv.at(), dout.at(), a, splits, scratch.get(), stream_);
+  CUDA_CHECK(cudaStreamEndCapture(stream_, &graph));
+  CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
+
+  // Two steps: lengths {5, 300} then {6, 599} (the second crosses into more splits).
+  for (const auto& len : {std::vector<std::int32_t>{5, 300}, std::vector<std::int32_t>{6, 599}}) {
+    const auto qkv = rounded(dt, random_values(sz(batch * row), static_cast<std::uint64_t>(60 + len[1])));
+    dqkv.upload(qkv);
+    const std::vector<std::int32_t> p = {len[0] - 1, len[1] - 1};
+    CUDA_CHECK(cudaMemcpy(pos.get(), p.data(), 8, cudaMemcpyHostToDevice));
+    CUDA_CHECK(cudaMemcpy(lens.get(), len.data(), 8, cudaMemcpyHostToDevice));
+    CUDA_CHECK(cudaGraphLaunch(exec, stream_));
+    sync();
+    std::vector<float> ref(sz(batch * H * d));
+    for (I64 b = 0; b < batch; ++b) {
+      const I64 L = len[sz(b)];
+      for (I64 h = 0; h < Hk; ++h)  // the host cache gets the new token, as the kernel should have done
+        for (I64 e = 0; e < d; ++e) {
+          ck[sz(((b * Hk + h) * max_ctx + L - 1) * d + e)] = qkv[sz(b * row + H * d + h * d + e)];
+          cv[sz(((b * Hk + h) * max_ctx + L - 1) * d + e)] = qkv[sz(b * row + (H + Hk) * d + h * d + e)];
+        }
+      std::vector<float> kk(sz(L * Hk * d)), vv(kk.size());
+      for (I64 j = 0; j < L; ++j)
+        for (I64 h = 0; h < Hk; ++h)
+          for (I64 e = 0; e < d; ++e) {
+            kk[sz((j * Hk + h) * d + e)] = ck[sz(((b * Hk + h) * max_ctx + j) * d + e)];
+            vv[sz((j * Hk + h) * d + e)] = cv[sz(((b * Hk + h) * max_ctx + j) * d + e)];
+          }
+      cpu::GqaShape s;
+      s.kv_len = L;
+      s.heads = H;
+      s.kv_heads = Hk;
+      s.head_dim = d;
+      s.causal = false;
+      cpu::attention_gqa(qkv.data() + b * row, kk.data(), vv.data(), ref.data() + b * H * d, s);
+    }
+    expect_close("graph replay, lengths " + std::to_string(len[0]) + ", " + std::to_string(len[1]),
+                 dout.download(ref.size()), ref, out_tol(dt));
+  }
+  (void)cudaGraphExecDestroy(exec);
+  (void)cudaGraphDestroy(graph);
+}
+
+}  // namespace
+}  // namespace vramfit
