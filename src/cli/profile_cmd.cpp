@@ -62,6 +62,7 @@ SessionConfig session_config(const nlohmann::json& c) {
   cfg.workspace = c.value("workspace", std::uint64_t{128} << 20);
   cfg.seed = c.value("seed", std::uint64_t{1});
   cfg.device = c.value("device", 0);
+  cfg.streams = c.value("streams", 1);
   return cfg;
 }
 
@@ -323,6 +324,7 @@ int run_one_device(const ProfileOptions& o, int device, bool several) {
   doc.vram_limit_bytes = mo.vram_limit;
   doc.reserve_bytes = mo.reserve;
   doc.budget_bytes = dev.value("budget_bytes", std::uint64_t{0});
+  mo.handles_bytes = dev.value("handles_bytes", std::uint64_t{0});
   doc.context_bytes = dev.value("context_bytes", std::uint64_t{0}) + dev.value("handles_bytes", std::uint64_t{0});
   doc.max_batch_ceiling = mo.max_batch_ceiling;
   doc.quick = o.quick;

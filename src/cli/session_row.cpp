@@ -9,6 +9,7 @@ RunRow session_row(const SessionConfig& cfg, Session& s, const TimingStats* t) {
   row.model = cfg.model->id;
   row.precision = cfg.precision;
   row.batch = cfg.batch;
+  row.streams = cfg.streams;
   if (t) {
     row.iterations = static_cast<int>(t->samples_ms.size());
     row.warmup = t->warmup;
@@ -17,6 +18,11 @@ RunRow session_row(const SessionConfig& cfg, Session& s, const TimingStats* t) {
     row.timing_note = t->note;
     row.samples_ms = t->samples_ms;
     row.items_per_s = t->median > 0 ? static_cast<double>(cfg.batch) * 1000.0 / t->median : 0;
+    row.streams = t->streams;
+    if (t->streams > 1) {
+      row.wall_median_ms = t->wall_median_ms;
+      row.items_per_s = t->wall_median_ms > 0 ? static_cast<double>(t->streams * cfg.batch) * 1000.0 / t->wall_median_ms : 0;
+    }
   }
   const VramBreakdown v = s.vram();
   row.weights_bytes = v.weights;

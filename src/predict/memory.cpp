@@ -129,3 +129,31 @@ ModelSummary summarize(const ModelInfo& m) {
 }
 
 }  // namespace vramfit
+
+namespace vramfit {
+
+StreamsFit max_streams_under(const ModelInfo& m, Precision p, std::int64_t batch, std::uint64_t budget, std::uint64_t handles_bytes,
+                             std::int64_t ceiling, std::uint64_t workspace) {
+  StreamsFit f;
+  const MemoryEstimate e = estimate_memory(m, p, batch, workspace);
+  if (e.status != "ok") {
+    f.reason = e.reason;
+    return f;
+  }
+  auto align = [](std::uint64_t b) { return (b + 255) / 256 * 256; };
+  f.weights_bytes = e.weights_bytes;
+  f.per_stream_bytes = align(e.arena_bytes) + align(workspace);
+  f.handles_bytes = handles_bytes;
+  if (budget < f.weights_bytes + f.per_stream_bytes) {
+    f.reason = fmt::format("one stream at batch {} needs {} (weights {} + activations and workspace {}); budget {}", batch,
+                           format_bytes(f.weights_bytes + f.per_stream_bytes), format_bytes(f.weights_bytes),
+                           format_bytes(f.per_stream_bytes), format_bytes(budget));
+    return f;
+  }
+  const std::uint64_t n = (budget - f.weights_bytes + handles_bytes) / (f.per_stream_bytes + handles_bytes);
+  f.max_streams = static_cast<std::int64_t>(std::min<std::uint64_t>(n, static_cast<std::uint64_t>(std::max<std::int64_t>(ceiling, 1))));
+  f.capped = static_cast<std::int64_t>(n) >= ceiling;
+  return f;
+}
+
+}  // namespace vramfit

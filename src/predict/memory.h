@@ -53,6 +53,20 @@ struct BudgetFit {
 // Returns INT64_MAX when no node limits the batch.
 std::int64_t engine_batch_limit(const Graph& g);
 
+// Concurrent streams of one model at a batch (run --streams; pose models in profile): the weights
+// once, then per stream its activation arena and workspace (each 256-aligned, as the arena lays them
+// out), and per stream beyond the first one more pair of library handles (`handles_bytes`, measured
+// on the card). The largest N with weights + N·per_stream + (N − 1)·handles ≤ budget, capped at
+// `ceiling`. 0 when not even one stream fits.
+struct StreamsFit {
+  std::int64_t max_streams = 0;
+  std::uint64_t weights_bytes = 0, per_stream_bytes = 0, handles_bytes = 0;
+  std::string reason;  // when max_streams == 0, or the engine cannot run it
+  bool capped = false;
+};
+StreamsFit max_streams_under(const ModelInfo& m, Precision p, std::int64_t batch, std::uint64_t budget, std::uint64_t handles_bytes,
+                             std::int64_t ceiling = 64, std::uint64_t workspace = kDefaultWorkspaceBytes);
+
 // Largest batch b ≤ ceiling with weights + arena(b) + workspace ≤ budget.
 BudgetFit max_batch_under(const ModelInfo& m, Precision p, std::uint64_t budget, std::int64_t ceiling = 1 << 20,
                           std::uint64_t workspace = kDefaultWorkspaceBytes);

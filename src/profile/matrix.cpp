@@ -111,7 +111,7 @@ std::vector<std::int64_t> latency_batches(std::int64_t max_batch, bool quick) {
 }
 
 nlohmann::json worker_config(const std::string& kind, const std::string& model, Precision p, std::int64_t batch,
-                             const MatrixOptions& o) {
+                             const MatrixOptions& o, int streams) {
   nlohmann::json c;
   c["kind"] = kind;
   c["device"] = o.device;
@@ -123,6 +123,7 @@ nlohmann::json worker_config(const std::string& kind, const std::string& model, 
   c["batch"] = batch;
   c["workspace"] = o.workspace;
   c["seed"] = o.seed;
+  if (streams > 1) c["streams"] = streams;  // absent for one stream: journal keys of earlier profiles stay valid
   if (kind == "measure") {
     c["warmup"] = o.warmup();
     c["iterations"] = o.iterations();
@@ -199,6 +200,34 @@ ModelPrecisionResult profile_model_precision(const ModelInfo& m, Precision p, co
     res["batch"] = b;
     res["reference"] = "fp32";
     r.fidelity = std::move(res);
+  }
+
+  if (m.family == ModelFamily::Pose) {
+    for (std::int64_t b : {1, 8, 32}) {
+      if (b > r.max_batch.max_batch) break;
+      const StreamsFit sf = max_streams_under(m, p, b, budget, o.handles_bytes, o.max_streams_ceiling, o.workspace);
+      const ProbeFn probe_streams = [&](std::int64_t n) {
+        say(fmt::format("batch {} × {} streams", b, n));
+        const nlohmann::json res = run(worker_config("probe", m.id, p, b, o, static_cast<int>(n)));
+        return Probe{n, res.value("status", "error"), res.value("reason", "")};
+      };
+      const MaxBatchResult c = confirm_max_batch(sf.max_streams, o.max_streams_ceiling, probe_streams);
+      nlohmann::json sj{{"batch", b},
+                        {"status", c.status},
+                        {"predicted", c.predicted},
+                        {"max_streams", c.max_batch},
+                        {"prediction_confirmed", c.prediction_confirmed},
+                        {"capped", c.capped},
+                        {"per_stream_bytes", sf.per_stream_bytes},
+                        {"probes", nlohmann::json::array()}};
+      if (!c.reason.empty()) sj["reason"] = c.reason;
+      for (const auto& pr : c.probes) {
+        nlohmann::json pj{{"streams", pr.batch}, {"status", pr.status}};
+        if (!pr.reason.empty()) pj["reason"] = pr.reason;
+        sj["probes"].push_back(pj);
+      }
+      r.streams.push_back(std::move(sj));
+    }
   }
   return r;
 }

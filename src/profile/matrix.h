@@ -39,6 +39,8 @@ struct MatrixOptions {
   std::int64_t max_batch_ceiling = 4096;
   bool quick = false;
   int device = 0;
+  std::uint64_t handles_bytes = 0;       // one cuDNN + cuBLASLt handle pair on this card (device worker)
+  std::int64_t max_streams_ceiling = 64;  // pose models: most concurrent streams searched
   std::uint64_t seed = 1;
   int warmup() const { return quick ? 3 : 10; }
   int iterations() const { return quick ? 10 : 50; }
@@ -89,12 +91,17 @@ struct ModelPrecisionResult {
   MaxBatchResult max_batch;
   std::vector<nlohmann::json> measurements;  // worker results (RunRow JSON + "kind") at each batch
   std::optional<nlohmann::json> fidelity;    // precisions below fp32
+  // Pose models (camera streams): at batch 1, 8 and 32 (those ≤ the max batch) the most concurrent
+  // streams that fit — predicted (predict/memory.h max_streams_under), confirmed like the max batch
+  // (N runs, N + 1 is out of memory): {"batch", "predicted", "max_streams", "prediction_confirmed",
+  // "capped", "probes": [{"streams", "status", "reason"}]}.
+  std::vector<nlohmann::json> streams;
 };
 
 // The worker configuration for one step: kind "probe" (set up and run once), "measure" (time it),
 // "fidelity" (against fp32) or "device" (what the GPU is; no model).
 nlohmann::json worker_config(const std::string& kind, const std::string& model, Precision p, std::int64_t batch,
-                             const MatrixOptions& o);
+                             const MatrixOptions& o, int streams = 1);
 
 ModelPrecisionResult profile_model_precision(const ModelInfo& m, Precision p, const MatrixOptions& o, std::uint64_t budget,
                                              const WorkerFn& run, const ProgressFn& progress = {});

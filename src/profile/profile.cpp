@@ -110,6 +110,7 @@ nlohmann::json to_json(const ModelPrecisionResult& r) {
   j["measurements"] = nlohmann::json::array();
   for (const auto& m : r.measurements) j["measurements"].push_back(m);
   j["fidelity"] = r.fidelity ? *r.fidelity : nlohmann::json(nullptr);
+  if (!r.streams.empty()) j["streams"] = r.streams;
   const StatusMark sm = status_mark(r);
   j["mark"] = sm.mark;
   if (!sm.note.empty()) j["mark_note"] = sm.note;
@@ -197,6 +198,25 @@ std::string constraints_markdown(const ProfileDoc& d) {
       "the worker failed. VRAM is the process total (weights + activations + workspace + CUDA context and handles). "
       "Max batch is searched up to --max-batch {}; \"≥\" means that ceiling was reached.\n",
       d.max_batch_ceiling);
+
+  bool any_streams = false;
+  for (const auto& r : d.results) any_streams = any_streams || !r.streams.empty();
+  if (any_streams) {
+    s += "\n## Concurrent streams (pose models)\n\n"
+         "The most copies of the model that run at once on this budget (one CUDA stream, activation region and workspace "
+         "each, shared weights), predicted by the planner and confirmed on the GPU (N ran, N + 1 was out of memory).\n\n"
+         "| model | precision | batch per stream | max streams | confirmed | per stream |\n|---|---|---:|---:|---|---:|\n";
+    for (const auto& r : d.results)
+      for (const auto& st : r.streams) {
+        const bool capped = st.value("capped", false);
+        s += fmt::format("| {} | {} | {} | {}{} | {} | {} |\n", r.model, to_string(r.precision), st.value("batch", 0), capped ? "≥ " : "",
+                         st.value("max_streams", 0),
+                         st.value("status", "ok") != "ok" ? md_cell(st.value("status", "") + ": " + st.value("reason", ""))
+                         : st.value("prediction_confirmed", false) ? "yes"
+                                                                   : fmt::format("no (planner said {})", st.value("predicted", 0)),
+                         mib(st.value("per_stream_bytes", std::uint64_t{0})));
+      }
+  }
 
   s += "\n## What does not fit, and why\n\n";
   bool any = false;

@@ -25,6 +25,8 @@ nlohmann::json to_json(const RunRow& r) {
                      {"trusted", r.timing_trusted}, {"samples", r.samples_ms}};
   if (!r.timing_note.empty()) j["latency_ms"]["note"] = r.timing_note;
   j["items_per_s"] = r.items_per_s;
+  j["streams"] = r.streams;
+  if (r.streams > 1) j["wall_median_ms"] = r.wall_median_ms;
   j["vram_bytes"] = {{"weights", r.weights_bytes},
                      {"activations", r.activation_bytes},
                      {"workspace_budget", r.workspace_budget_bytes},
@@ -61,12 +63,15 @@ std::string run_markdown(const RunReport& r) {
   if (!r.vram_limit.empty()) out += fmt::format("Emulated card: {} (budget = limit − context and handles measured here)\n", r.vram_limit);
   out += "\n";
   std::vector<std::vector<std::string>> rows;
+  bool any_streams = false;
   for (const auto& x : r.rows) {
+    const std::string batch = x.streams > 1 ? fmt::format("{} × {} streams", x.batch, x.streams) : std::to_string(x.batch);
+    any_streams = any_streams || x.streams > 1;
     if (x.status != "ok") {
-      rows.push_back({x.model, std::string(to_string(x.precision)), std::to_string(x.batch), x.status, x.reason});
+      rows.push_back({x.model, std::string(to_string(x.precision)), batch, x.status, x.reason});
       continue;
     }
-    rows.push_back({x.model, std::string(to_string(x.precision)), std::to_string(x.batch), "ok" + std::string(x.timing_trusted ? "" : " (timing flagged)"),
+    rows.push_back({x.model, std::string(to_string(x.precision)), batch, "ok" + std::string(x.timing_trusted ? "" : " (timing flagged)"),
                     fmt::format("{:.3f}", x.median_ms), fmt::format("{:.3f}", x.p90_ms), fmt::format("{:.3f}", x.p99_ms),
                     fmt::format("{:.3f}", x.min_ms), fmt::format("{:.3f}", x.max_ms), fmt::format("{:.0f}", x.items_per_s),
                     mib(x.weights_bytes), mib(x.activation_bytes), fmt::format("{}/{}", mib(x.workspace_used_bytes), mib(x.workspace_budget_bytes)),
@@ -84,6 +89,10 @@ std::string run_markdown(const RunReport& r) {
                        to_string(x.precision), x.batch, total, x.median_ms);
     for (const auto& [op, ms] : x.time_by_op) out += fmt::format("  {:<20} {:9.3f} ms  {:5.1f}%\n", op, ms, 100.0 * ms / total);
   }
+  if (any_streams)
+    out += "\nWith N streams: the N copies start together; latency is each stream's own (all pooled), items/s is "
+           "N × batch over the median time until the last stream is done, and VRAM holds the weights once and N activation "
+           "regions, workspaces and library-handle pairs.\n";
   out += "\nLatency: CUDA events around each replay of the captured forward pass after warm-up; random N(0,1) inputs.\n"
          "Process total = the session's one arena (weights + activations + workspace budget) + context and handles.\n";
   return out;
@@ -91,15 +100,15 @@ std::string run_markdown(const RunReport& r) {
 
 std::string run_csv(const RunReport& r) {
   std::string out = "model,precision,batch,status,reason,median_ms,p90_ms,p99_ms,min_ms,max_ms,items_per_s,weights_bytes,"
-                    "activation_bytes,workspace_used_bytes,workspace_budget_bytes,context_bytes,process_total_bytes,device_used_bytes\n";
+                    "activation_bytes,workspace_used_bytes,workspace_budget_bytes,context_bytes,process_total_bytes,device_used_bytes,streams\n";
   for (const auto& x : r.rows) {
     std::string reason = x.reason;
     for (auto& c : reason)
       if (c == '"') c = '\'';
-    out += fmt::format("{},{},{},{},\"{}\",{:.4f},{:.4f},{:.4f},{:.4f},{:.4f},{:.1f},{},{},{},{},{},{},{}\n", x.model, to_string(x.precision),
+    out += fmt::format("{},{},{},{},\"{}\",{:.4f},{:.4f},{:.4f},{:.4f},{:.4f},{:.1f},{},{},{},{},{},{},{},{}\n", x.model, to_string(x.precision),
                        x.batch, x.status, reason, x.median_ms, x.p90_ms, x.p99_ms, x.min_ms, x.max_ms, x.items_per_s, x.weights_bytes,
                        x.activation_bytes, x.workspace_used_bytes, x.workspace_budget_bytes, x.context_bytes, x.process_total_bytes,
-                       x.device_used_bytes);
+                       x.device_used_bytes, x.streams);
   }
   return out;
 }

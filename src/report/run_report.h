@@ -24,7 +24,9 @@ struct RunRow {
   bool timing_trusted = true;
   std::string timing_note;
   std::vector<double> samples_ms;
-  double items_per_s = 0;  // batch / median
+  double items_per_s = 0;  // batch / median; with streams: streams · batch / wall median
+  int streams = 1;          // concurrent copies (run --streams); latency figures are per stream
+  double wall_median_ms = 0;  // streams > 1: median of (common start → last stream done)
   // VRAM
   std::uint64_t weights_bytes = 0, activation_bytes = 0, workspace_budget_bytes = 0, workspace_used_bytes = 0;
   std::uint64_t arena_bytes = 0;          // the session's one allocation

@@ -90,6 +90,8 @@ struct Session::Impl {
   cuda::Stream stream;
   cuda::DeviceArena arena;
   std::unique_ptr<cuda::Executor> exec;
+  std::vector<cuda::Stream> more_streams;                  // streams 2…N (cfg.streams)
+  std::vector<std::unique_ptr<cuda::Executor>> more_execs;  // on the first executor's weights
   std::uint64_t planned_capacity = 0;
   SetupTimes setup;
 };
@@ -119,7 +121,8 @@ Session::Session(const SessionConfig& cfg) : impl_(std::make_unique<Impl>()) {
     // a configuration over budget fails before seconds go into generating its weights.
     Graph planned = s.graph;
     optimize_for_inference(planned, cfg.precision, nullptr, cfg.tf32 || cfg.channels_last);
-    s.planned_capacity = cuda::required_arena_bytes(planned, plan_memory(planned), eo);
+    if (cfg.streams < 1) throw InvalidInput(fmt::format("--streams must be ≥ 1 (got {})", cfg.streams));
+    s.planned_capacity = cuda::required_arena_bytes(planned, plan_memory(planned), eo, cfg.streams);
   }
 
   // Budget: an emulated card's size less what this process needs before any session, or what the
@@ -135,6 +138,9 @@ Session::Session(const SessionConfig& cfg) : impl_(std::make_unique<Impl>()) {
     const std::uint64_t fixed = s.overhead.handles_bytes + cfg.reserve;
     s.budget = free_b > fixed ? free_b - fixed : 0;
   }
+  // Each further stream has its own cuDNN and cuBLASLt handles, measured above for one pair.
+  const std::uint64_t more_handles = static_cast<std::uint64_t>(cfg.streams - 1) * s.overhead.handles_bytes;
+  s.budget = s.budget > more_handles ? s.budget - more_handles : 0;
   if (s.planned_capacity > s.budget)
     throw OutOfMemory(fmt::format("device arena needs {} ({} B), budget {} ({} B)", format_bytes(s.planned_capacity), s.planned_capacity,
                                   format_bytes(s.budget), s.budget));
@@ -147,18 +153,28 @@ Session::Session(const SessionConfig& cfg) : impl_(std::make_unique<Impl>()) {
   }
   optimize_for_inference(s.graph, cfg.precision, &s.weights, cfg.tf32 || cfg.channels_last);
   s.plan = plan_memory(s.graph);
-  VRAMFIT_CHECK(cuda::required_arena_bytes(s.graph, s.plan, eo) == s.planned_capacity,
+  VRAMFIT_CHECK(cuda::required_arena_bytes(s.graph, s.plan, eo, cfg.streams) == s.planned_capacity,
                 "the plan with weights bound differs from the plan without them");
   const auto t2 = clock::now();
 
   s.arena = cuda::DeviceArena(s.planned_capacity, s.budget);
   s.exec = std::make_unique<cuda::Executor>(s.graph, s.plan, s.weights, s.arena, eo, s.stream.get());
   const auto t3 = clock::now();
+  for (int i = 1; i < cfg.streams; ++i) {
+    cuda::ExecutorOptions shared = eo;
+    shared.shared_weights = s.exec.get();
+    s.more_streams.emplace_back();
+    s.more_execs.push_back(std::make_unique<cuda::Executor>(s.graph, s.plan, s.weights, s.arena, shared, s.more_streams.back().get()));
+  }
   s.weights.clear();  // the device holds them now
-  s.exec->fill_input_normal(0, cfg.seed + 1, s.stream.get());  // on the device: seconds on the host at large batches
-  s.exec->enqueue(s.stream.get());  // warm cuDNN/cuBLASLt before capture
-  CUDA_CHECK(cudaStreamSynchronize(s.stream.get()));
-  s.exec->capture(s.stream.get());
+  for (int i = 0; i < cfg.streams; ++i) {
+    cuda::Executor& e = i == 0 ? *s.exec : *s.more_execs[static_cast<std::size_t>(i - 1)];
+    cudaStream_t st = i == 0 ? s.stream.get() : s.more_streams[static_cast<std::size_t>(i - 1)].get();
+    e.fill_input_normal(0, cfg.seed + 1 + static_cast<std::uint64_t>(i), st);  // on the device: seconds on the host at large batches
+    e.enqueue(st);  // warm cuDNN/cuBLASLt before capture
+    CUDA_CHECK(cudaStreamSynchronize(st));
+    e.capture(st);
+  }
   const auto t4 = clock::now();
   s.setup.plan_s = secs(t0, t1);
   s.setup.weights_s = secs(t1, t2);
@@ -182,14 +198,53 @@ Tensor Session::random_input(std::uint64_t seed) const {
 void Session::set_input(const Tensor& x) { impl_->exec->set_input(0, x); }
 
 void Session::run() {
-  impl_->exec->launch(impl_->stream.get());
-  impl_->stream.synchronize();
+  auto& s = *impl_;
+  s.exec->launch(s.stream.get());
+  for (std::size_t i = 0; i < s.more_execs.size(); ++i) s.more_execs[i]->launch(s.more_streams[i].get());
+  s.stream.synchronize();
+  for (auto& st : s.more_streams) st.synchronize();
+}
+
+TimingStats Session::time_streams(int warmup, int iterations) {
+  auto& s = *impl_;
+  const std::size_t n = 1 + s.more_execs.size();
+  auto stream_of = [&](std::size_t i) { return i == 0 ? s.stream.get() : s.more_streams[i - 1].get(); };
+  auto exec_of = [&](std::size_t i) -> const cuda::Executor& { return i == 0 ? *s.exec : *s.more_execs[i - 1]; };
+  struct Iter {
+    cuda::Event start, join;
+    std::vector<cuda::Event> end;
+  };
+  std::vector<Iter> its(static_cast<std::size_t>(warmup + iterations));
+  for (auto& it : its) {
+    it.end.resize(n);
+    // All streams start together (after `start` on stream 0) and stream 0 waits for all of them.
+    it.start.record(stream_of(0));
+    for (std::size_t i = 1; i < n; ++i) CUDA_CHECK(cudaStreamWaitEvent(stream_of(i), it.start.get(), 0));
+    for (std::size_t i = 0; i < n; ++i) {
+      exec_of(i).launch(stream_of(i));
+      it.end[i].record(stream_of(i));
+    }
+    for (std::size_t i = 1; i < n; ++i) CUDA_CHECK(cudaStreamWaitEvent(stream_of(0), it.end[i].get(), 0));
+    it.join.record(stream_of(0));
+  }
+  s.stream.synchronize();
+  std::vector<double> per_stream, wall;
+  for (std::size_t k = static_cast<std::size_t>(warmup); k < its.size(); ++k) {
+    for (std::size_t i = 0; i < n; ++i) per_stream.push_back(cuda::Event::elapsed_ms(its[k].start, its[k].end[i]));
+    wall.push_back(cuda::Event::elapsed_ms(its[k].start, its[k].join));
+  }
+  TimingStats t = summarize_samples(std::move(per_stream), warmup);
+  const TimingStats w = summarize_samples(std::move(wall), warmup);
+  t.streams = static_cast<int>(n);
+  t.wall_median_ms = w.median;
+  return t;
 }
 
 Tensor Session::output() const { return impl_->exec->output(0); }
 
 TimingStats Session::time(int warmup, int iterations, double max_seconds) {
   auto& s = *impl_;
+  if (!s.more_execs.empty()) return time_streams(warmup, iterations);
   int sizing = 0;  // the replay that sized the loop counts as warm-up
   if (max_seconds > 0 && warmup > 0 && iterations > 0) {
     sizing = 1;
@@ -232,13 +287,15 @@ std::vector<Session::NodeTime> Session::time_nodes(int iterations) {
 VramBreakdown Session::vram() const {
   const auto& s = *impl_;
   VramBreakdown v;
+  const std::uint64_t n = 1 + s.more_execs.size();
   v.weights = s.exec->weights_bytes();
-  v.activations = s.exec->activation_bytes();
-  v.workspace_budget = s.cfg.workspace;
+  v.activations = n * s.exec->activation_bytes();
+  v.workspace_budget = n * s.cfg.workspace;
   v.workspace_used = s.exec->workspace_used();
+  for (const auto& e : s.more_execs) v.workspace_used = std::max(v.workspace_used, e->workspace_used());
   v.arena_capacity = s.arena.capacity();
   v.planned_arena = s.planned_capacity;
-  v.context_and_handles = s.overhead.total();
+  v.context_and_handles = s.overhead.total() + (n - 1) * s.overhead.handles_bytes;
   v.device_used = device_used();
   v.budget = s.budget;
   return v;

@@ -30,6 +30,9 @@ struct SessionConfig {
   bool tf32 = false;           // TF32 for fp32 convolutions/matmuls (implies channels-last fp32)
   bool channels_last = false;  // NHWC for fp32 activations too (16-bit ones always are)
   bool autotune = true;
+  // Concurrent copies of the forward pass (camera streams): each its own CUDA stream, activation
+  // region and workspace in the one arena, all on the same weights (uploaded once).
+  int streams = 1;
   std::uint64_t seed = 1;
   std::string weights_path;  // safetensors checkpoint (torchvision names); empty: random weights
   int device = 0;
@@ -62,6 +65,10 @@ struct TimingStats {
   double min = 0, median = 0, p90 = 0, p99 = 0, max = 0, mean = 0;
   bool trusted = true;
   std::string note;  // why not trusted
+  // With several streams: samples_ms are every stream's own latency (all pooled); wall is each
+  // iteration from the common start to the last stream's end.
+  int streams = 1;
+  double wall_median_ms = 0;
 };
 TimingStats summarize_samples(std::vector<double> samples_ms, int warmup);
 
@@ -94,10 +101,11 @@ class Session {
   // Time of each node (CUDA events around each step, not graph-captured; median of `iterations`).
   struct NodeTime { std::string name, op; double median_ms = 0; };
   std::vector<NodeTime> time_nodes(int iterations);
-  VramBreakdown vram() const;
+  VramBreakdown vram() const;  // with several streams: activations and workspace summed over them
   std::vector<std::string> algorithm_choices() const;
 
  private:
+  TimingStats time_streams(int warmup, int iterations);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -199,3 +199,54 @@ TEST(ModelPrecision, NothingFitsIsOomWithoutMeasurements) {
   EXPECT_TRUE(r.measurements.empty());
   EXPECT_FALSE(r.reason.empty());
 }
+
+TEST(ModelPrecision, PoseModelsReportMaxStreamsPredictedThenConfirmed) {
+  const auto& m = find_model("yolo11n-pose");
+  MatrixOptions o;
+  o.quick = true;
+  o.handles_bytes = 12 * MiB;
+  const std::uint64_t budget = 2 * GiB;
+  // A fake card that holds exactly what the planner says: weights once, activations + workspace per stream.
+  std::vector<nlohmann::json> configs;
+  const WorkerFn fake = [&](const nlohmann::json& c) -> nlohmann::json {
+    configs.push_back(c);
+    const std::int64_t b = c.at("batch").get<std::int64_t>();
+    const int n = c.value("streams", 1);
+    const StreamsFit f = max_streams_under(m, Precision::fp16, b, budget, o.handles_bytes, 1 << 20, o.workspace);
+    if (n > f.max_streams) return {{"status", "oom"}, {"reason", "fake: out of memory"}};
+    if (c["kind"] == "fidelity") return {{"status", "ok"}, {"relative_l2", 1e-3}, {"top1_agreement", 1.0}};
+    return {{"status", "ok"}, {"batch", b}};
+  };
+  const auto r = profile_model_precision(m, Precision::fp16, o, budget, fake);
+  ASSERT_EQ(r.status, "ok");
+  ASSERT_EQ(r.streams.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    const auto& s = r.streams[i];
+    EXPECT_EQ(s["batch"], (std::vector<int>{1, 8, 32}[i]));
+    EXPECT_TRUE(s["prediction_confirmed"].get<bool>()) << s.dump();
+    const std::int64_t n = s["max_streams"];
+    EXPECT_GT(n, 1);
+    ASSERT_EQ(s["probes"].size(), 2u);
+    EXPECT_EQ(s["probes"][0]["streams"], n);
+    EXPECT_EQ(s["probes"][1]["streams"], n + 1);
+    EXPECT_EQ(s["probes"][1]["status"], "oom");
+  }
+  // More streams at a larger batch never fit better.
+  EXPECT_GE(r.streams[0]["max_streams"].get<std::int64_t>(), r.streams[2]["max_streams"].get<std::int64_t>());
+  // Vision models have no streams section.
+  EXPECT_TRUE(profile_model_precision(find_model("resnet50"), Precision::fp16, o, budget, fake).streams.empty());
+}
+
+TEST(MaxStreams, AffineInStreamsWithHandlesPerExtraStream) {
+  const auto& m = find_model("yolo11n-pose");
+  const std::uint64_t h = 12 * MiB;
+  const StreamsFit f = max_streams_under(m, Precision::fp16, 8, 4 * GiB, h);
+  ASSERT_GT(f.max_streams, 0);
+  const std::uint64_t n = static_cast<std::uint64_t>(f.max_streams);
+  EXPECT_LE(f.weights_bytes + n * f.per_stream_bytes + (n - 1) * h, 4 * GiB);
+  if (!f.capped) {
+    EXPECT_GT(f.weights_bytes + (n + 1) * f.per_stream_bytes + n * h, 4 * GiB);
+  }
+  EXPECT_EQ(max_streams_under(m, Precision::fp16, 8, f.weights_bytes, h).max_streams, 0);
+  EXPECT_FALSE(max_streams_under(m, Precision::fp16, 8, f.weights_bytes, h).reason.empty());
+}

@@ -97,10 +97,11 @@ std::vector<float> from_device_format(std::span<const std::uint8_t> src, const S
 
 std::uint64_t weights_region_bytes(const Graph& g) { return aligned_weight_bytes(g, kAlign); }
 
-std::uint64_t required_arena_bytes(const Graph& g, const Plan& plan, const ExecutorOptions& opt) {
+std::uint64_t required_arena_bytes(const Graph& g, const Plan& plan, const ExecutorOptions& opt, int streams) {
   // Regions are allocated in this order, each 256-aligned, so the sum of aligned sizes is exact.
   VRAMFIT_CHECK(plan.weight_bytes == weights_region_bytes(g), "plan and executor disagree on the weights region");
-  return plan.weight_bytes + align_up(plan.arena_bytes) + align_up(opt.workspace_bytes);
+  VRAMFIT_CHECK(streams >= 1, "streams must be ≥ 1");
+  return plan.weight_bytes + static_cast<std::uint64_t>(streams) * (align_up(plan.arena_bytes) + align_up(opt.workspace_bytes));
 }
 
 struct Executor::Handles {
@@ -126,6 +127,11 @@ Executor::Executor(const Graph& g, const Plan& plan, const TensorMap& weights, D
     if (n.op == OpKind::Conv2d) weight_layout[n.inputs[1]] = g.value(n.inputs[0]).layout == Layout::NHWC ? Layout::NHWC : Layout::NCHW;
   for (ValueId p : g.params()) {
     const Value& v = g.value(p);
+    if (opt.shared_weights) {  // another stream's executor of this graph holds them
+      VRAMFIT_CHECK(&opt.shared_weights->g_ == &g, "shared weights come from an executor of another graph");
+      value_ptr_[static_cast<std::size_t>(p)] = opt.shared_weights->value_ptr_.at(static_cast<std::size_t>(p));
+      continue;
+    }
     auto it = weights.find(v.name);
     if (it == weights.end()) throw InvalidInput(fmt::format("no weights for parameter '{}'", v.name));
     if (it->second.numel() != v.shape.numel())

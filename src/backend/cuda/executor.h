@@ -43,12 +43,16 @@ struct ExecutorOptions {
   bool allow_tf32 = false;
   std::uint64_t workspace_bytes = 128ull << 20;  // the fixed workspace budget (--workspace)
   bool autotune = true;  // time cuDNN/cuBLASLt candidates (within the budget) at set-up
+  // Multi-stream sessions: run on the weights another executor of the same graph already uploaded
+  // (no weights region of its own); it must outlive this one.
+  const class Executor* shared_weights = nullptr;
 };
 
 // Bytes of the weights region: every parameter at its dtype, each rounded up to 256 bytes.
 std::uint64_t weights_region_bytes(const Graph& g);
-// What the arena must hold: weights region + Plan::arena_bytes + workspace budget (+ alignment).
-std::uint64_t required_arena_bytes(const Graph& g, const Plan& plan, const ExecutorOptions& opt);
+// What the arena must hold: weights region + Plan::arena_bytes + workspace budget (+ alignment); with
+// `streams` executors sharing the weights, the weights once and activations + workspace per stream.
+std::uint64_t required_arena_bytes(const Graph& g, const Plan& plan, const ExecutorOptions& opt, int streams = 1);
 
 class Executor {
  public:
