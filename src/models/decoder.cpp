@@ -186,6 +186,7 @@ DecoderConfig parse_decoder_config(const json& j, const std::string& label) {
   c.tie_word_embeddings = boolean(j, "tie_word_embeddings", label, false);
   // Qwen2's attention always has q/k/v biases (Qwen2Attention: bias=True); Llama's follow attention_bias.
   c.attention_bias = c.model_type == "qwen2" ? true : boolean(j, "attention_bias", label, false);
+  c.o_proj_bias = c.model_type == "qwen2" ? false : c.attention_bias;  // LlamaAttention: o_proj bias=attention_bias
   c.rope_theta = positive_number(j, "rope_theta", label, 10000.0);
   if (j.contains("rope_parameters") && j.at("rope_parameters").is_object()) {
     const json& rp = j.at("rope_parameters");
@@ -243,6 +244,7 @@ std::vector<DecoderTensor> decoder_tensors(const DecoderConfig& c) {
     t.push_back({p + "self_attn.v_proj.weight", Shape{KV, H}, DecoderTensorKind::Linear, li});
     if (c.attention_bias) t.push_back({p + "self_attn.v_proj.bias", Shape{KV}, DecoderTensorKind::Bias, li});
     t.push_back({p + "self_attn.o_proj.weight", Shape{H, Q}, DecoderTensorKind::Linear, li});
+    if (c.o_proj_bias) t.push_back({p + "self_attn.o_proj.bias", Shape{H}, DecoderTensorKind::Bias, li});
     t.push_back({p + "post_attention_layernorm.weight", Shape{H}, DecoderTensorKind::Norm, li});
     t.push_back({p + "mlp.gate_proj.weight", Shape{I, H}, DecoderTensorKind::Linear, li});
     t.push_back({p + "mlp.up_proj.weight", Shape{I, H}, DecoderTensorKind::Linear, li});

@@ -13,7 +13,7 @@
 //               (num_attention_heads query heads share num_key_value_heads key/value heads);
 //               x += attn·W_oᵀ;  h = RMSNorm(x)·γ₂;  x += (SiLU(h·W_gateᵀ) ⊙ h·W_upᵀ)·W_downᵀ
 //   logits = RMSNorm(x)·γ_f · W_lmᵀ   (W_lm = embed_tokens when tie_word_embeddings)
-// Qwen2 has biases on q/k/v (attention_bias); Llama and Mistral have none.
+// Qwen2 has biases on q/k/v; a Llama config with attention_bias = true has them on q/k/v and o.
 //
 // Not modelled (an error names them where a config asks for them): sliding-window attention (Mistral
 // v0.1's `sliding_window` — the presets use v0.3, which has none; a config with a window is run and
@@ -56,7 +56,8 @@ struct DecoderConfig {
   RopeScaling rope_scaling;
   float rms_norm_eps = 1e-6f;
   bool tie_word_embeddings = false;
-  bool attention_bias = false;       // q/k/v (and not o) biases: Qwen2
+  bool attention_bias = false;       // q/k/v biases (Qwen2; Llama's attention_bias)
+  bool o_proj_bias = false;          // o_proj bias too (Llama's attention_bias; not Qwen2)
   std::vector<std::string> notes;    // things the engine does differently from the config (sliding window)
 
   std::int64_t q_dim() const { return num_heads * head_dim; }

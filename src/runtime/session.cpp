@@ -103,6 +103,8 @@ Session::Session(const SessionConfig& cfg) : impl_(std::make_unique<Impl>()) {
                                   need % 10, info.name, info.cc_major, info.cc_minor));
 
   // Graph, weights, passes (BN folding needs the weights), plan — the same pipeline `plan` uses.
+  if (cfg.model->family == ModelFamily::DecoderLLM)
+    throw Unsupported(fmt::format("{} is a decoder LLM: run it with `vramfit llm -m {}`", cfg.model->id, cfg.model->id));
   s.graph = cfg.model->build(cfg.batch);
   if (cfg.weights_path.empty()) {
     s.weights = random_weights(s.graph, cfg.seed);

@@ -30,6 +30,12 @@ TEST(Registry, EveryNameIsUniqueAndEveryEntryBuilds) {
     for (const auto& a : m.aliases) EXPECT_TRUE(names.insert(a).second) << a;
     EXPECT_EQ(&find_model(m.id), &m);
     EXPECT_FALSE(m.description.empty()) << m.id;
+    if (m.family == ModelFamily::DecoderLLM) {  // no graph: a config (tests/models/decoder_test.cpp)
+      EXPECT_FALSE(m.build) << m.id;
+      ASSERT_TRUE(m.decoder) << m.id;
+      EXPECT_EQ(m.decoder().name, m.id);
+      continue;
+    }
     EXPECT_EQ(m.family, ModelFamily::Vision) << m.id;
     EXPECT_EQ(m.input_per_sample, (Shape{3, 224, 224})) << m.id;
     ASSERT_TRUE(m.build) << m.id;
@@ -39,7 +45,9 @@ TEST(Registry, EveryNameIsUniqueAndEveryEntryBuilds) {
     EXPECT_EQ(g.value(g.inputs()[0]).shape, (Shape{3, 3, 224, 224})) << m.id;
     EXPECT_EQ(g.value(g.outputs().at(0)).shape, (Shape{3, 1000})) << m.id;
   }
-  for (const char* id : {"resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "vit-b16", "vit-l16"})
+  for (const char* id : {"resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "vit-b16", "vit-l16", "llama-7b",
+                         "llama7b", "llama-2-7b", "llama-13b", "llama3-8b", "mistral-7b", "qwen2.5-0.5b", "qwen2.5-7b",
+                         "tinyllama-1.1b", "llama-70b"})
     EXPECT_TRUE(names.count(id)) << id;
 }
 
