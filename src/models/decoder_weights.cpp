@@ -90,15 +90,30 @@ DecoderCheckpoint DecoderCheckpoint::open(const std::string& path) {
 
 bool DecoderCheckpoint::has(const std::string& name) const { return shard_of_.count(name) > 0; }
 
-Tensor DecoderCheckpoint::read(const std::string& name, const Shape& expected) const {
+const SafetensorsFile& DecoderCheckpoint::file_of(const std::string& name) const {
   const auto it = shard_of_.find(name);
-  if (it == shard_of_.end())
-    throw InvalidInput(fmt::format("{}: checkpoint has no tensor '{}' (expected shape {})", path_, name, expected.to_string()));
+  if (it == shard_of_.end()) throw InvalidInput(fmt::format("{}: checkpoint has no tensor '{}'", path_, name));
   auto& file = files_[it->second];
   if (!file) file = std::make_shared<SafetensorsFile>(SafetensorsFile::open(it->second));
-  Tensor t = file->read_f32(name);
+  return *file;
+}
+
+void DecoderCheckpoint::check(const DecoderConfig& c) const {
+  for (const auto& t : decoder_tensors(c)) {
+    const SafetensorsFile& f = file_of(t.name);
+    const SafetensorsEntry* e = f.find(t.name);
+    if (!e) throw InvalidInput(fmt::format("{}: the index names tensor '{}' but the file lacks it", f.path(), t.name));
+    if (e->shape != t.shape)
+      throw InvalidInput(fmt::format("{}: tensor '{}' has shape {}, the config needs {}", f.path(), t.name,
+                                     e->shape.to_string(), t.shape.to_string()));
+  }
+}
+
+Tensor DecoderCheckpoint::read(const std::string& name, const Shape& expected) const {
+  const SafetensorsFile& f = file_of(name);
+  Tensor t = f.read_f32(name);
   if (t.shape != expected)
-    throw InvalidInput(fmt::format("{}: tensor '{}' has shape {}, the config needs {}", it->second, name,
+    throw InvalidInput(fmt::format("{}: tensor '{}' has shape {}, the config needs {}", f.path(), name,
                                    t.shape.to_string(), expected.to_string()));
   return t;
 }

@@ -45,9 +45,13 @@ class DecoderCheckpoint {
   // fp32 copy of a tensor, its shape checked; InvalidInput naming file and tensor when absent or misshapen.
   Tensor read(const std::string& name, const Shape& expected) const;
   const std::string& path() const { return path_; }
+  // Every tensor of decoder_tensors(c) is present with its shape (headers only, no data read);
+  // InvalidInput naming the first file and tensor that is not.
+  void check(const DecoderConfig& c) const;
 
  private:
   std::string path_, config_path_;
+  const SafetensorsFile& file_of(const std::string& name) const;
   std::map<std::string, std::string> shard_of_;                         // tensor → file
   mutable std::map<std::string, std::shared_ptr<SafetensorsFile>> files_;  // file → opened (lazily)
 };

@@ -80,7 +80,8 @@ std::string models_markdown(const std::vector<ModelSummary>& models) {
       }
   std::vector<std::vector<std::string>> rows;
   for (const auto& s : models) {
-    std::vector<std::string> r{s.id, fmt::format("{:.2f} M", static_cast<double>(s.parameters) / 1e6),
+    const double params = static_cast<double>(s.parameters);
+    std::vector<std::string> r{s.id, params >= 1e9 ? fmt::format("{:.2f} B", params / 1e9) : fmt::format("{:.2f} M", params / 1e6),
                                fmt::format("{:.2f} G", static_cast<double>(s.macs) / 1e9),
                                fmt::format("{:.2f} G", static_cast<double>(s.flops) / 1e9)};
     for (Precision p : cols) {
