@@ -40,7 +40,8 @@ float max_abs_of(const float* p, std::int64_t count) {
   float m = 0.0f;
   for (std::int64_t i = 0; i < count; ++i) {
     const float a = std::fabs(p[i]);
-    if (!(a <= m)) m = a;  // NaN propagates (a <= m is false), caught as non-finite
+    if (std::isnan(a)) return a;  // reported as a non-finite weight
+    m = std::max(m, a);
   }
   return m;
 }

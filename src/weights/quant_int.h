@@ -19,7 +19,8 @@
 //   value:                         q = clamp(round(w[r, c] / s_rg), −8, 7), stored as the nibble q + 8 ∈ [0, 15]
 //   packed[r·(k/2) + j] (uint8):   low nibble = column 2j, high nibble = column 2j+1
 //   dequantised:                   w'[r, c] = (nibble − 8) · s_rg
-//   Bytes: n·k/2 + 2·n·k/128. (Symmetric: −8 is reachable only by rounding, as in GGUF's Q4_0.)
+//   Bytes: n·k/2 + 2·n·k/128. Symmetric: |w|/s ≤ 7·(1 + 2⁻¹¹) after the scale's rounding, so q ∈ [−7, 7]
+//   in practice; the clamp to −8 is a guard, and nibble 0 is never written by quantize_int4.
 //
 // Rounding: the scale is rounded to fp16 first and the division uses that rounded scale, so q·s is
 // the representable value nearest w; round() is to nearest, ties to even (std::nearbyint). A scale

@@ -9,7 +9,7 @@
 // Layout: x, y row-major [rows, E], contiguous; w [E]. Dtypes: f32, f16, bf16 (w has x's dtype).
 // In place: y may equal x.
 //
-// Tiling: one block per row, 256 threads (E ≤ 1024·pack takes 128); pass 1 reads the row with 16-byte
+// Tiling: one block per row of min(256, units rounded up to a warp) threads; pass 1 reads the row with 16-byte
 // packs (8 16-bit values) and block-reduces Σx², pass 2 re-reads it (from L1: a row of E = 8192 fp16
 // is 16 KiB) and writes y. 16-byte packs when x, w, y are 16-byte aligned and E a multiple of the
 // pack; otherwise single elements. Memory-bound: bytes moved (2·rows·E + E)·sizeof(element); at
