@@ -55,7 +55,6 @@ LlmPassPlan plan_pass(const DecoderConfig& c, DType act, std::int64_t n, bool pr
   else p.add("last", 0, kLast, kLmHead);              // decode: the final norm writes h_final
   p.add("h_final", prefill ? 0 : tok * H * s, kFinalNorm, kLmHead);
   p.add("logits", V * s, kLmHead, kArgmax);
-  p.add("next", 4, kArgmax, kEnd);
 
   std::vector<LiveRange> ranges;
   for (const auto& b : p.bufs) ranges.push_back(b.range);
@@ -271,6 +270,7 @@ LlmMemoryPlan plan_llm_memory(const DecoderConfig& c, Precision p, std::int64_t 
     }
   }
   plan.scratch_bytes = scratch;
+  plan.carry_bytes = align_up(4 * u64(batch));
   return plan;
 }
 

@@ -3,12 +3,13 @@
 //
 // In:  a DecoderConfig, a precision (fp16, bf16, int8 = W8A16, int4 = W4A16), the KV capacity per
 //      sequence (`context`), the batch, and options (prefill chunk, cuBLASLt workspace budget).
-// Out: an LlmMemoryPlan — four regions of one device arena, each 256-byte aligned, in this order:
+// Out: an LlmMemoryPlan — five regions of one device arena, each 256-byte aligned, in this order:
 //   weights     every tensor at its format, each 256-aligned, in `weights` order (offsets given);
 //   kv          the fp16 (bf16 for bf16 models) KV cache: per layer K then V, each
 //               [batch, kv_heads, context, head_dim] — kv_bytes_per_token = 2·layers·kv_heads·head_dim·2;
 //   activations one arena shared by the prefill pass and the decode step (they never run at once),
 //               laid out with liveness by graph/planner.h assign_offsets;
+//   carry       the greedy tokens of the last step ([batch] int32, 256-aligned);
 //   scratch     the largest of: the cuBLASLt workspace budget (16-bit GEMMs), the dequantising GEMM's
 //               tile + workspace (int8/int4 prefill, and decode at batch > 8), the split-sequence decode
 //               attention's partials.
@@ -34,7 +35,7 @@
 //   gate_up [T, 2I]      product → SiLU·mul
 //   act [T, I]           SiLU·mul → down product (adds into x)
 //   last [batch, H]      prefill only: the last token of each sequence, copied out of x, normed in place
-//   logits [batch, V]    lm_head product → argmax;   next [batch] int32
+//   logits [batch, V]    lm_head product → argmax (into the carry region)
 // Sizes are planned per sequence (rounded to 256 bytes) and multiplied by the batch, as graph/planner.h
 // does per sample, so the activation arena is exactly linear in the batch.
 #pragma once
@@ -111,7 +112,10 @@ struct LlmMemoryPlan {
   std::int64_t decode_attention_splits = 1;  // upper bound the scratch is sized for
   std::int64_t dequant_tile_rows_max = 0;    // largest tile (int8/int4), 0 for 16-bit
   std::uint64_t scratch_bytes = 0;
-  std::uint64_t total_bytes() const { return weights_bytes + kv_bytes + activation_bytes + scratch_bytes; }
+  // The greedy tokens of the last step, [batch] int32: written by either pass's argmax, read by the
+  // next decode step's embedding (outside the activation region the two passes share).
+  std::uint64_t carry_bytes = 0;
+  std::uint64_t total_bytes() const { return weights_bytes + kv_bytes + activation_bytes + scratch_bytes + carry_bytes; }
 
   const LlmWeight& weight(std::string_view name) const;  // InternalError if absent
 };
