@@ -78,7 +78,10 @@ struct LlmSession::Impl {
   std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t, bool>, std::unique_ptr<k::DequantGemm>> dequant;
   cuda::GraphExec decode_graph;
   std::unique_ptr<PinnedInts> host_ids, host_pos, host_seq, host_lens;
-  bool have_next = false;  // the decode ids buffer holds the previous greedy tokens
+  bool have_next = false;  // the carry holds the previous greedy tokens
+  // The pinned host inputs are rewritten every step: wait until the previous step's copies have read them.
+  cuda::Event uploaded;
+  bool upload_pending = false;
 
   void* buf(const LlmPassPlan& p, const char* name) const { return at(acts, p.buffer(name).offset); }
   const LlmWeight& w(const std::string& name) const { return plan.weight(name); }
@@ -268,6 +271,7 @@ void LlmSession::Impl::product(const LlmWeight& t, const void* x, std::int64_t r
 void LlmSession::Impl::upload_ints(const LlmPassPlan& p, std::span<const std::int32_t> ids, std::int64_t n, std::int64_t p0,
                                    bool with_ids) {
   const std::int64_t B = cfg.batch, T = B * n;
+  if (upload_pending) uploaded.synchronize();
   for (std::int64_t t = 0; t < T; ++t) {
     host_pos->p[t] = static_cast<std::int32_t>(p0 + t % n);
     host_seq->p[t] = static_cast<std::int32_t>(t / n);
@@ -281,6 +285,8 @@ void LlmSession::Impl::upload_ints(const LlmPassPlan& p, std::span<const std::in
   if (with_ids)
     CUDA_CHECK(cudaMemcpyAsync(&p == &plan.decode ? static_cast<void*>(carry) : buf(p, "ids"), host_ids->p, bytes,
                                cudaMemcpyHostToDevice, stream));
+  uploaded.record(stream);
+  upload_pending = true;
 }
 
 void LlmSession::Impl::pass(const LlmPassPlan& p, std::int64_t n, std::int64_t p0, bool prefill, cudaStream_t s) {
