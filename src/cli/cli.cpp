@@ -59,6 +59,7 @@ int main(int argc, char** argv) {
   add(&register_devices);
   add(&register_profile);
   add(&register_report);
+  add(&register_llm);
   try {
     app.parse(argc, argv);
     for (auto* sub : app.get_subcommands())

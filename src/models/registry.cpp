@@ -75,6 +75,17 @@ ModelInfo yolo_pose_variant(char scale, bool raw, std::string description) {
   return m;
 }
 
+ModelInfo decoder_entry(std::string id, std::vector<std::string> aliases, std::string description) {
+  ModelInfo m;
+  m.id = std::move(id);
+  m.aliases = std::move(aliases);
+  m.description = std::move(description);
+  m.family = ModelFamily::DecoderLLM;
+  m.input_per_sample = Shape{};  // tokens: a context length, not a fixed input
+  m.decoder = [id = m.id]() { return decoder_preset(id); };
+  return m;
+}
+
 std::vector<ModelInfo> make_zoo() {
   std::vector<ModelInfo> zoo;
   zoo.push_back(resnet_entry(18, "ResNet-18 (torchvision): basic blocks [2,2,2,2], ImageNet classifier"));
@@ -98,6 +109,23 @@ std::vector<ModelInfo> make_zoo() {
   zoo.push_back(yolo_pose_entry('m', {}, "YOLO11m-pose (Ultralytics): 17 keypoints, 640×640"));
   zoo.push_back(yolo_pose_entry('l', {}, "YOLO11l-pose (Ultralytics): 17 keypoints, 640×640"));
   zoo.push_back(yolo_pose_entry('x', {}, "YOLO11x-pose (Ultralytics): 17 keypoints, 640×640"));
+  // Decoder LLMs (models/decoder.cpp cites each config.json).
+  zoo.push_back(decoder_entry("llama-7b", {"llama7b", "llama-2-7b", "llama2-7b", "llama_7b"},
+                              "Llama-2-7B shape: 32 layers, hidden 4096, 32 heads (MHA), MLP 11008, vocab 32000"));
+  zoo.push_back(decoder_entry("llama-13b", {"llama13b", "llama-2-13b", "llama2-13b"},
+                              "Llama-2-13B shape: 40 layers, hidden 5120, 40 heads (MHA), MLP 13824, vocab 32000"));
+  zoo.push_back(decoder_entry("llama3-8b", {"llama-3-8b", "llama3_8b", "meta-llama-3-8b"},
+                              "Meta-Llama-3-8B: 32 layers, hidden 4096, 32 heads / 8 KV heads, MLP 14336, vocab 128256"));
+  zoo.push_back(decoder_entry("mistral-7b", {"mistral7b", "mistral-7b-v0.3"},
+                              "Mistral-7B-v0.3: 32 layers, hidden 4096, 32 heads / 8 KV heads, MLP 14336, vocab 32768"));
+  zoo.push_back(decoder_entry("qwen2.5-0.5b", {"qwen2.5_0.5b", "qwen-0.5b"},
+                              "Qwen2.5-0.5B: 24 layers, hidden 896, 14 heads / 2 KV heads, q/k/v bias, tied embeddings"));
+  zoo.push_back(decoder_entry("qwen2.5-7b", {"qwen2.5_7b", "qwen-7b"},
+                              "Qwen2.5-7B: 28 layers, hidden 3584, 28 heads / 4 KV heads, q/k/v bias, vocab 152064"));
+  zoo.push_back(decoder_entry("tinyllama-1.1b", {"tinyllama", "tinyllama_1.1b"},
+                              "TinyLlama-1.1B: 22 layers, hidden 2048, 32 heads / 4 KV heads, MLP 5632, vocab 32000"));
+  zoo.push_back(decoder_entry("llama-70b", {"llama70b", "llama-2-70b", "llama2-70b"},
+                              "Llama-2-70B shape: 80 layers, hidden 8192, 64 heads / 8 KV heads, MLP 28672, vocab 32000"));
 
   // Every name must resolve to one entry: a clash would make find_model's answer depend on order.
   std::set<std::string> seen;

@@ -10,6 +10,7 @@
 
 #include "core/shape.h"
 #include "graph/graph.h"
+#include "models/decoder.h"
 
 namespace vramfit {
 
@@ -22,6 +23,9 @@ struct ModelInfo {
   ModelFamily family = ModelFamily::Vision;
   Shape input_per_sample;            // {3, 224, 224}
   std::function<Graph(std::int64_t batch)> build;  // training-shaped graph (BN unfolded), fp32
+  // DecoderLLM entries: no graph (`build` is empty); the decoder's config (models/decoder.h), run by
+  // the LLM session and planned by models/decoder_plan.h (`vramfit llm`).
+  std::function<DecoderConfig()> decoder;
 };
 
 const std::vector<ModelInfo>& model_zoo();

@@ -34,6 +34,8 @@ Roofline roofline(const ModelInfo& m, Precision p, std::int64_t batch, const Gpu
   const double bandwidth = g.memory_bandwidth_gbs * 1e9;
   // The same deployable graph as predict/memory.cpp and the CUDA session: BN folded, fusions done,
   // dtypes assigned, so fused epilogues cost no extra pass over memory.
+  if (m.family == ModelFamily::DecoderLLM)
+    throw Unsupported(fmt::format("{} is a decoder LLM: use `vramfit llm -m {}`", m.id, m.id));
   Graph graph = m.build(1);
   optimize_for_inference(graph, p, nullptr);
   graph.set_batch(batch);

@@ -9,6 +9,7 @@
 #include "graph/cost.h"
 #include "graph/passes.h"
 #include "graph/planner.h"
+#include "models/decoder_plan.h"
 
 namespace vramfit {
 
@@ -31,6 +32,11 @@ MemoryEstimate estimate_memory(const ModelInfo& m, Precision p, std::int64_t bat
   e.precision = p;
   e.batch = batch;
   e.workspace_bytes = (workspace + 255) / 256 * 256;  // the arena aligns each region to 256 bytes
+  if (m.family == ModelFamily::DecoderLLM) {
+    e.status = "unsupported";
+    e.reason = fmt::format("{} is a decoder LLM: its memory depends on the context; use `vramfit llm -m {}`", m.id, m.id);
+    return e;
+  }
   Graph g;
   try {
     g = deployable(m, p);
@@ -116,6 +122,21 @@ ModelSummary summarize(const ModelInfo& m) {
   s.aliases = m.aliases;
   s.description = m.description;
   s.input_per_sample = m.input_per_sample;
+  if (m.family == ModelFamily::DecoderLLM) {
+    // Per generated token: MACs of every weight matrix (attention scores depend on the context).
+    const DecoderConfig c = m.decoder();
+    s.parameters = decoder_parameter_count(c);
+    s.macs = decoder_macs_per_token(c);
+    s.flops = 2 * s.macs;
+    s.weight_bytes.emplace_back(Precision::fp32, 4 * s.parameters);
+    for (Precision p : {Precision::fp16, Precision::bf16, Precision::int8, Precision::int4}) {
+      if (llm_unsupported_reason(c, p)) continue;
+      std::uint64_t bytes = 0;
+      plan_llm_weights(c, p, &bytes);
+      s.weight_bytes.emplace_back(p, bytes);
+    }
+    return s;
+  }
   const Graph g = m.build(1);
   s.parameters = parameter_count(g);
   const Cost c = graph_cost(g);

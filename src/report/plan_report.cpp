@@ -70,12 +70,24 @@ nlohmann::json to_json(const ModelSummary& s) {
 }
 
 std::string models_markdown(const std::vector<ModelSummary>& models) {
+  // Weight columns: every precision any row has (LLMs add int8/int4), in the order of all_precisions().
+  std::vector<Precision> cols;
+  for (Precision p : all_precisions())
+    for (const auto& s : models)
+      if (std::any_of(s.weight_bytes.begin(), s.weight_bytes.end(), [&](const auto& pb) { return pb.first == p; })) {
+        cols.push_back(p);
+        break;
+      }
   std::vector<std::vector<std::string>> rows;
   for (const auto& s : models) {
-    std::vector<std::string> r{s.id, fmt::format("{:.2f} M", static_cast<double>(s.parameters) / 1e6),
+    const double params = static_cast<double>(s.parameters);
+    std::vector<std::string> r{s.id, params >= 1e9 ? fmt::format("{:.2f} B", params / 1e9) : fmt::format("{:.2f} M", params / 1e6),
                                fmt::format("{:.2f} G", static_cast<double>(s.macs) / 1e9),
                                fmt::format("{:.2f} G", static_cast<double>(s.flops) / 1e9)};
-    for (const auto& [p, b] : s.weight_bytes) r.push_back(mib(b));
+    for (Precision p : cols) {
+      const auto it = std::find_if(s.weight_bytes.begin(), s.weight_bytes.end(), [&](const auto& pb) { return pb.first == p; });
+      r.push_back(it == s.weight_bytes.end() ? "-" : mib(it->second));
+    }
     std::string aliases;
     for (const auto& a : s.aliases) aliases += (aliases.empty() ? "" : ", ") + a;
     r.push_back(aliases);
@@ -83,8 +95,7 @@ std::string models_markdown(const std::vector<ModelSummary>& models) {
     rows.push_back(std::move(r));
   }
   std::vector<std::string> header{"model", "parameters", "MACs", "FLOPs"};
-  if (!models.empty())
-    for (const auto& [p, b] : models.front().weight_bytes) header.push_back(fmt::format("weights {} MiB", to_string(p)));
+  for (Precision p : cols) header.push_back(fmt::format("weights {} MiB", to_string(p)));
   header.push_back("aliases");
   header.push_back("description");
   return markdown_table(header, rows);

@@ -111,6 +111,8 @@ Session::Session(const SessionConfig& cfg) : impl_(std::make_unique<Impl>()) {
   const auto t0 = clock::now();
 
   // Graph, weights, passes (BN folding needs the weights), plan — the same pipeline `plan` uses.
+  if (cfg.model->family == ModelFamily::DecoderLLM)
+    throw Unsupported(fmt::format("{} is a decoder LLM: run it with `vramfit llm -m {}`", cfg.model->id, cfg.model->id));
   s.graph = cfg.model->build(cfg.batch);
   cuda::ExecutorOptions eo;
   eo.allow_tf32 = cfg.tf32;

@@ -31,6 +31,12 @@ TEST(Registry, EveryNameIsUniqueAndEveryEntryBuilds) {
     for (const auto& a : m.aliases) EXPECT_TRUE(names.insert(a).second) << a;
     EXPECT_EQ(&find_model(m.id), &m);
     EXPECT_FALSE(m.description.empty()) << m.id;
+    if (m.family == ModelFamily::DecoderLLM) {  // no graph: a config (tests/models/decoder_test.cpp)
+      EXPECT_FALSE(m.build) << m.id;
+      ASSERT_TRUE(m.decoder) << m.id;
+      EXPECT_EQ(m.decoder().name, m.id);
+      continue;
+    }
     ASSERT_TRUE(m.build) << m.id;
     const Graph g = m.build(3);
     EXPECT_EQ(g.name(), m.id);
@@ -50,7 +56,9 @@ TEST(Registry, EveryNameIsUniqueAndEveryEntryBuilds) {
     EXPECT_EQ(g.value(g.outputs().at(0)).shape, (Shape{3, 1000})) << m.id;
   }
   for (const char* id : {"resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "vit-b16", "vit-l16",
-                         "yolo11n-pose", "yolo11s-pose", "yolo11m-pose", "yolo11l-pose", "yolo11x-pose"})
+                         "yolo11n-pose", "yolo11s-pose", "yolo11m-pose", "yolo11l-pose", "yolo11x-pose", "llama-7b",
+                         "llama7b", "llama-2-7b", "llama-13b", "llama3-8b", "mistral-7b", "qwen2.5-0.5b", "qwen2.5-7b",
+                         "tinyllama-1.1b", "llama-70b"})
     EXPECT_TRUE(names.count(id)) << id;
 }
 

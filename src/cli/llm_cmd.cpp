@@ -1,0 +1,156 @@
+// `vramfit llm -m MODEL [--config FILE] [--weights PATH] [--quant LIST] [--context LIST] [--batch LIST]
+// [--vram-limit SIZE] [-o md|json|csv]` — does this decoder LLM fit, at which quantization, context and
+// batch, and how fast does it run.
+//
+// Memory comes from the exact plan (models/decoder_plan.h) with or without a GPU. On a GPU (and unless
+// --no-run) each quantization is also run (cli/llm_gpu.h): prefill and decode tokens/s, and the max
+// context / batch confirmed by running them and failing one step up with out-of-memory. The budget is
+// --vram-limit less this process's CUDA context and library handles (measured here) and --reserve, or
+// the free memory; without a GPU it is --vram-limit itself (the context is not known, not guessed).
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cstdio>
+#include <fmt/format.h>
+#include <memory>
+
+#include "cli/commands.h"
+#include "cli/llm_gpu.h"
+#include "core/bytes.h"
+#include "core/dtype.h"
+#include "core/error.h"
+#include "models/decoder_weights.h"
+#include "models/registry.h"
+#include "predict/llm_fit.h"
+#include "report/llm_report.h"
+
+namespace vramfit::cli {
+
+namespace {
+
+struct LlmOptions {
+  std::string model, config, weights, vram_limit, reserve = "0", workspace = "32MiB", format = "md";
+  std::vector<std::string> quants{"fp16,int8,int4"}, contexts, batches{"1"};
+  long long prefill_chunk = kDefaultPrefillChunk, max_batch = 256;
+  std::uint64_t seed = 1;
+  int device = 0;
+  bool no_run = false;
+};
+
+}  // namespace
+
+Runner register_llm(CLI::App& app) {
+  auto o = std::make_shared<LlmOptions>();
+  auto* sub = app.add_subcommand(
+      "llm", "Decoder LLM fit: weights, KV cache per token, activation arena, max context at batch 1, max batch per "
+             "context per quantization; on a GPU also prefill/decode tokens/s, confirmed by running");
+  sub->add_option("-m,--model", o->model, "A decoder preset: " + [] {
+    std::string s;
+    for (const auto& id : decoder_preset_ids()) s += (s.empty() ? "" : ", ") + id;
+    return s;
+  }());
+  sub->add_option("--config", o->config, "A Hugging Face config.json (or a folder holding one) instead of a preset");
+  sub->add_option("--weights", o->weights,
+                  "A safetensors checkpoint (file, model.safetensors.index.json, or folder; HF names) instead of seeded "
+                  "random weights; its folder's config.json is used when neither -m nor --config is given");
+  sub->add_option("-q,--quant", o->quants, "Quantizations: fp16, bf16, int8 (W8A16), int4 (W4A16) (default fp16,int8,int4)")
+      ->expected(1, -1);
+  sub->add_option("-c,--context", o->contexts, "KV capacity per sequence, e.g. 512,4096 (default 512 and min(4096, model max))")
+      ->expected(1, -1);
+  sub->add_option("-b,--batch", o->batches, "Batches to plan at each context (default 1)")->expected(1, -1);
+  sub->add_option("--vram-limit", o->vram_limit, "Card size to fit under, e.g. 8GiB, 16GB (8GB = 8e9 bytes)");
+  sub->add_option("--reserve", o->reserve, "Bytes to keep free under the budget (default 0)");
+  sub->add_option("--workspace", o->workspace, "cuBLASLt workspace budget per product (default 32MiB)");
+  sub->add_option("--prefill-chunk", o->prefill_chunk, "Prompt tokens per sequence per prefill pass (default 512)")
+      ->check(CLI::PositiveNumber);
+  sub->add_option("--max-batch", o->max_batch, "Ceiling of the max-batch search (default 256)")->check(CLI::PositiveNumber);
+  sub->add_option("--seed", o->seed, "Seed of the random weights and prompts (default 1)");
+  sub->add_option("--device", o->device, "GPU ordinal (default 0)")->check(CLI::NonNegativeNumber);
+  sub->add_flag("--no-run", o->no_run, "Plan only, even where a GPU exists (no speeds, nothing confirmed)");
+  sub->add_option("-o,--format", o->format, "Output: md (default), json or csv")->check(CLI::IsMember({"md", "json", "csv"}));
+  return [o]() -> int {
+    // Validate everything first so a typo fails fast (exit 2).
+    LlmReport report;
+    std::optional<DecoderCheckpoint> ckpt;
+    if (!o->weights.empty()) ckpt = DecoderCheckpoint::open(o->weights);
+    if (!o->config.empty()) {
+      report.config = load_decoder_config(o->config);
+      report.config_source = o->config;
+      if (!o->model.empty()) report.config.name = o->model;
+    } else if (!o->model.empty()) {
+      const ModelInfo& m = find_model(o->model);
+      if (m.family != ModelFamily::DecoderLLM)
+        throw InvalidInput(fmt::format("{} is not a decoder LLM (`vramfit llm` takes: {}); use `vramfit plan` or `run` for it",
+                                       m.id, [] {
+                                         std::string s;
+                                         for (const auto& id : decoder_preset_ids()) s += (s.empty() ? "" : ", ") + id;
+                                         return s;
+                                       }()));
+      report.config = m.decoder();
+      report.config_source = "preset " + m.id + " (models/decoder.cpp cites its config.json)";
+    } else if (ckpt && !ckpt->config_path().empty()) {
+      report.config = load_decoder_config(ckpt->config_path());
+      report.config_source = ckpt->config_path();
+    } else {
+      throw InvalidInput("vramfit llm needs -m MODEL, --config FILE, or --weights of a checkpoint folder with a config.json");
+    }
+    const DecoderConfig& c = report.config;
+    if (ckpt) {
+      ckpt->check(c);
+      report.weights_source = o->weights;
+    }
+    report.model = c.name;
+    report.parameters = decoder_parameter_count(c);
+    LlmFitOptions fo;
+    fo.plan.prefill_chunk = o->prefill_chunk;
+    fo.plan.workspace_bytes = parse_bytes(o->workspace);
+    fo.max_batch_ceiling = o->max_batch;
+    if (o->contexts.empty()) {
+      fo.contexts = {std::min<std::int64_t>(512, c.max_position_embeddings)};
+      if (c.max_position_embeddings > 512) fo.contexts.push_back(std::min<std::int64_t>(4096, c.max_position_embeddings));
+    } else {
+      fo.contexts.clear();
+      for (long long v : parse_int_list(o->contexts, "--context")) fo.contexts.push_back(v);
+    }
+    fo.batches.clear();
+    for (long long v : parse_int_list(o->batches, "--batch")) fo.batches.push_back(v);
+    std::vector<Precision> quants;
+    for (const auto& q : split_list(o->quants)) quants.push_back(parse_precision(q));
+    std::optional<std::uint64_t> limit;
+    if (!o->vram_limit.empty()) limit = parse_bytes(o->vram_limit);
+    const std::uint64_t reserve = parse_bytes(o->reserve);
+
+    GpuContext gpu;
+    if (!o->no_run) gpu = probe_gpu(o->device, limit, reserve);
+    if (gpu.available) {
+      report.device = gpu.device;
+      fo.budget_bytes = gpu.budget_bytes;
+      report.budget_note = gpu.budget_note;
+    } else {
+      if (limit) {
+        fo.budget_bytes = limit > reserve ? *limit - reserve : 0;
+        report.budget_note = "--vram-limit" + std::string(reserve ? " less --reserve" : "") +
+                             "; the CUDA context and library handles are not counted: they are measured only on a GPU";
+      }
+      report.speed_note = o->no_run ? "speed columns absent: --no-run (memory columns come from the plan)"
+                                    : "speed columns absent: " + gpu.why_not + " (memory columns come from the plan)";
+    }
+    report.budget_bytes = fo.budget_bytes;
+    for (Precision p : quants) report.rows.push_back(fit_llm(c, p, fo));
+    report.measured.assign(report.rows.size(), std::nullopt);
+    if (gpu.available) {
+      report.speed_note = "tokens/s measured here: prefill of " + std::to_string(std::min<std::int64_t>(512, c.max_position_embeddings)) +
+                          " tokens at batch 1; decode steps with CUDA-graph replay (batch 1 and the max batch at the first context)";
+      for (std::size_t i = 0; i < report.rows.size(); ++i) {
+        if (report.rows[i].status != "ok") continue;
+        std::fprintf(stderr, "vramfit: llm %s %s: running …\n", c.name.c_str(), std::string(to_string(report.rows[i].precision)).c_str());
+        report.measured[i] = measure_llm(gpu, c, report.rows[i], fo, ckpt ? &*ckpt : nullptr, o->seed);
+      }
+    }
+    if (o->format == "json") std::printf("%s\n", to_json(report).dump(2).c_str());
+    else if (o->format == "csv") std::printf("%s", llm_csv(report).c_str());
+    else std::printf("%s", llm_markdown(report).c_str());
+    return 0;
+  };
+}
+
+}  // namespace vramfit::cli

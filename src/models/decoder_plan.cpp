@@ -1,0 +1,277 @@
+// The LLM memory plan (decoder_plan.h explains the regions, the quantized tensors and the schedule).
+#include "models/decoder_plan.h"
+
+#include <algorithm>
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "weights/quant_int.h"
+
+namespace vramfit {
+
+namespace {
+
+std::uint64_t align_up(std::uint64_t x, std::uint64_t a = kLlmAlignment) { return (x + a - 1) / a * a; }
+std::uint64_t u64(std::int64_t v) { return static_cast<std::uint64_t>(v); }
+
+bool quantized(LlmWeightRole r) {
+  return r == LlmWeightRole::Qkv || r == LlmWeightRole::O || r == LlmWeightRole::GateUp || r == LlmWeightRole::Down;
+}
+
+// A pass's buffers per sequence (bytes before the batch multiplies them) and lifetimes.
+struct PassBuilder {
+  std::vector<LlmBuffer> bufs;
+  std::int32_t step = 0;
+  void add(std::string name, std::uint64_t bytes_per_seq, std::int32_t first, std::int32_t last) {
+    LlmBuffer b;
+    b.name = std::move(name);
+    b.range = LiveRange{align_up(bytes_per_seq), first, last};
+    bufs.push_back(std::move(b));
+  }
+};
+
+LlmPassPlan plan_pass(const DecoderConfig& c, DType act, std::int64_t n, bool prefill, std::int64_t batch) {
+  const std::uint64_t s = storage_bytes(act, 1);
+  const std::uint64_t H = u64(c.hidden_size), I = u64(c.intermediate_size), Q = u64(c.q_dim()), KV = u64(c.kv_dim());
+  const std::uint64_t V = u64(c.vocab_size), tok = u64(n);
+  // Steps of one layer (all layers identical), then the head. `end` is the last step.
+  enum : std::int32_t {
+    kEmbed = 0, kNorm1, kQkv, kRope, kAppend, kAttn, kOProj, kNorm2, kGateUp, kSiluMul, kDown,
+    kLast, kFinalNorm, kLmHead, kArgmax, kEnd = kArgmax
+  };
+  PassBuilder p;
+  p.add("ids", tok * 4, -1, kEnd);
+  p.add("pos", tok * 4, -1, kEnd);
+  p.add("seq", tok * 4, -1, kEnd);
+  p.add("seq_lens", 4, -1, kEnd);
+  p.add("x", tok * H * s, kEmbed, kEnd);
+  p.add("h_attn", tok * H * s, kNorm1, kQkv);
+  p.add("qkv", tok * (Q + 2 * KV) * s, kQkv, kAttn);
+  p.add("attn", tok * Q * s, kAttn, kOProj);
+  p.add("h_mlp", tok * H * s, kNorm2, kGateUp);
+  p.add("gate_up", tok * 2 * I * s, kGateUp, kSiluMul);
+  p.add("act", tok * I * s, kSiluMul, kDown);
+  if (prefill) p.add("last", H * s, kLast, kLmHead);  // normed in place
+  else p.add("last", 0, kLast, kLmHead);              // decode: the final norm writes h_final
+  p.add("h_final", prefill ? 0 : tok * H * s, kFinalNorm, kLmHead);
+  p.add("logits", V * s, kLmHead, kArgmax);
+
+  std::vector<LiveRange> ranges;
+  for (const auto& b : p.bufs) ranges.push_back(b.range);
+  std::uint64_t per_seq = 0;
+  const std::vector<std::uint64_t> off = assign_offsets(ranges, kLlmAlignment, &per_seq);
+  LlmPassPlan out;
+  out.tokens_per_sequence = n;
+  const std::uint64_t B = u64(batch);
+  for (std::size_t i = 0; i < p.bufs.size(); ++i) {
+    LlmBuffer b = p.bufs[i];
+    b.range.bytes *= B;
+    b.offset = off[i] * B;
+    out.buffers.push_back(std::move(b));
+  }
+  out.arena_bytes = per_seq * B;
+  out.lower_bound_bytes = live_lower_bound(ranges) * B;
+  return out;
+}
+
+}  // namespace
+
+std::string_view to_string(LlmWeightRole r) {
+  switch (r) {
+    case LlmWeightRole::Embedding: return "embedding";
+    case LlmWeightRole::AttnNorm: return "attn_norm";
+    case LlmWeightRole::Qkv: return "qkv";
+    case LlmWeightRole::QkvBias: return "qkv_bias";
+    case LlmWeightRole::O: return "o";
+    case LlmWeightRole::OBias: return "o_bias";
+    case LlmWeightRole::MlpNorm: return "mlp_norm";
+    case LlmWeightRole::GateUp: return "gate_up";
+    case LlmWeightRole::Down: return "down";
+    case LlmWeightRole::FinalNorm: return "final_norm";
+    case LlmWeightRole::LmHead: return "lm_head";
+    case LlmWeightRole::RopeTable: return "rope_inv_freq";
+  }
+  return "?";
+}
+
+const LlmBuffer& LlmPassPlan::buffer(std::string_view name) const {
+  for (const auto& b : buffers)
+    if (b.name == name) return b;
+  throw InternalError(fmt::format("LLM pass plan has no buffer '{}'", name));
+}
+
+const LlmWeight& LlmMemoryPlan::weight(std::string_view name) const {
+  for (const auto& w : weights)
+    if (w.name == name) return w;
+  throw InternalError(fmt::format("LLM plan has no weight '{}'", name));
+}
+
+std::optional<std::string> llm_unsupported_reason(const DecoderConfig& c, Precision p) {
+  switch (p) {
+    case Precision::fp16:
+    case Precision::bf16:
+    case Precision::int8: break;
+    case Precision::int4: {
+      const std::pair<const char*, std::int64_t> ks[] = {
+          {"hidden_size (q/k/v, gate/up inputs)", c.hidden_size}, {"q heads·head_dim (o_proj input)", c.q_dim()},
+          {"intermediate_size (down_proj input)", c.intermediate_size}};
+      for (const auto& [what, k] : ks)
+        if (k % kInt4GroupSize)
+          return fmt::format("int4 (W4A16, groups of {} along the input) needs {} to be a multiple of {}; it is {}",
+                             kInt4GroupSize, what, kInt4GroupSize, k);
+      break;
+    }
+    case Precision::fp32:
+      return std::string("decoder LLMs run in fp16, bf16, int8 (W8A16) or int4 (W4A16); fp32 is the CPU reference only");
+    default:
+      return fmt::format("precision {} is not implemented for decoder LLMs (fp16, bf16, int8, int4)", to_string(p));
+  }
+  return std::nullopt;
+}
+
+DType llm_activation_dtype(Precision p) {
+  switch (p) {
+    case Precision::fp16: case Precision::int8: case Precision::int4: return DType::f16;
+    case Precision::bf16: return DType::bf16;
+    default: throw Unsupported(fmt::format("precision {} is not an LLM precision (fp16, bf16, int8, int4)", to_string(p)));
+  }
+}
+
+DType llm_weight_dtype(Precision p) {
+  switch (p) {
+    case Precision::fp16: return DType::f16;
+    case Precision::bf16: return DType::bf16;
+    case Precision::int8: return DType::i8;
+    case Precision::int4: return DType::i4;
+    default: throw Unsupported(fmt::format("precision {} is not an LLM precision (fp16, bf16, int8, int4)", to_string(p)));
+  }
+}
+
+std::uint64_t llm_kv_bytes_per_token(const DecoderConfig& c) {
+  return 2ull * u64(c.num_layers) * u64(c.num_kv_heads) * u64(c.head_dim) * 2ull;
+}
+
+std::vector<LlmWeight> plan_llm_weights(const DecoderConfig& c, Precision p, std::uint64_t* total_bytes) {
+  if (const auto why = llm_unsupported_reason(c, p)) throw Unsupported(fmt::format("{} at {}: {}", c.name, to_string(p), *why));
+  const DType act = llm_activation_dtype(p), wq = llm_weight_dtype(p);
+  const std::int64_t H = c.hidden_size, I = c.intermediate_size, Q = c.q_dim(), KV = c.kv_dim();
+  std::vector<LlmWeight> w;
+  auto add = [&](std::string name, LlmWeightRole role, std::int32_t layer, std::vector<std::string> sources,
+                 std::int64_t rows, std::int64_t cols) {
+    LlmWeight t;
+    t.name = std::move(name);
+    t.role = role;
+    t.layer = layer;
+    t.sources = std::move(sources);
+    t.rows = rows;
+    t.cols = cols;
+    if (role == LlmWeightRole::RopeTable) {
+      t.dtype = DType::f32;
+      t.data_bytes = u64(rows) * 4;
+    } else if (!quantized(role) || wq == act) {
+      t.dtype = act;
+      t.data_bytes = storage_bytes(act, u64(rows * cols));
+    } else if (wq == DType::i8) {
+      t.dtype = DType::i8;
+      t.data_bytes = u64(rows * cols);
+      t.scale_bytes = 2 * u64(rows);
+      VRAMFIT_CHECK(t.data_bytes + t.scale_bytes == int8_weight_bytes(rows, cols), "int8 byte count");
+    } else {
+      t.dtype = DType::i4;
+      t.data_bytes = u64(rows * cols) / 2;
+      t.scale_bytes = 2 * u64(rows) * u64(cols / kInt4GroupSize);
+      VRAMFIT_CHECK(t.data_bytes + t.scale_bytes == int4_weight_bytes(rows, cols), "int4 byte count");
+    }
+    w.push_back(std::move(t));
+  };
+  add("embedding", LlmWeightRole::Embedding, -1, {"model.embed_tokens.weight"}, c.vocab_size, H);
+  for (std::int64_t l = 0; l < c.num_layers; ++l) {
+    const auto li = static_cast<std::int32_t>(l);
+    const std::string hf = fmt::format("model.layers.{}.", l), ours = fmt::format("layers.{}.", l);
+    add(ours + "attn_norm", LlmWeightRole::AttnNorm, li, {hf + "input_layernorm.weight"}, H, 1);
+    add(ours + "qkv", LlmWeightRole::Qkv, li,
+        {hf + "self_attn.q_proj.weight", hf + "self_attn.k_proj.weight", hf + "self_attn.v_proj.weight"}, Q + 2 * KV, H);
+    if (c.attention_bias)
+      add(ours + "qkv_bias", LlmWeightRole::QkvBias, li,
+          {hf + "self_attn.q_proj.bias", hf + "self_attn.k_proj.bias", hf + "self_attn.v_proj.bias"}, Q + 2 * KV, 1);
+    add(ours + "o", LlmWeightRole::O, li, {hf + "self_attn.o_proj.weight"}, H, Q);
+    if (c.o_proj_bias) add(ours + "o_bias", LlmWeightRole::OBias, li, {hf + "self_attn.o_proj.bias"}, H, 1);
+    add(ours + "mlp_norm", LlmWeightRole::MlpNorm, li, {hf + "post_attention_layernorm.weight"}, H, 1);
+    add(ours + "gate_up", LlmWeightRole::GateUp, li, {hf + "mlp.gate_proj.weight", hf + "mlp.up_proj.weight"}, 2 * I, H);
+    add(ours + "down", LlmWeightRole::Down, li, {hf + "mlp.down_proj.weight"}, H, I);
+  }
+  add("final_norm", LlmWeightRole::FinalNorm, -1, {"model.norm.weight"}, H, 1);
+  if (!c.tie_word_embeddings) add("lm_head", LlmWeightRole::LmHead, -1, {"lm_head.weight"}, c.vocab_size, H);
+  add("rope_inv_freq", LlmWeightRole::RopeTable, -1, {}, c.head_dim / 2, 1);
+  std::uint64_t off = 0;
+  for (auto& t : w) {
+    t.data_offset = off;
+    off += align_up(t.data_bytes);
+    t.scale_offset = off;
+    off += align_up(t.scale_bytes);
+  }
+  if (total_bytes) *total_bytes = off;
+  return w;
+}
+
+std::int64_t dequant_tile_rows(std::int64_t n, std::int64_t k) {
+  if (u64(n) * u64(k) * 2 <= kDequantTileBytes) return n;
+  const std::int64_t fit = static_cast<std::int64_t>(kDequantTileBytes / (u64(k) * 2));
+  return std::min(n, std::max<std::int64_t>(128, fit / 128 * 128));
+}
+
+std::uint64_t dequant_gemm_scratch_bytes(std::int64_t m, std::int64_t n, std::int64_t k, std::int64_t tile_rows,
+                                         std::uint64_t workspace_limit) {
+  std::uint64_t b = align_up(u64(tile_rows) * u64(k) * 2);
+  if (tile_rows < n) b += align_up(u64(m) * u64(tile_rows) * 2);
+  return b + align_up(workspace_limit);
+}
+
+std::int64_t decode_attention_splits_bound(std::int64_t context) { return std::max<std::int64_t>(1, (context + 63) / 64); }
+
+std::uint64_t decode_attention_scratch_bytes(const DecoderConfig& c, std::int64_t batch, std::int64_t splits) {
+  if (splits <= 1) return 0;
+  return u64(batch) * u64(c.num_heads) * u64(splits) * (u64(c.head_dim) + 2) * 4;
+}
+
+LlmMemoryPlan plan_llm_memory(const DecoderConfig& c, Precision p, std::int64_t context, std::int64_t batch,
+                              const LlmPlanOptions& opt) {
+  if (context < 1) throw InvalidInput(fmt::format("context must be ≥ 1 token, got {}", context));
+  if (batch < 1) throw InvalidInput(fmt::format("batch must be ≥ 1, got {}", batch));
+  if (opt.prefill_chunk < 1) throw InvalidInput(fmt::format("prefill chunk must be ≥ 1 token, got {}", opt.prefill_chunk));
+  LlmMemoryPlan plan;
+  plan.model = c.name;
+  plan.precision = p;
+  plan.context = context;
+  plan.batch = batch;
+  plan.options = opt;
+  plan.weights = plan_llm_weights(c, p, &plan.weights_bytes);
+  plan.act_dtype = llm_activation_dtype(p);
+  plan.weight_dtype = llm_weight_dtype(p);
+  plan.kv_bytes_per_token = llm_kv_bytes_per_token(c);
+  plan.kv_bytes = align_up(plan.kv_bytes_per_token * u64(context) * u64(batch));
+  const std::int64_t chunk = std::min(opt.prefill_chunk, context);
+  plan.prefill = plan_pass(c, plan.act_dtype, chunk, true, batch);
+  plan.decode = plan_pass(c, plan.act_dtype, 1, false, batch);
+  plan.activation_bytes = align_up(std::max(plan.prefill.arena_bytes, plan.decode.arena_bytes));
+
+  // Scratch: one region, the largest need of any step.
+  std::uint64_t scratch = align_up(opt.workspace_bytes);
+  plan.decode_attention_splits = decode_attention_splits_bound(context);
+  scratch = std::max(scratch, align_up(decode_attention_scratch_bytes(c, batch, plan.decode_attention_splits)));
+  if (plan.weight_dtype == DType::i8 || plan.weight_dtype == DType::i4) {
+    for (const auto& w : plan.weights) {
+      if (!quantized(w.role) || w.layer != 0) continue;  // every layer has the same shapes
+      const std::int64_t tile = dequant_tile_rows(w.rows, w.cols);
+      plan.dequant_tile_rows_max = std::max(plan.dequant_tile_rows_max, tile);
+      scratch = std::max(scratch, dequant_gemm_scratch_bytes(batch * chunk, w.rows, w.cols, tile, opt.workspace_bytes));
+      if (batch > kLlmGemvMaxBatch)
+        scratch = std::max(scratch, dequant_gemm_scratch_bytes(batch, w.rows, w.cols, tile, opt.workspace_bytes));
+    }
+  }
+  plan.scratch_bytes = scratch;
+  plan.carry_bytes = align_up(4 * u64(batch));
+  return plan;
+}
+
+}  // namespace vramfit

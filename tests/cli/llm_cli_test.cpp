@@ -1,0 +1,103 @@
+// `vramfit llm` as a user meets it (with --no-run where a GPU may exist, so the numbers are the plan's).
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+namespace {
+
+struct Result {
+  int status = -1;
+  std::string out;
+};
+
+Result run(const std::string& args, bool with_stderr = true) {
+  const std::string cmd = std::string(VRAMFIT_BINARY) + " " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
+  Result r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf{};
+  std::size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  const int st = pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+TEST(LlmCli, Llama7bAt8GiBSaysWhyFp16DoesNotFit) {
+  const Result r = run("llm -m llama7b --vram-limit 8GiB --no-run");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("fp16 does not fit: weights alone need 12.55 GiB; budget 8.00 GiB"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("6.74 B parameters"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("speed columns absent"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("decode tok/s"), std::string::npos) << "no speed columns without a run";
+}
+
+TEST(LlmCli, JsonCarriesThePlan) {
+  const Result r = run("llm -m llama-7b -q fp16,int8,int4 -c 512,4096 -b 1,2 --vram-limit 16GiB --no-run -o json", false);
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["command"], "llm");
+  EXPECT_EQ(j["parameters"], 6738415616ull);
+  ASSERT_EQ(j["rows"].size(), 3u);
+  for (const auto& row : j["rows"]) {
+    EXPECT_EQ(row["kv_bytes_per_token"], 524288u);
+    ASSERT_EQ(row["points"].size(), 4u);
+    // KV: batch × context × 512 KiB.
+    EXPECT_EQ(row["points"][3]["kv_bytes"], 2ull * 4096 * 524288);
+    EXPECT_GT(row["max_context_batch1"].get<long long>(), 0);
+  }
+  EXPECT_EQ(j["rows"][0]["weights_bytes"], 2ull * 6738415616ull + 256);
+  EXPECT_TRUE(j["device"].is_null());
+}
+
+TEST(LlmCli, Llama70bAt16GiBSaysWhatWouldBeNeeded) {
+  const Result r = run("llm -m llama-70b --vram-limit 16GiB --no-run");
+  ASSERT_EQ(r.status, 0) << r.out;
+  for (const char* q : {"fp16", "int8", "int4"})
+    EXPECT_NE(r.out.find(std::string("- ") + q + " does not fit: weights alone need"), std::string::npos) << q << r.out;
+  EXPECT_NE(r.out.find("context 512 at batch 1 needs 34.16 GiB"), std::string::npos) << r.out;
+}
+
+TEST(LlmCli, CsvOneLinePerPoint) {
+  const Result r = run("llm -m qwen2.5-0.5b -q int4,fp32 -c 1024 -b 1,3 --no-run -o csv", false);
+  ASSERT_EQ(r.status, 0) << r.out;
+  std::size_t lines = 0;
+  for (char ch : r.out) lines += ch == '\n';
+  EXPECT_EQ(lines, 1u + 2u + 1u) << r.out;  // header, int4 × 2 batches, fp32 unsupported
+  EXPECT_NE(r.out.find("qwen2.5-0.5b,fp32,unsupported"), std::string::npos) << r.out;
+}
+
+TEST(LlmCli, ConfigFileAndBadInput) {
+  const std::string dir = ::testing::TempDir() + "/vramfit_llm_cli";
+  ASSERT_EQ(std::system(("mkdir -p " + dir).c_str()), 0);
+  FILE* f = std::fopen((dir + "/config.json").c_str(), "w");
+  ASSERT_TRUE(f);
+  std::fputs(R"({"model_type":"llama","hidden_size":256,"intermediate_size":512,"num_hidden_layers":2,
+    "num_attention_heads":4,"num_key_value_heads":1,"vocab_size":1000,"max_position_embeddings":128})", f);
+  std::fclose(f);
+  const Result ok = run("llm --config " + dir + " -c 128 --no-run -o json", false);
+  ASSERT_EQ(ok.status, 0) << ok.out;
+  EXPECT_EQ(nlohmann::json::parse(ok.out)["config"]["num_key_value_heads"], 1);
+  EXPECT_EQ(run("llm -m resnet50 --no-run").status, 2);
+  EXPECT_EQ(run("llm -m llama-9b --no-run").status, 2);
+  EXPECT_EQ(run("llm -m llama-7b -c 8192 --no-run").status, 2);  // beyond max_position_embeddings
+  EXPECT_EQ(run("llm -m llama-7b -q int3 --no-run").status, 2);
+  EXPECT_EQ(run("llm --no-run").status, 2);
+  const Result missing = run("llm --weights " + dir + "/nothing.safetensors --no-run");
+  EXPECT_NE(missing.status, 0);
+  EXPECT_NE(missing.out.find("nothing.safetensors"), std::string::npos) << missing.out;
+  // `plan` and `models` know LLMs too.
+  const Result plan = run("plan -m llama-7b --json", false);
+  ASSERT_EQ(plan.status, 0) << plan.out;
+  EXPECT_EQ(nlohmann::json::parse(plan.out)["rows"][0]["status"], "unsupported");
+  const Result models = run("models -m llama-7b --json", false);
+  ASSERT_EQ(models.status, 0) << models.out;
+  EXPECT_EQ(nlohmann::json::parse(models.out)["models"][0]["parameters"], 6738415616ull);
+}
+
+}  // namespace
