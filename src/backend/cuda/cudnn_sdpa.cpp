@@ -602,6 +602,12 @@ float CudnnSdpa::tune(cudaStream_t stream, const void* qkv, void* y, void* works
   return best_ms;
 }
 
+void CudnnSdpa::select(std::size_t index) {
+  if (index >= impl_->plans.size())
+    throw InvalidInput(fmt::format("CudnnSdpa::select: plan {} of {}", index, impl_->plans.size()));
+  impl_->chosen = index;
+}
+
 void CudnnSdpa::run(cudaStream_t stream, const void* qkv, void* y, void* workspace) const {
   const Impl& m = *impl_;
   m.check_pointers("CudnnSdpa::run", qkv, y, workspace, workspace_bytes());

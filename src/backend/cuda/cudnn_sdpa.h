@@ -96,6 +96,10 @@ class CudnnSdpa {
   // null when the limit is 0) and keeps the fastest; returns its time in ms. Synchronous.
   float tune(cudaStream_t stream, const void* qkv, void* y, void* workspace);
 
+  // Uses plan `index` (< plans().size()) from now on (tests check every plan; the benchmark times
+  // them). Does not touch the tuned-choice cache.
+  void select(std::size_t index);
+
   // y = attention(qkv). qkv and y 16-byte aligned, not overlapping; workspace: workspace_bytes()
   // bytes (null allowed when 0). Asynchronous on `stream`.
   void run(cudaStream_t stream, const void* qkv, void* y, void* workspace) const;
