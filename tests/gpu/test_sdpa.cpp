@@ -176,6 +176,23 @@ TEST(GpuSdpa, GateNamesWhatIsMissing) {
   std::printf("  cuDNN loaded %zu, built against %d\n", cudnnGetVersion(), CUDNN_VERSION);
 }
 
+// Needs no GPU: every descriptor we build finalizes (a wrong attribute type or shape shows here, on CI).
+TEST(GpuSdpa, OperationDescriptorsFinalize) {
+  for (DType dt : {DType::f16, DType::bf16}) {
+    for (std::int64_t d : {64, 80}) {
+      SdpaParams p;
+      p.batch = 19;
+      p.seq = 197;
+      p.heads = 3;
+      p.embed = 3 * d;
+      p.dtype = dt;
+      const auto problems = cuda::check_sdpa_operations(p);
+      for (const auto& s : problems) std::printf("  %s\n", s.c_str());
+      EXPECT_TRUE(problems.empty()) << p.to_string();
+    }
+  }
+}
+
 TEST(GpuSdpa, MatchesReference) {
   VRAMFIT_REQUIRE_GPU();
   const int cc = current_cc();

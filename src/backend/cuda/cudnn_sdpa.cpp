@@ -254,7 +254,7 @@ OpGraph build_composite(cudnnHandle_t handle, const SdpaParams& p) {
   ops.push_back(matmul_op("bmm2 (P·V)", probs, io.v, io.o, g.keep));
   std::vector<Desc*> op_ptrs;
   for (Desc& d : ops) op_ptrs.push_back(&d);
-  g.graph = operation_graph(handle, g.kind, op_ptrs);
+  if (handle) g.graph = operation_graph(handle, g.kind, op_ptrs);  // null: operations only (check_sdpa_operations)
 
   for (Desc* t : {&io.q, &io.k, &io.v, &io.o, &io.scale, &scores, &scaled, &row_max, &shifted, &expd, &row_sum, &probs})
     g.keep.push_back(std::move(*t));
@@ -283,7 +283,7 @@ OpGraph build_unified(cudnnHandle_t handle, const SdpaParams& p) {
   op.set_desc(VF_ATTR(CUDNN_ATTR_OPERATION_SDPA_FWD_ODESC), io.o);
   op.set_desc(VF_ATTR(CUDNN_ATTR_OPERATION_SDPA_FWD_SCALEDESC), io.scale);
   op.finalize();
-  g.graph = operation_graph(handle, g.kind, {&op});
+  if (handle) g.graph = operation_graph(handle, g.kind, {&op});
   for (Desc* t : {&io.q, &io.k, &io.v, &io.o, &io.scale, &op}) g.keep.push_back(std::move(*t));
 #else
   (void)handle, (void)p;
@@ -615,6 +615,22 @@ void CudnnSdpa::run(cudaStream_t stream, const void* qkv, void* y, void* workspa
   const cudnnStatus_t s = m.execute(m.chosen, stream, vp);
   if (s != CUDNN_STATUS_SUCCESS)
     fail(s, "cudnnBackendExecute(" + m.plans[m.chosen].info.name + ", " + m.p.to_string() + ")", __func__, __LINE__);
+}
+
+std::vector<std::string> check_sdpa_operations(const SdpaParams& p) {
+  std::vector<std::string> problems;
+  auto check = [&](const char* kind, auto build) {
+    try {
+      (void)build(nullptr, p);
+    } catch (const Error& e) {
+      problems.push_back(fmt::format("{} graph: {}", kind, e.what()));
+    }
+  };
+  check("composite", build_composite);
+#if CUDNN_VERSION >= 91300
+  if (cudnnGetVersion() >= 91300) check("unified", build_unified);
+#endif
+  return problems;
 }
 
 void clear_sdpa_plan_cache() {

@@ -109,6 +109,11 @@ class CudnnSdpa {
   std::unique_ptr<Impl> impl_;
 };
 
+// Finalizes every tensor and operation descriptor of both graphs (not the graphs themselves, which
+// need a cuDNN handle and so a GPU) and returns what cuDNN refused, empty when nothing. Needs no GPU:
+// it catches a wrong attribute, type or shape on machines without one (CI).
+std::vector<std::string> check_sdpa_operations(const SdpaParams& p);
+
 // The process-wide cache of tuned plan choices (tests).
 void clear_sdpa_plan_cache();
 std::size_t sdpa_plan_cache_size();
