@@ -30,6 +30,18 @@ std::uint64_t node_macs(const Graph& g, const Node& n) {
       const std::uint64_t b = u64(out[0]), s = u64(out[1]), e = u64(out[2]);
       return 2 * b * s * s * e;
     }
+    case OpKind::SpatialAttention: {
+      // Per head qᵀk: S×S scores of length-k products; the weighted sum of v: S×S·d. B·h·S²·(k + d).
+      const auto& a = n.attr<SpatialAttentionAttrs>();
+      const std::uint64_t s = u64(out[2] * out[3]);
+      return u64(out[0] * a.num_heads) * s * s * u64(a.key_dim + a.head_dim);
+    }
+    case OpKind::PoseDecode: {
+      // The DFL expectation is a 1×1 convolution in Ultralytics (reg_max → 1 channel over 4·A positions),
+      // counted as such: B·4·A·reg_max.
+      const auto& a = n.attr<PoseDecodeAttrs>();
+      return u64(out[0]) * 4 * u64(out[2]) * u64(a.reg_max);
+    }
     default:
       return 0;
   }

@@ -1,7 +1,8 @@
 // graph/cost.h — what each node costs: multiply-accumulates, FLOPs (= 2·MACs, the convention of
 // torchvision's and Ultralytics' published GFLOPs), and bytes read and written at the values' dtypes.
-// MACs count convolutions, linear layers and the two attention matrix products (QKᵀ and PV);
-// elementwise ops, norms and pooling count 0 MACs but their bytes. Used by `vramfit models`
+// MACs count convolutions, linear layers, the two attention matrix products (QKᵀ and PV, also of
+// SpatialAttention) and the DFL expectation of PoseDecode (a 1×1 conv in Ultralytics); elementwise
+// ops, norms, pooling, copies (Concat, Slice, Upsample) and NMS count 0 MACs but their bytes. Used by `vramfit models`
 // (MACs at the default input) and by predict/ (roofline latency).
 #pragma once
 

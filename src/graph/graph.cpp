@@ -28,6 +28,12 @@ std::string_view to_string(OpKind op) {
     case OpKind::Flatten: return "flatten";
     case OpKind::TakeToken: return "take_token";
     case OpKind::Patchify: return "patchify";
+    case OpKind::Upsample: return "upsample";
+    case OpKind::Concat: return "concat";
+    case OpKind::Slice: return "slice";
+    case OpKind::SpatialAttention: return "spatial_attention";
+    case OpKind::PoseDecode: return "pose_decode";
+    case OpKind::Nms: return "nms";
   }
   return "?";
 }
@@ -196,6 +202,30 @@ ValueId Graph::add_take_token(std::string name, ValueId x, std::int64_t index) {
   return add_node(OpKind::TakeToken, std::move(name), {x}, TakeTokenAttrs{index});
 }
 
+ValueId Graph::add_upsample(std::string name, ValueId x, std::int64_t scale) {
+  return add_node(OpKind::Upsample, std::move(name), {x}, UpsampleAttrs{scale});
+}
+
+ValueId Graph::add_concat(std::string name, std::vector<ValueId> xs) {
+  return add_node(OpKind::Concat, std::move(name), std::move(xs), NoAttrs{});
+}
+
+ValueId Graph::add_slice(std::string name, ValueId x, std::int64_t begin, std::int64_t end, std::int64_t groups) {
+  return add_node(OpKind::Slice, std::move(name), {x}, SliceAttrs{begin, end, groups});
+}
+
+ValueId Graph::add_spatial_attention(std::string name, ValueId qkv, const SpatialAttentionAttrs& a) {
+  return add_node(OpKind::SpatialAttention, std::move(name), {qkv}, a);
+}
+
+ValueId Graph::add_pose_decode(std::string name, std::vector<ValueId> inputs, const PoseDecodeAttrs& a) {
+  return add_node(OpKind::PoseDecode, std::move(name), std::move(inputs), a);
+}
+
+ValueId Graph::add_nms(std::string name, ValueId decoded, const NmsAttrs& a) {
+  return add_node(OpKind::Nms, std::move(name), {decoded}, a);
+}
+
 void Graph::mark_output(ValueId v) { outputs_.push_back(v); }
 
 namespace {
@@ -318,6 +348,78 @@ Shape Graph::infer(const Node& n) const {
       const auto& a = n.attr<TakeTokenAttrs>();
       if (in(0).rank() != 3 || a.index < 0 || a.index >= in(0)[1]) shape_error(n, "token index out of range");
       return Shape{in(0)[0], in(0)[2]};
+    }
+    case OpKind::Upsample: {
+      need_inputs(1, 1);
+      const std::int64_t s = n.attr<UpsampleAttrs>().scale;
+      if (in(0).rank() != 4 || s < 1) shape_error(n, "needs a 4-D input and a scale ≥ 1");
+      return Shape{in(0)[0], in(0)[1], in(0)[2] * s, in(0)[3] * s};
+    }
+    case OpKind::Concat: {
+      need_inputs(1, 64);
+      const Shape& x0 = in(0);
+      if (x0.rank() != 4) shape_error(n, "inputs must be 4-D, got " + x0.to_string());
+      std::int64_t c = 0;
+      for (std::size_t i = 0; i < n.inputs.size(); ++i) {
+        const Shape& x = in(i);
+        if (x.rank() != 4 || x[0] != x0[0] || x[2] != x0[2] || x[3] != x0[3])
+          shape_error(n, "input " + std::to_string(i) + " " + x.to_string() + " differs from " + x0.to_string() +
+                             " outside the channel dim");
+        c += x[1];
+      }
+      return Shape{x0[0], c, x0[2], x0[3]};
+    }
+    case OpKind::Slice: {
+      need_inputs(1, 1);
+      const auto& a = n.attr<SliceAttrs>();
+      const Shape& x = in(0);
+      if (x.rank() != 4 || a.groups < 1 || x[1] % a.groups) shape_error(n, "needs a 4-D input whose channels split into the groups");
+      const std::int64_t block = x[1] / a.groups;
+      if (a.begin < 0 || a.end > block || a.begin >= a.end)
+        shape_error(n, fmt::format("channel range [{}, {}) is empty or outside a block of {}", a.begin, a.end, block));
+      return Shape{x[0], a.groups * (a.end - a.begin), x[2], x[3]};
+    }
+    case OpKind::SpatialAttention: {
+      need_inputs(1, 1);
+      const auto& a = n.attr<SpatialAttentionAttrs>();
+      const Shape& x = in(0);
+      if (a.num_heads < 1 || a.key_dim < 1 || a.head_dim < 1) shape_error(n, "heads and dims must be ≥ 1");
+      if (x.rank() != 4 || x[1] != a.num_heads * (2 * a.key_dim + a.head_dim))
+        shape_error(n, fmt::format("qkv {} must be [B, {}·(2·{} + {}), H, W]", x.to_string(), a.num_heads, a.key_dim, a.head_dim));
+      return Shape{x[0], a.num_heads * a.head_dim, x[2], x[3]};
+    }
+    case OpKind::PoseDecode: {
+      const auto& a = n.attr<PoseDecodeAttrs>();
+      const std::size_t per_level = a.kpt_count > 0 ? 3 : 2;
+      const std::size_t levels = a.strides.size();
+      if (levels == 0 || a.reg_max < 1 || a.num_classes < 1 || a.kpt_count < 0 || (a.kpt_count > 0 && a.kpt_dims != 2 && a.kpt_dims != 3))
+        shape_error(n, "needs ≥ 1 level, reg_max ≥ 1, ≥ 1 class and keypoints of 2 or 3 dims");
+      need_inputs(per_level * levels + 1, per_level * levels + 1);
+      const std::int64_t batch = in(0)[0];
+      const std::int64_t nk = a.kpt_count * a.kpt_dims;
+      std::int64_t anchors = 0;
+      for (std::size_t l = 0; l < levels; ++l) {
+        const Shape& box = in(l * per_level);
+        const std::int64_t expect[3] = {4 * a.reg_max, a.num_classes, nk};
+        for (std::size_t k = 0; k < per_level; ++k) {
+          const Shape& x = in(l * per_level + k);
+          if (x.rank() != 4 || x[0] != batch || x[1] != expect[k] || x[2] != box[2] || x[3] != box[3])
+            shape_error(n, fmt::format("level {} input {} is {}, expected [{}, {}, {}, {}]", l, k, x.to_string(), batch,
+                                       expect[k], box.rank() == 4 ? box[2] : -1, box.rank() == 4 ? box[3] : -1));
+        }
+        if (a.strides[l] < 1) shape_error(n, "strides must be ≥ 1");
+        anchors += box[2] * box[3];
+      }
+      if (in(n.inputs.size() - 1) != Shape{1, a.reg_max, 1, 1}) shape_error(n, "the DFL bins must be [1, reg_max, 1, 1]");
+      return Shape{batch, 4 + a.num_classes + nk, anchors};
+    }
+    case OpKind::Nms: {
+      need_inputs(1, 1);
+      const auto& a = n.attr<NmsAttrs>();
+      const Shape& x = in(0);
+      if (x.rank() != 3 || a.num_classes < 1 || x[1] < 4 + a.num_classes || a.max_det < 1)
+        shape_error(n, "input " + x.to_string() + " must be [B, 4 + classes + extras, anchors] and max_det ≥ 1");
+      return Shape{x[0], a.max_det, 6 + x[1] - 4 - a.num_classes};
     }
   }
   shape_error(n, "unknown op");

@@ -40,7 +40,8 @@ enum class Layout : std::uint8_t { Plain, NCHW, NHWC };  // Plain: not a 4-D ima
 
 // What a parameter is, so that counting and binding can tell weights, biases, norm statistics apart.
 enum class ParamRole : std::uint8_t {
-  None, Weight, Bias, NormScale, NormShift, BnMean, BnVar, ClassToken, PosEmbedding
+  None, Weight, Bias, NormScale, NormShift, BnMean, BnVar, ClassToken, PosEmbedding,
+  DflBins  // the fixed bin values 0..reg_max−1 of Ultralytics' DFL (a 1×1 conv weight in its state dict)
 };
 
 enum class Activation : std::uint8_t { None, Relu, Gelu, Silu };
@@ -63,6 +64,18 @@ enum class OpKind : std::uint8_t {
   TakeToken,         // in: x [B, S, E] → [B, E], token `index`
   Patchify,          // in: x [B, C, H, W] → [B, (H/p)·(W/p), C·p·p]: non-overlapping p×p patches, each
                      // flattened in (c, u, v) order — a p×p/p convolution is Patchify + Linear
+  // --- YOLO (models/yolo11_pose.h) ---
+  Upsample,          // in: x [B, C, H, W] → [B, C, s·H, s·W], nearest neighbour (torch nn.Upsample(scale_factor=s))
+  Concat,            // in: x0 … xn−1 [B, Ci, H, W] → [B, ΣCi, H, W] (torch.cat(dim=1))
+  Slice,             // in: x [B, C, H, W] → [B, g·(end−begin), H, W]: the channels are g equal blocks of C/g and
+                     // channels [begin, end) of each block are kept (g = 1: x[:, begin:end])
+  SpatialAttention,  // in: qkv [B, h·(2k+d), H, W] (per head q | k | v: k, k, d channels) → [B, h·d, H, W]:
+                     // per head softmax(qᵀk·scale) over the H·W positions applied to v (Ultralytics Attention)
+  PoseDecode,        // in: per level box [B, 4·r, Hl, Wl], cls [B, nc, Hl, Wl] (, kpt [B, K·D, Hl, Wl]), then the
+                     // DFL bins [1, r, 1, 1] → [B, 4 + nc + K·D, Σ Hl·Wl]: xywh boxes (DFL + dist2bbox)·stride,
+                     // sigmoid class scores, decoded keypoints (Ultralytics Detect/Pose inference output)
+  Nms,               // in: decoded [B, 4 + nc + E, A] → [B, max_det, 6 + E]: per image x1 y1 x2 y2 conf class
+                     // extras, best first, rows past the kept count zero (greedy non-maximum suppression)
 };
 
 std::string_view to_string(OpKind op);
@@ -94,10 +107,30 @@ struct LayerNormAttrs { float eps = 1e-5f; };
 struct AttentionAttrs { std::int64_t num_heads = 1; };
 struct TakeTokenAttrs { std::int64_t index = 0; };
 struct PatchifyAttrs { std::int64_t patch = 1; };
+struct UpsampleAttrs { std::int64_t scale = 2; };
+struct SliceAttrs { std::int64_t begin = 0, end = 0, groups = 1; };
+struct SpatialAttentionAttrs {
+  std::int64_t num_heads = 1, key_dim = 1, head_dim = 1;
+  float scale = 1.0f;  // Ultralytics: key_dim^−0.5
+};
+struct PoseDecodeAttrs {
+  std::int64_t num_classes = 1;
+  std::int64_t reg_max = 16;
+  std::int64_t kpt_count = 17, kpt_dims = 3;  // kpt_count 0: a plain Detect head (two inputs per level)
+  std::vector<std::int64_t> strides{8, 16, 32};  // one per level, in input order
+};
+struct NmsAttrs {
+  std::int64_t num_classes = 1;
+  float conf_threshold = 0.25f;  // keep scores > this
+  float iou_threshold = 0.7f;    // suppress IoU > this
+  std::int64_t max_det = 300;
+  bool agnostic = false;         // true: boxes of different classes suppress each other too
+};
 struct NoAttrs {};
 
 using Attrs = std::variant<NoAttrs, Conv2dAttrs, BatchNormAttrs, PoolAttrs, AddAttrs, LinearAttrs,
-                           LayerNormAttrs, AttentionAttrs, TakeTokenAttrs, PatchifyAttrs>;
+                           LayerNormAttrs, AttentionAttrs, TakeTokenAttrs, PatchifyAttrs, UpsampleAttrs,
+                           SliceAttrs, SpatialAttentionAttrs, PoseDecodeAttrs, NmsAttrs>;
 
 struct Value {
   ValueId id = kNoValue;
@@ -166,6 +199,12 @@ class Graph {
   ValueId add_patch_flatten(std::string name, ValueId x);
   ValueId add_flatten(std::string name, ValueId x);
   ValueId add_take_token(std::string name, ValueId x, std::int64_t index);
+  ValueId add_upsample(std::string name, ValueId x, std::int64_t scale = 2);
+  ValueId add_concat(std::string name, std::vector<ValueId> xs);
+  ValueId add_slice(std::string name, ValueId x, std::int64_t begin, std::int64_t end, std::int64_t groups = 1);
+  ValueId add_spatial_attention(std::string name, ValueId qkv, const SpatialAttentionAttrs& a);
+  ValueId add_pose_decode(std::string name, std::vector<ValueId> inputs, const PoseDecodeAttrs& a);  // creates no params
+  ValueId add_nms(std::string name, ValueId decoded, const NmsAttrs& a);
   void mark_output(ValueId v);
 
   // Generic: append a node whose output shape is inferred from its inputs and attrs.

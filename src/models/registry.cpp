@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "models/resnet.h"
 #include "models/vit.h"
+#include "models/yolo11_pose.h"
 
 namespace vramfit {
 
@@ -45,6 +46,35 @@ ModelInfo vit_entry(std::string id, std::vector<std::string> aliases, std::strin
   return m;
 }
 
+ModelInfo yolo_pose_entry(char scale, std::vector<std::string> aliases, std::string description) {
+  ModelInfo m;
+  m.id = fmt::format("yolo11{}-pose", scale);
+  m.aliases = std::move(aliases);
+  m.aliases.push_back(fmt::format("yolo11{}_pose", scale));
+  m.description = std::move(description);
+  m.family = ModelFamily::Pose;
+  m.input_per_sample = Shape{3, 640, 640};
+  m.build = [scale, id = m.id](std::int64_t batch) { return build_yolo11_pose(yolo11_pose_preset(scale), batch, id); };
+  return m;
+}
+
+// The same network ending earlier or later, to time its parts: "-forward" stops at the head's nine maps
+// (the network alone), "-nms" adds decoding + GPU NMS (conf 0.25, IoU 0.7, max_det 300) after it.
+ModelInfo yolo_pose_variant(char scale, bool raw, std::string description) {
+  ModelInfo m;
+  m.id = fmt::format("yolo11{}-pose-{}", scale, raw ? "forward" : "nms");
+  m.description = std::move(description);
+  m.family = ModelFamily::Pose;
+  m.input_per_sample = Shape{3, 640, 640};
+  m.build = [scale, raw, id = m.id](std::int64_t batch) {
+    Yolo11PoseConfig c = yolo11_pose_preset(scale);
+    c.raw_outputs = raw;
+    c.with_nms = !raw;
+    return build_yolo11_pose(c, batch, id);
+  };
+  return m;
+}
+
 std::vector<ModelInfo> make_zoo() {
   std::vector<ModelInfo> zoo;
   zoo.push_back(resnet_entry(18, "ResNet-18 (torchvision): basic blocks [2,2,2,2], ImageNet classifier"));
@@ -58,6 +88,16 @@ std::vector<ModelInfo> make_zoo() {
   zoo.push_back(vit_entry("vit-l16", {"vit_large", "vit-large", "vit_l_16", "vit-l-16", "vit_l16"},
                           "ViT-L/16 (torchvision): 24 layers, 16 heads, width 1024, MLP 4096, 16×16 patches",
                           &vit_l16));
+  // YOLO11 pose (Ultralytics yolo11-pose.yaml, one class, 17 COCO keypoints); the old profiler's
+  // "yolo_pose" is the nano model.
+  zoo.push_back(yolo_pose_entry('n', {"yolo_pose", "yolo-pose"},
+                                "YOLO11n-pose (Ultralytics): 17 keypoints, 640×640, output decoded boxes, score, keypoints"));
+  zoo.push_back(yolo_pose_variant('n', true, "YOLO11n-pose, the network alone: output the head's nine raw maps (no decoding)"));
+  zoo.push_back(yolo_pose_variant('n', false, "YOLO11n-pose + decoding + GPU NMS (conf 0.25, IoU 0.7, max_det 300): [B, 300, 57]"));
+  zoo.push_back(yolo_pose_entry('s', {}, "YOLO11s-pose (Ultralytics): 17 keypoints, 640×640"));
+  zoo.push_back(yolo_pose_entry('m', {}, "YOLO11m-pose (Ultralytics): 17 keypoints, 640×640"));
+  zoo.push_back(yolo_pose_entry('l', {}, "YOLO11l-pose (Ultralytics): 17 keypoints, 640×640"));
+  zoo.push_back(yolo_pose_entry('x', {}, "YOLO11x-pose (Ultralytics): 17 keypoints, 640×640"));
 
   // Every name must resolve to one entry: a clash would make find_model's answer depend on order.
   std::set<std::string> seen;

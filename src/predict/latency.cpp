@@ -179,10 +179,60 @@ Efficiency efficiency_for(const Calibration* c, const std::string& model, Precis
                                              c->points.size(), on)};
 }
 
+std::optional<AffineLatency> fit_affine(const Calibration* c, const std::string& model, Precision p) {
+  if (!c) return std::nullopt;
+  std::vector<const CalibrationPoint*> pts;
+  for (const auto& pt : c->points)
+    if (pt.model == model && pt.precision == p && pt.measured_ms > 0 && pt.roofline_ms > 0) pts.push_back(&pt);
+  std::sort(pts.begin(), pts.end(), [](auto* a, auto* b) { return a->batch < b->batch; });
+  pts.erase(std::unique(pts.begin(), pts.end(), [](auto* a, auto* b) { return a->batch == b->batch; }), pts.end());
+  if (pts.size() < 2) return std::nullopt;
+  // Least squares of measured = overhead + k · roofline (ordinary, unweighted).
+  double mr = 0, mt = 0;
+  for (auto* pt : pts) mr += pt->roofline_ms, mt += pt->measured_ms;
+  const double n = static_cast<double>(pts.size());
+  mr /= n;
+  mt /= n;
+  double srr = 0, srt = 0;
+  for (auto* pt : pts) srr += (pt->roofline_ms - mr) * (pt->roofline_ms - mr), srt += (pt->roofline_ms - mr) * (pt->measured_ms - mt);
+  if (srr <= 0) return std::nullopt;
+  AffineLatency f;
+  f.k = srt / srr;
+  f.overhead_ms = mt - f.k * mr;
+  if (f.overhead_ms < 0) {  // no negative fixed cost: a line through the origin
+    double rr = 0, rt = 0;
+    for (auto* pt : pts) rr += pt->roofline_ms * pt->roofline_ms, rt += pt->roofline_ms * pt->measured_ms;
+    f.overhead_ms = 0;
+    f.k = rt / rr;
+  }
+  if (f.k < 1) {  // no card beats its roofline: the slope is at least 1, the rest is overhead
+    f.k = 1;
+    double over = 0;
+    for (auto* pt : pts) over += pt->measured_ms - pt->roofline_ms;
+    f.overhead_ms = std::max(0.0, over / n);
+  }
+  f.points = pts.size();
+  f.min_batch = pts.front()->batch;
+  f.max_batch = pts.back()->batch;
+  return f;
+}
+
 LatencyEstimate estimate_latency(const ModelInfo& m, Precision p, std::int64_t batch, const GpuSpec& g,
                                  const Calibration* calibration) {
   LatencyEstimate e;
   e.roofline = roofline(m, p, batch, g);
+  // On the profiled card itself the measured point (or the nearest batch) is the better answer.
+  const bool same_card = calibration && calibration->gpu.name == g.name;
+  if (auto f = same_card ? std::nullopt : fit_affine(calibration, m.id, p)) {
+    // Kernel launches and small-kernel latency cost about the same on any recent card, the work scales
+    // with the roofline: overhead + k · roofline on this card.
+    e.ms = f->overhead_ms + f->k * e.roofline.ms;
+    e.efficiency.value = e.ms > 0 ? e.roofline.ms / e.ms : kDefaultEfficiency;
+    e.efficiency.source = fmt::format("calibrated: {:.3f} ms fixed + {:.2f} × roofline, fitted over {} batches ({}–{}) of {} {} on {} ({})",
+                                      f->overhead_ms, f->k, f->points, f->min_batch, f->max_batch, m.id, to_string(p),
+                                      calibration->gpu.name, calibration->profile_path);
+    return e;
+  }
   e.efficiency = efficiency_for(calibration, m.id, p, batch);
   e.ms = e.roofline.ms / e.efficiency.value;
   return e;

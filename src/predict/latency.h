@@ -92,6 +92,20 @@ struct Efficiency {
 };
 Efficiency efficiency_for(const Calibration* c, const std::string& model, Precision p, std::int64_t batch);
 
+// With several calibrated batches of the same model and precision, latency is fitted as an affine
+// function of the roofline on the profiled card, measured = overhead + k · roofline (least squares;
+// overhead ≥ 0, k ≥ 1), and transferred as overhead + k · roofline on the target card: the launch- and
+// latency-bound part of a small batch is a fixed cost that does not scale with the card's rates, which
+// a single efficiency ratio would scale (an H200 batch-1 run at 1.3 % of its roofline predicted a
+// 13 ms batch 1 for resnet50 fp16 on an RTX 5070 Ti). One calibrated batch only, or the profiled card
+// itself: the ratio above.
+struct AffineLatency {
+  double overhead_ms = 0, k = 1;
+  std::size_t points = 0;
+  std::int64_t min_batch = 0, max_batch = 0;
+};
+std::optional<AffineLatency> fit_affine(const Calibration* c, const std::string& model, Precision p);
+
 struct LatencyEstimate {
   double ms = 0;
   Roofline roofline;

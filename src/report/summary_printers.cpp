@@ -247,7 +247,10 @@ const std::vector<std::string>& summary_csv_columns() {
 
 std::string summary_csv(const Summary& s) {
   std::string o;
-  for (std::size_t i = 0; i < summary_csv_columns().size(); ++i) o += (i ? "," : "") + summary_csv_columns()[i];
+  for (std::size_t i = 0; i < summary_csv_columns().size(); ++i) {
+    if (i) o += ',';
+    o += summary_csv_columns()[i];
+  }
   o += "\n";
   auto num = [](const std::optional<double>& v) { return v ? fmt::format("{:.6g}", *v) : std::string(); };
   auto bytes = [](const std::optional<std::uint64_t>& v) { return v ? std::to_string(*v) : std::string(); };
@@ -277,7 +280,10 @@ std::string summary_csv(const Summary& s) {
                                        c.mark_note.empty() ? c.reason : c.mark_note,
                                        c.check ? std::to_string(c.check->planner_max_batch) : "",
                                        c.check ? (c.check->agrees ? "true" : "false") : ""};
-      for (std::size_t i = 0; i < f.size(); ++i) o += (i ? "," : "") + csv_field(f[i]);
+      for (std::size_t i = 0; i < f.size(); ++i) {
+        if (i) o += ',';
+        o += csv_field(f[i]);
+      }
       o += "\n";
     }
   return o;

@@ -15,6 +15,8 @@
 //   BnMean        0.05·N;  BnVar  1 + 0.1·|N| (strictly positive, so 1/√(var + eps) is bounded by
 //                 1: random BN statistics do not renormalise real activations, they must not amplify).
 //   ClassToken, PosEmbedding   0.02·N (torchvision's trunc_normal(std = 0.02) / normal(std = 0.02)).
+//   DflBins       not random: element i is i, the bins 0..reg_max−1 Ultralytics' DFL fixes its conv to
+//                 (ultralytics/nn/modules/block.py DFL: weight = arange(c1)), so boxes decode sensibly.
 //   None          0.02·N.
 #include <algorithm>
 #include <cmath>
@@ -29,11 +31,12 @@ namespace vramfit {
 
 namespace {
 
-// value = offset + scale · (absolute ? |N| : N), N standard normal.
+// value = offset + scale · (absolute ? |N| : N), N standard normal; with `index`, the element's index.
 struct Rule {
   float offset = 0.0f;
   float scale = 0.0f;
   bool absolute = false;
+  bool index = false;
 };
 
 Rule rule_for(const Value& v) {
@@ -52,6 +55,7 @@ Rule rule_for(const Value& v) {
     case ParamRole::ClassToken:
     case ParamRole::PosEmbedding:
     case ParamRole::None: return {0.0f, 0.02f, false};
+    case ParamRole::DflBins: return {0.0f, 0.0f, false, true};
   }
   throw InternalError(fmt::format("parameter '{}' has an unknown role", v.name));
 }
@@ -100,6 +104,10 @@ TensorMap random_weights(const Graph& g, std::uint64_t seed) {
       float* out = job->tensor->ptr();
       for (; k < stop; ++k) {
         const auto i = static_cast<std::uint64_t>(k - job->begin);
+        if (r.index) {
+          out[i] = static_cast<float>(i);
+          continue;
+        }
         const float n = normal01(seed, job->stream, i);
         out[i] = r.offset + r.scale * (r.absolute ? std::fabs(n) : n);
       }

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <fmt/format.h>
 #include <cmath>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "core/rng.h"
 #include "models/resnet.h"
 #include "models/vit.h"
+#include "models/yolo11_pose.h"
 #include "weights/binding.h"
 
 namespace vramfit {
@@ -81,6 +83,16 @@ TEST(RandomWeightsF16, ViTB16StaysFinite) {
   ViTConfig c = vit_b16();
   c.image_size = 64;  // 16 patches + class token
   expect_healthy(run_f16(build_vit(c, 1, "vit-b16@64"), 197));
+}
+
+TEST(RandomWeightsF16, Yolo11PoseStaysFinite) {
+  // The output is decoded boxes and keypoints in pixels, not logits: only the headroom is checked.
+  for (char scale : {'n', 'x'}) {
+    Yolo11PoseConfig c = yolo11_pose_preset(scale);
+    c.image_h = c.image_w = 64;
+    const RunStats s = run_f16(build_yolo11_pose(c, 1, fmt::format("yolo11{}-pose@64", scale)), 640);
+    EXPECT_LT(s.max_abs_activation, kF16Max / 16.0f) << "at " << s.max_at;
+  }
 }
 
 }  // namespace

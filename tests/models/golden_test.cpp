@@ -5,9 +5,11 @@
 // skip — with the command that regenerates them (as llm.c's test_gpt2 does).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fmt/format.h>
 #include <optional>
 #include <string>
 
@@ -16,6 +18,7 @@
 #include "graph/passes.h"
 #include "models/resnet.h"
 #include "models/vit.h"
+#include "models/yolo11_pose.h"
 #include "weights/binding.h"
 #include "weights/safetensors.h"
 
@@ -140,6 +143,88 @@ TEST(Golden, ViTMatchesTorchvision) {
   c.mlp_dim = 128;
   c.num_classes = 10;
   check_golden("vit_tiny", build_vit(c, 2, "vit_tiny"), "encoder.pos_embedding");
+}
+
+// YOLO11n-pose against tools/yolo_reference.py (PyTorch, written from Ultralytics' published structure):
+// the decoded head [2, 56, 84] as built and after the passes, and the detections after NMS [2, 300, 57].
+TEST(Golden, Yolo11nPoseMatchesPyTorchReference) {
+  const std::string regenerate =
+      "regenerate with `python3 tools/yolo_reference.py golden --out tests/golden` (torch, torchvision, safetensors)";
+  const auto weights_file = open_golden("yolo11n_pose_tiny.weights.safetensors");
+  const auto io_file = open_golden("yolo11n_pose_tiny.io.safetensors");
+  if (!weights_file || !io_file) return;
+  ASSERT_TRUE(io_file->find("input") && io_file->find("output") && io_file->find("detections")) << regenerate;
+  const Tensor input = io_file->read_f32("input");
+  const Tensor reference = io_file->read_f32("output");
+  const Tensor detections = io_file->read_f32("detections");
+
+  Yolo11PoseConfig c = yolo11_pose_preset('n');
+  c.image_h = c.image_w = 64;
+  Graph g = build_yolo11_pose(c, 2, "yolo11n_pose_tiny");
+  ASSERT_EQ(input.shape, g.value(g.inputs()[0]).shape) << regenerate;
+  ASSERT_EQ(reference.shape, (Shape{2, 56, 84}));
+  ASSERT_TRUE(all_finite(reference.span()));
+  // The decoded output is dominated by anchor positions (independent of the network), so the feature
+  // maps of layers 10 (C2PSA), 16, 19 and 22 are compared too: extra outputs of the same graph.
+  const int layers[] = {10, 16, 19, 22};
+  std::vector<Tensor> expected{reference};
+  for (int layer : layers) {
+    const std::string key = fmt::format("features.{}", layer);
+    ASSERT_TRUE(io_file->find(key)) << key << "; " << regenerate;
+    expected.push_back(io_file->read_f32(key));
+    const auto v = g.find_value(fmt::format("model.{}.cv2.act", layer));
+    ASSERT_TRUE(v.has_value()) << layer;
+    g.mark_output(*v);
+  }
+  TensorMap weights;
+  try {
+    weights = bind_checkpoint(g, *weights_file);
+  } catch (const InvalidInput& e) {
+    FAIL() << "binding failed: " << e.what();
+  }
+  auto check_all = [&](const std::string& what, const Graph& graph, const TensorMap& w) -> double {
+    const std::vector<Tensor> out = cpu::run_graph(graph, w, std::span<const Tensor>(&input, 1));
+    EXPECT_EQ(out.size(), expected.size());
+    double worst = 0;
+    for (std::size_t i = 0; i < out.size() && i < expected.size(); ++i) {
+      EXPECT_EQ(out[i].shape, expected[i].shape) << what << " output " << i;
+      if (out[i].shape != expected[i].shape) return INFINITY;
+      const double err = relative_l2(out[i].span(), expected[i].span());
+      std::printf("[ golden   ] %-48s %-12s relative L2 %.3e\n", what.c_str(),
+                  i == 0 ? "decoded" : fmt::format("layer {}", layers[i - 1]).c_str(), err);
+      worst = std::max(worst, err);
+    }
+    return worst;
+  };
+  EXPECT_LE(check_all("yolo11n-pose as built", g, weights), kTolerance);
+  {  // Sensitivity: 5% on one BN statistic of the attention's positional conv moves layer 10 far outside.
+    TensorMap bent = weights;
+    for (float& v : bent.at("model.10.m.0.attn.pe.bn.running_var").data) v *= 1.05f;
+    const std::vector<Tensor> out = cpu::run_graph(g, bent, std::span<const Tensor>(&input, 1));
+    EXPECT_GT(relative_l2(out[1].span(), expected[1].span()), 10 * kTolerance);
+  }
+  TensorMap folded = weights;
+  optimize_for_inference(g, Precision::fp32, &folded);
+  EXPECT_LE(check_all("yolo11n-pose after optimize_for_inference", g, folded), kTolerance);
+
+  // NMS (conf 0.25, IoU 0.7, max_det 300): the same boxes kept, in the same order.
+  c.with_nms = true;
+  Graph gn = build_yolo11_pose(c, 2, "yolo11n_pose_tiny_nms");
+  ASSERT_EQ(detections.shape, (Shape{2, 300, 57})) << regenerate;
+  const std::vector<Tensor> out = cpu::run_graph(gn, weights, std::span<const Tensor>(&input, 1));
+  ASSERT_EQ(out[0].shape, detections.shape);
+  for (std::int64_t b = 0; b < 2; ++b) {
+    std::int64_t ours = 0, theirs = 0;
+    for (std::int64_t r = 0; r < 300; ++r) {
+      ours += out[0].data[static_cast<std::size_t>((b * 300 + r) * 57 + 4)] > 0;
+      theirs += detections.data[static_cast<std::size_t>((b * 300 + r) * 57 + 4)] > 0;
+    }
+    EXPECT_EQ(ours, theirs) << "image " << b;
+    EXPECT_GE(theirs, 2) << "a golden with fewer than two detections tests little; " << regenerate;
+  }
+  const double err = relative_l2(out[0].span(), detections.span());
+  std::printf("[ golden   ] %-40s relative L2 %.3e\n", "yolo11n-pose detections after NMS", err);
+  EXPECT_LE(err, kTolerance);
 }
 
 }  // namespace

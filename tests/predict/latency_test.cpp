@@ -113,9 +113,21 @@ TEST(Latency, CalibrationWithTheH200RunReproducesIt) {
               measured, e.ms / measured, e.efficiency.value);
   EXPECT_NEAR(e.ms / measured, 1.0, 0.10);
   EXPECT_NE(e.efficiency.source.find("resnet50 fp16 b256"), std::string::npos) << e.efficiency.source;
-  // The efficiency is the one applied: estimate = roofline / efficiency, on any card.
+  // On another card: the fixed cost fitted on the H200 plus the slope times this card's roofline.
   const LatencyEstimate other = estimate_latency(find_model("resnet50"), Precision::fp16, 256, db().find("RTX 3070 Ti"), &c);
-  EXPECT_NEAR(other.ms, other.roofline.ms / e.efficiency.value, 1e-9);
+  const auto f = fit_affine(&c, "resnet50", Precision::fp16);
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->points, 4u);  // batches 1, 8, 64, 256
+  EXPECT_GE(f->k, 1.0);
+  EXPECT_GE(f->overhead_ms, 0.0);
+  EXPECT_NEAR(other.ms, f->overhead_ms + f->k * other.roofline.ms, 1e-9);
+  EXPECT_NE(other.efficiency.source.find("fitted over 4 batches (1–256) of resnet50 fp16 on H200"), std::string::npos)
+      << other.efficiency.source;
+  // Batch 1 transfers as mostly fixed cost: on the 3070 Ti it is not the H200's 1.3 % efficiency
+  // applied to a 10× smaller roofline rate.
+  const LatencyEstimate b1 = estimate_latency(find_model("resnet50"), Precision::fp16, 1, db().find("RTX 3070 Ti"), &c);
+  const double h200_b1 = measured_h200_ms("resnet50", "fp16", 1);
+  EXPECT_LT(b1.ms, 3.0 * h200_b1) << b1.efficiency.source;
   // A batch not measured takes the nearest measured batch of the same model and precision (log scale).
   EXPECT_NE(efficiency_for(&c, "resnet50", Precision::fp16, 200).source.find("b256"), std::string::npos);
   EXPECT_NE(efficiency_for(&c, "resnet50", Precision::fp16, 2).source.find("b1 "), std::string::npos);

@@ -62,7 +62,7 @@ TEST_F(PlanCli, SystemFromTheExampleFileAndCalibration) {
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("System laptop-4080"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("RTX 4080 Laptop (sm_89)"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("calibrated 0.407: resnet50 fp16 b256 on H200"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("fitted over 4 batches (1–256) of resnet50 fp16 on H200"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("ESTIMATE"), std::string::npos) << r.out;
 }
 

@@ -251,6 +251,59 @@ class Runner {
         take_token(in(n, 0), y.ptr(), x[0], x[1], x[2], n.attr<TakeTokenAttrs>().index);
         return y;
       }
+      case OpKind::Upsample: {
+        const Shape& x = shape(n, 0);
+        upsample_nearest(in(n, 0), y.ptr(), x[0], x[1], x[2], x[3], n.attr<UpsampleAttrs>().scale);
+        return y;
+      }
+      case OpKind::Concat: {
+        std::vector<const float*> xs;
+        std::vector<std::int64_t> channels;
+        for (std::size_t i = 0; i < n.inputs.size(); ++i) {
+          xs.push_back(in(n, i));
+          channels.push_back(shape(n, i)[1]);
+        }
+        concat_channels(xs, channels, y.ptr(), out_shape[0], out_shape[2] * out_shape[3]);
+        return y;
+      }
+      case OpKind::Slice: {
+        const Shape& x = shape(n, 0);
+        const auto& a = n.attr<SliceAttrs>();
+        slice_channels(in(n, 0), y.ptr(), x[0], x[1], x[2] * x[3], a.begin, a.end, a.groups);
+        return y;
+      }
+      case OpKind::SpatialAttention: {
+        const Shape& x = shape(n, 0);
+        const auto& a = n.attr<SpatialAttentionAttrs>();
+        spatial_attention(in(n, 0), y.ptr(),
+                          SpatialAttentionShape{.batch = x[0], .heads = a.num_heads, .key_dim = a.key_dim,
+                                                .head_dim = a.head_dim, .positions = x[2] * x[3], .scale = a.scale});
+        return y;
+      }
+      case OpKind::PoseDecode: {
+        const auto& a = n.attr<PoseDecodeAttrs>();
+        const std::size_t per_level = a.kpt_count > 0 ? 3 : 2;
+        PoseDecodeShape s{.batch = out_shape[0], .num_classes = a.num_classes, .reg_max = a.reg_max,
+                          .kpt_count = a.kpt_count, .kpt_dims = a.kpt_dims, .levels = {}};
+        std::vector<const float*> box, cls, kpt;
+        for (std::size_t l = 0; l < a.strides.size(); ++l) {
+          const Shape& bs = shape(n, l * per_level);
+          s.levels.push_back(DetectLevel{bs[2], bs[3], a.strides[l]});
+          box.push_back(in(n, l * per_level));
+          cls.push_back(in(n, l * per_level + 1));
+          if (per_level == 3) kpt.push_back(in(n, l * per_level + 2));
+        }
+        pose_decode(box, cls, kpt, in(n, n.inputs.size() - 1), y.ptr(), s);
+        return y;
+      }
+      case OpKind::Nms: {
+        const Shape& x = shape(n, 0);
+        const auto& a = n.attr<NmsAttrs>();
+        nms(in(n, 0), y.ptr(), x[0], x[1], x[2],
+            NmsParams{.num_classes = a.num_classes, .conf_threshold = a.conf_threshold, .iou_threshold = a.iou_threshold,
+                      .max_det = a.max_det, .agnostic = a.agnostic});
+        return y;
+      }
     }
     // No default above, so -Wswitch flags an OpKind added to graph.h without a reference here.
     throw Unsupported(fmt::format("CPU reference: op {} (node '{}') is not implemented", to_string(n.op), n.name));

@@ -18,6 +18,8 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
+#include <vector>
 
 #include "graph/graph.h"
 
@@ -165,5 +167,72 @@ void flatten(const float* x, float* y, std::int64_t n);
 // x [batch, seq, embed] → y [batch, embed] = x[:, index, :].
 void take_token(const float* x, float* y, std::int64_t batch, std::int64_t seq, std::int64_t embed,
                 std::int64_t index);
+
+// ---- YOLO (graph.h Upsample, Concat, Slice, SpatialAttention, PoseDecode, Nms) ----
+
+// x [batch, channels, h, w] → y [batch, channels, h·scale, w·scale], y[…, i, j] = x[…, ⌊i/scale⌋, ⌊j/scale⌋]
+// (torch nn.Upsample(scale_factor=scale, mode="nearest")).
+void upsample_nearest(const float* x, float* y, std::int64_t batch, std::int64_t channels, std::int64_t h,
+                      std::int64_t w, std::int64_t scale);
+// xs[i] [batch, channels[i], plane] → y [batch, Σ channels, plane] (torch.cat(dim=1)); plane = H·W.
+void concat_channels(std::span<const float* const> xs, std::span<const std::int64_t> channels, float* y,
+                     std::int64_t batch, std::int64_t plane);
+// x [batch, channels, plane] → y [batch, groups·(end − begin), plane]: the channels are `groups` equal blocks
+// and channels [begin, end) of each are kept, blocks in order (graph.h Slice).
+void slice_channels(const float* x, float* y, std::int64_t batch, std::int64_t channels, std::int64_t plane,
+                    std::int64_t begin, std::int64_t end, std::int64_t groups);
+
+struct SpatialAttentionShape {
+  std::int64_t batch = 1, heads = 1, key_dim = 1, head_dim = 1, positions = 1;  // positions = H·W
+  float scale = 1.0f;
+  std::int64_t qkv_channels() const { return heads * (2 * key_dim + head_dim); }
+  void validate() const;
+};
+// qkv [batch, heads·(2k + d), positions]: head h owns channels [h·(2k+d), (h+1)·(2k+d)) = q (k) | key (k) |
+// v (d). y [batch, heads·d, positions]: y[h·d + c, n] = Σ_m v[c, m]·softmax_m(scale·Σ_j q[j, n]·key[j, m])
+// (Ultralytics Attention.forward: (v @ softmax((qᵀ @ k)·scale)ᵀ)). Scores, softmax and sums in double.
+void spatial_attention(const float* qkv, float* y, const SpatialAttentionShape& s);
+
+struct DetectLevel {
+  std::int64_t h = 1, w = 1, stride = 1;
+};
+struct PoseDecodeShape {
+  std::int64_t batch = 1, num_classes = 1, reg_max = 16, kpt_count = 17, kpt_dims = 3;
+  std::vector<DetectLevel> levels;
+  std::int64_t anchors() const;   // Σ h·w
+  std::int64_t channels() const { return 4 + num_classes + kpt_count * kpt_dims; }
+  void validate() const;
+};
+// Per level l: box[l] [batch, 4·reg_max, h, w], cls[l] [batch, nc, h, w], kpt[l] [batch, K·D, h, w] (kpt may
+// be empty when kpt_count is 0); bins [reg_max] (the DFL weights, 0..reg_max−1 in Ultralytics).
+// y [batch, 4 + nc + K·D, anchors], anchors level by level, row-major within a level. For the anchor at
+// (x, y) of a level with stride s, centre (x + ½, y + ½) (make_anchors, offset 0.5):
+//   DFL: side i ∈ {left, top, right, bottom}: d_i = Σ_j softmax_j(box[i·reg_max + j])·bins[j]
+//   box: cx = (ax + (d2 − d0)/2)·s, cy = (ay + (d3 − d1)/2)·s, w = (d0 + d2)·s, h = (d1 + d3)·s
+//        (dist2bbox with xywh, then × stride)
+//   cls: sigmoid
+//   kpt k: x = (kx·2 + x)·s, y = (ky·2 + y)·s, visibility sigmoid (Pose.kpts_decode: anchor − 0.5 = x)
+// In double, rounded once (ultralytics/nn/modules/head.py Detect._inference, Pose.kpts_decode).
+void pose_decode(std::span<const float* const> box, std::span<const float* const> cls,
+                 std::span<const float* const> kpt, const float* bins, float* y, const PoseDecodeShape& s);
+
+struct NmsParams {
+  std::int64_t num_classes = 1;
+  float conf_threshold = 0.25f;
+  float iou_threshold = 0.7f;
+  std::int64_t max_det = 300;
+  bool agnostic = false;
+};
+// pred [batch, 4 + nc + E, anchors] (cx, cy, w, h, class scores, E extras — Pose: 51 keypoint values) →
+// y [batch, max_det, 6 + E]: rows x1 y1 x2 y2 conf class extras for the kept boxes, highest conf first, the
+// rest zero. Ultralytics non_max_suppression (ultralytics/utils/ops.py) with its single-label path:
+// conf = max class score, class = its argmax (first on ties); candidates conf > conf_threshold; sorted by
+// conf descending (ties: lower anchor first); greedy: keep the best, drop every later candidate of the
+// same class (any class when agnostic) with IoU > iou_threshold (torchvision.ops.nms; IoU in fp32 as its
+// CPU kernel: (x2−x1)·(y2−y1) areas, no +1); stop at max_det. Not reproduced: the max_nms = 30000 cap
+// on candidates (an image at 640 has 8400 anchors) and the class offset max_wh·class added to boxes for
+// per-class suppression (equivalent up to rounding for boxes inside 7680 px; exact with one class).
+void nms(const float* pred, float* y, std::int64_t batch, std::int64_t channels, std::int64_t anchors,
+         const NmsParams& p);
 
 }  // namespace vramfit::cpu

@@ -6,6 +6,8 @@
 #include <cstring>
 #include <map>
 #include <optional>
+#include <utility>
+#include <vector>
 
 #include "backend/cuda/attention_runner.h"
 #include "backend/cuda/check.h"
@@ -14,11 +16,16 @@
 #include "backend/cuda/kernels/fault.cuh"
 #include "backend/cuda/kernels/layout.cuh"
 #include "backend/cuda/kernels/attention.cuh"
+#include "backend/cuda/kernels/channel_copy.cuh"
 #include "backend/cuda/kernels/elementwise.cuh"
 #include "backend/cuda/kernels/layernorm.cuh"
+#include "backend/cuda/kernels/nms.cuh"
 #include "backend/cuda/kernels/patchify.cuh"
 #include "backend/cuda/kernels/pooling.cuh"
+#include "backend/cuda/kernels/pose_decode.cuh"
+#include "backend/cuda/kernels/spatial_attention.cuh"
 #include "backend/cuda/kernels/tokens.cuh"
+#include "backend/cuda/kernels/upsample.cuh"
 #include "core/error.h"
 #include "core/fault.h"
 #include "core/rng.h"
@@ -163,7 +170,11 @@ Executor::Executor(const Graph& g, const Plan& plan, const TensorMap& weights, D
     std::string op_label(to_string(n.op));  // step label; Attention adds the implementation chosen
     switch (n.op) {
       case OpKind::Conv2d: {
-        const ConvParams cp = conv_params_from_node(g, n, opt.allow_tf32);
+        ConvParams cp = conv_params_from_node(g, n, opt.allow_tf32);
+        // cuDNN's fused epilogue has ReLU only: SiLU (YOLO) or GELU runs as the elementwise kernel on y,
+        // after bias and residual (graph.h: act(conv + b + res)).
+        Activation sep = Activation::None;
+        if (cp.act != Activation::None && cp.act != Activation::Relu) std::swap(sep, cp.act);
         if (auto why = ConvRunner::unsupported_reason(cp, handles_->cc)) throw Unsupported(n.name + ": " + *why);
         auto runner = std::make_unique<ConvRunner>(handles_->cudnn.get(), cp, opt.workspace_bytes);
         const auto& a = n.attr<Conv2dAttrs>();
@@ -176,7 +187,11 @@ Executor::Executor(const Graph& g, const Plan& plan, const TensorMap& weights, D
         workspace_used_ = std::max(workspace_used_, runner->workspace_bytes());
         choices_.push_back(n.name + ": " + runner->describe());
         const ConvRunner* r = runner.get();
-        steps_.push_back([r, x, w, b, z, y, wsp](cudaStream_t s) { r->run(s, x, w, b, z, y, wsp); });
+        const std::int64_t count = out.shape.numel();
+        steps_.push_back([r, x, w, b, z, y, wsp, sep, dt, count](cudaStream_t s) {
+          r->run(s, x, w, b, z, y, wsp);
+          if (sep != Activation::None) kernels::activation(dt, y, y, count, sep, s);
+        });
         handles_->convs.push_back(std::move(runner));
         break;
       }
@@ -311,6 +326,75 @@ Executor::Executor(const Graph& g, const Plan& plan, const TensorMap& weights, D
         const Shape& xs = g.value(n.inputs[0]).shape;
         const std::int64_t nb = xs[0], seq = xs[1], e = xs[2], idx = n.attr<TakeTokenAttrs>().index;
         steps_.push_back([=](cudaStream_t s) { kernels::take_token(dt, x, y, nb, seq, e, idx, s); });
+        break;
+      }
+      case OpKind::Upsample: {
+        const Shape& xs = g.value(n.inputs[0]).shape;
+        const Layout lay = g.value(n.inputs[0]).layout == Layout::NHWC ? Layout::NHWC : Layout::NCHW;
+        const std::int64_t nb = xs[0], c = xs[1], h = xs[2], w = xs[3], sc = n.attr<UpsampleAttrs>().scale;
+        steps_.push_back([=](cudaStream_t s) { kernels::upsample_nearest(dt, lay, x, y, nb, c, h, w, sc, s); });
+        break;
+      }
+      case OpKind::Concat: {
+        std::vector<const void*> xs;
+        std::vector<std::int64_t> channels;
+        for (ValueId in : n.inputs) {
+          xs.push_back(ptr(in));
+          channels.push_back(g.value(in).shape[1]);
+        }
+        const Layout lay = out.layout == Layout::NHWC ? Layout::NHWC : Layout::NCHW;
+        const std::int64_t nb = out.shape[0], plane = out.shape[2] * out.shape[3];
+        steps_.push_back([=](cudaStream_t s) { kernels::concat_channels(dt, lay, xs, channels, y, nb, plane, s); });
+        break;
+      }
+      case OpKind::Slice: {
+        const Shape& xs = g.value(n.inputs[0]).shape;
+        const Layout lay = g.value(n.inputs[0]).layout == Layout::NHWC ? Layout::NHWC : Layout::NCHW;
+        const auto& a = n.attr<SliceAttrs>();
+        const std::int64_t nb = xs[0], c = xs[1], plane = xs[2] * xs[3], b0 = a.begin, b1 = a.end, gr = a.groups;
+        steps_.push_back([=](cudaStream_t s) { kernels::slice_channels(dt, lay, x, y, nb, c, plane, b0, b1, gr, s); });
+        break;
+      }
+      case OpKind::SpatialAttention: {
+        const Shape& xs = g.value(n.inputs[0]).shape;
+        const Layout lay = g.value(n.inputs[0]).layout == Layout::NHWC ? Layout::NHWC : Layout::NCHW;
+        const auto& a = n.attr<SpatialAttentionAttrs>();
+        kernels::SpatialAttentionDims d;
+        d.batch = xs[0]; d.heads = a.num_heads; d.key_dim = a.key_dim; d.head_dim = a.head_dim;
+        d.positions = xs[2] * xs[3]; d.scale = a.scale;
+        if (auto why = kernels::spatial_attention_unsupported(dt, d.key_dim, d.head_dim)) throw Unsupported(n.name + ": " + *why);
+        steps_.push_back([=](cudaStream_t s) { kernels::spatial_attention(dt, lay, x, y, d, s); });
+        break;
+      }
+      case OpKind::PoseDecode: {
+        const auto& a = n.attr<PoseDecodeAttrs>();
+        const std::size_t per_level = a.kpt_count > 0 ? 3 : 2;
+        std::vector<kernels::PoseDecodeLevel> levels;
+        for (std::size_t l = 0; l < a.strides.size(); ++l) {
+          kernels::PoseDecodeLevel L;
+          const Shape& bs = g.value(n.inputs[l * per_level]).shape;
+          L.box = ptr(n.inputs[l * per_level]);
+          L.cls = ptr(n.inputs[l * per_level + 1]);
+          L.kpt = per_level == 3 ? ptr(n.inputs[l * per_level + 2]) : nullptr;
+          L.h = bs[2]; L.w = bs[3]; L.stride = a.strides[l];
+          levels.push_back(L);
+        }
+        const Layout lay = g.value(n.inputs[0]).layout == Layout::NHWC ? Layout::NHWC : Layout::NCHW;
+        kernels::PoseDecodeDims d;
+        d.batch = out.shape[0]; d.num_classes = a.num_classes; d.reg_max = a.reg_max; d.kpt_count = a.kpt_count;
+        d.kpt_dims = a.kpt_dims;
+        const void* bins = ptr(n.inputs.back());
+        steps_.push_back([=](cudaStream_t s) { kernels::pose_decode(dt, lay, levels, bins, y, d, s); });
+        break;
+      }
+      case OpKind::Nms: {
+        const Shape& xs = g.value(n.inputs[0]).shape;
+        const auto& a = n.attr<NmsAttrs>();
+        kernels::NmsDims d;
+        d.batch = xs[0]; d.channels = xs[1]; d.anchors = xs[2]; d.num_classes = a.num_classes; d.max_det = a.max_det;
+        d.conf_threshold = a.conf_threshold; d.iou_threshold = a.iou_threshold; d.agnostic = a.agnostic;
+        if (auto why = kernels::nms_unsupported(dt, d.anchors)) throw Unsupported(n.name + ": " + *why);
+        steps_.push_back([=](cudaStream_t s) { kernels::nms(dt, x, y, d, s); });
         break;
       }
       case OpKind::BatchNorm:

@@ -13,9 +13,11 @@
 // Nothing else is allocated on the device; input and output conversion (dtype, NCHW↔NHWC) happens on
 // the host.
 //
-// Per node: Conv2d → cudnn_conv ConvRunner; Linear → cublaslt_gemm LinearRunner (+ the exact GELU
-// kernel when the epilogue cannot do it); Attention → attention_runner AttentionRunner (our kernel or
-// cuDNN's fused SDPA, whichever measured faster for the shape); everything else → kernels/*. Views (Flatten, PatchFlatten
+// Per node: Conv2d → cudnn_conv ConvRunner (+ the elementwise kernel for a fused SiLU/GELU, which
+// cuDNN's epilogue lacks); Linear → cublaslt_gemm LinearRunner (+ the exact GELU kernel when the
+// epilogue cannot do it); Attention → attention_runner AttentionRunner (our kernel or cuDNN's fused
+// SDPA, whichever measured faster for the shape); everything else → kernels/* (YOLO: upsample,
+// channel_copy for Concat/Slice, spatial_attention, pose_decode, nms). Views (Flatten, PatchFlatten
 // of NHWC) cost nothing: the planner gave them their input's bytes. ConcatClassToken followed by
 // AddPositional runs as one fused kernel.
 #pragma once
