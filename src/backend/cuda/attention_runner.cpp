@@ -143,6 +143,10 @@ void AttentionRunner::tune(cudaStream_t stream, const void* qkv, void* y, void* 
     } catch (const Unsupported& e) {  // every plan refused at launch
       m.cudnn_why = e.what();
       m.cudnn.reset();
+    } catch (const InternalError& e) {  // a bad parameter at launch: our bug, reported, not fatal here
+      if (m.flash_why) throw;
+      m.cudnn_why = e.what();
+      m.cudnn.reset();
     }
   }
   if (c.flash_ms < 0 && c.cudnn_ms < 0) m.throw_neither();
