@@ -384,6 +384,13 @@ TEST(GpuKernels, AttentionMatchesReference) {
       {3, 65, 2, 128, 1.0f},   // one key past a full tile
       {2, 130, 3, 64, 3.0f},   // peaked softmax: the running max matters
       {1, 19, 1, 80, 3.0f},
+      // The last key tile's body is compiled per count of 16-key groups: 4 (tail 56), 3 (36), 2 (32),
+      // 3 as the only tile (48), and an exact multiple of the tile (no tail).
+      {2, 120, 2, 64, 1.0f},
+      {3, 100, 2, 80, 3.0f},
+      {1, 160, 2, 64, 1.0f},
+      {1, 48, 2, 128, 3.0f},
+      {2, 128, 2, 64, 1.0f},
   };
   for (const AttentionCase& c : cases) {
     const std::int64_t embed = c.heads * c.head_dim;

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "backend/cuda/attention_runner.h"
 #include "backend/cuda/check.h"
 #include "backend/cuda/cublaslt_gemm.h"
 #include "backend/cuda/cudnn_conv.h"
@@ -109,6 +110,7 @@ struct Executor::Handles {
   CublasLtHandle cublaslt;
   std::vector<std::unique_ptr<ConvRunner>> convs;
   std::vector<std::unique_ptr<LinearRunner>> linears;
+  std::map<std::string, std::unique_ptr<AttentionRunner>> attention;  // one per shape
   int cc = 0;
 };
 
@@ -171,6 +173,7 @@ Executor::Executor(const Graph& g, const Plan& plan, const TensorMap& weights, D
     void* y = ptr(n.output);
     const void* x = ptr(n.inputs.at(0));
     const std::size_t steps_before = steps_.size();
+    std::string op_label(to_string(n.op));  // step label; Attention adds the implementation chosen
     switch (n.op) {
       case OpKind::Conv2d: {
         ConvParams cp = conv_params_from_node(g, n, opt.allow_tf32);
@@ -269,8 +272,24 @@ Executor::Executor(const Graph& g, const Plan& plan, const TensorMap& weights, D
         const Shape& qs = g.value(n.inputs[0]).shape;
         kernels::AttentionDims d;
         d.batch = qs[0]; d.seq = qs[1]; d.embed = qs[2] / 3; d.heads = n.attr<AttentionAttrs>().num_heads;
-        if (auto why = kernels::attention_unsupported(dt, d.head_dim(), handles_->cc)) throw Unsupported(n.name + ": " + *why);
-        steps_.push_back([=](cudaStream_t s) { kernels::attention(dt, x, y, d, s); });
+        // Our kernel or cuDNN's fused SDPA, the faster for this shape (attention_runner.h); one runner
+        // per shape, timed once (with autotune) on the first node's buffers.
+        auto [it, fresh] = handles_->attention.try_emplace(
+            fmt::format("B{} S{} E{} H{} {}", d.batch, d.seq, d.embed, d.heads, to_string(dt)));
+        if (fresh) {
+          try {
+            it->second = std::make_unique<AttentionRunner>(handles_->cudnn.get(), dt, d, opt.workspace_bytes, handles_->cc);
+          } catch (const Unsupported& e) {
+            throw Unsupported(n.name + ": " + e.what());
+          }
+          if (opt.autotune && !it->second->choice().measured) it->second->tune(stream, x, y, wsp);
+          else if (it->second->impl() == AttentionImpl::Cudnn) it->second->run(stream, x, y, wsp);  // warm up before capture
+        }
+        const AttentionRunner* r = it->second.get();
+        workspace_used_ = std::max(workspace_used_, r->workspace_bytes());
+        choices_.push_back(n.name + ": " + r->describe());
+        op_label = fmt::format("Attention[{}]", r->impl_label());
+        steps_.push_back([r, x, y, wsp](cudaStream_t s) { r->run(s, x, y, wsp); });
         break;
       }
       case OpKind::ConcatClassToken: {
@@ -387,7 +406,7 @@ Executor::Executor(const Graph& g, const Plan& plan, const TensorMap& weights, D
       case OpKind::BatchNorm:
         throw Unsupported(n.name + ": batch norm must be folded into its convolution before the CUDA backend (graph/passes.h)");
     }
-    for (std::size_t k = steps_before; k < steps_.size(); ++k) step_labels_.emplace_back(n.name, std::string(to_string(n.op)));
+    for (std::size_t k = steps_before; k < steps_.size(); ++k) step_labels_.emplace_back(n.name, op_label);
   }
   CUDA_CHECK(cudaStreamSynchronize(stream));
 }

@@ -15,8 +15,9 @@
 //
 // Per node: Conv2d → cudnn_conv ConvRunner (+ the elementwise kernel for a fused SiLU/GELU, which
 // cuDNN's epilogue lacks); Linear → cublaslt_gemm LinearRunner (+ the exact GELU kernel when the
-// epilogue cannot do it); everything else → kernels/* (YOLO: upsample, channel_copy for Concat/Slice,
-// spatial_attention, pose_decode, nms). Views (Flatten, PatchFlatten
+// epilogue cannot do it); Attention → attention_runner AttentionRunner (our kernel or cuDNN's fused
+// SDPA, whichever measured faster for the shape); everything else → kernels/* (YOLO: upsample,
+// channel_copy for Concat/Slice, spatial_attention, pose_decode, nms). Views (Flatten, PatchFlatten
 // of NHWC) cost nothing: the planner gave them their input's bytes. ConcatClassToken followed by
 // AddPositional runs as one fused kernel.
 #pragma once
@@ -82,7 +83,8 @@ class Executor {
   Tensor output(std::size_t index) const;
 
   // Each step timed on its own (CUDA events between steps, no graph replay; median over iterations):
-  // where the time goes, for the floor analysis. Steps are labelled with their node's name and op.
+  // where the time goes, for the floor analysis. Steps are labelled with their node's name and op
+  // (attention with the implementation chosen: "Attention[flash]" or "Attention[cudnn]").
   struct StepTime {
     std::string name, op;
     double median_ms = 0;
@@ -92,7 +94,7 @@ class Executor {
   std::uint64_t workspace_used() const { return workspace_used_; }  // max over the chosen algorithms
   std::uint64_t weights_bytes() const { return weights_bytes_; }
   std::uint64_t activation_bytes() const { return activation_bytes_; }
-  // One line per prepared conv/linear: which algorithm and workspace ("layer1.0.conv1: IMPLICIT_…").
+  // One line per prepared conv/linear/attention: which algorithm and workspace ("layer1.0.conv1: IMPLICIT_…").
   const std::vector<std::string>& choices() const { return choices_; }
 
  private:

@@ -95,6 +95,119 @@ template <int N> __device__ __forceinline__ void cp_async_wait() {
 #endif
 }
 
+// Four 8×8 b16 matrices, not transposed: lanes 8i..8i+7 give the row addresses of matrix i; register
+// i receives matrix i with thread `lane` holding (row g, cols 2t, 2t+1) — an mma B fragment register
+// when the rows are keys and the columns head dims (b0 from dims k0…k0+7, b1 from k0+8…k0+15).
+__device__ __forceinline__ void ldmatrix_x4(std::uint32_t (&r)[4], const void* smem_row) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  const auto addr = static_cast<std::uint32_t>(__cvta_generic_to_shared(smem_row));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr)
+               : "memory");
+#else
+  (void)smem_row;
+  r[0] = r[1] = r[2] = r[3] = 0;
+#endif
+}
+
+// One k/v tile for a warp's 16 query rows: the online-softmax update of (m, l, o) over NK8 8-key
+// sub-tiles of the tile starting at key `key0` (NK8 even: whole 16-key groups). kMask: keys ≥ seq
+// count as −∞ (only the last tile needs it). k's B fragments come from ldmatrix.x4 — two sub-tiles'
+// (b0, b1) per instruction instead of four 32-bit loads — and v's from ldmatrix.x4.trans.
+template <class T, int D, int NK8, bool kMask>
+__device__ __forceinline__ void attend_tile(const T* __restrict__ sk, const T* __restrict__ sv,
+                                            const std::uint32_t (&qf)[D / 16][4], float (&o)[D / 8][4], float& m0,
+                                            float& m1, float& l0, float& l1, int key0, int seq, float scale_log2,
+                                            int lane) {
+  static_assert(NK8 % 2 == 0 && NK8 >= 2 && NK8 <= 8, "whole 16-key groups of a 64-key tile");
+  constexpr int kLd = D + 8;
+  constexpr int kDimTiles8 = D / 8;
+  const int t = lane & 3;
+  const int mi = lane >> 3, r8 = lane & 7;
+
+  // s = q kᵀ for this warp's 16 rows × 8·NK8 keys. ldmatrix matrix mi: keys (n + (mi >> 1))·8 + 0…7,
+  // dims ks·16 + (mi & 1)·8 + 0…7 → registers b0(n), b1(n), b0(n+1), b1(n+1).
+  float s[NK8][4];
+#pragma unroll
+  for (int n = 0; n < NK8; ++n) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
+#pragma unroll
+  for (int ks = 0; ks < D / 16; ++ks) {
+#pragma unroll
+    for (int n = 0; n < NK8; n += 2) {
+      std::uint32_t kb[4];
+      ldmatrix_x4(kb, sk + ((n + (mi >> 1)) * 8 + r8) * kLd + ks * 16 + (mi & 1) * 8);
+      mma_16816<T>(s[n], qf[ks], kb[0], kb[1]);
+      mma_16816<T>(s[n + 1], qf[ks], kb[2], kb[3]);
+    }
+  }
+
+  // Scale into the log2 domain, mask keys past the sequence (last tile only), row max over the quad.
+  float mx0 = -INFINITY, mx1 = -INFINITY;
+#pragma unroll
+  for (int n = 0; n < NK8; ++n) {
+#pragma unroll
+    for (int e = 0; e < 2; ++e) {
+      if constexpr (kMask) {
+        const bool valid = key0 + n * 8 + 2 * t + e < seq;
+        s[n][e] = valid ? s[n][e] * scale_log2 : -INFINITY;
+        s[n][2 + e] = valid ? s[n][2 + e] * scale_log2 : -INFINITY;
+      } else {
+        s[n][e] *= scale_log2;
+        s[n][2 + e] *= scale_log2;
+      }
+      mx0 = fmaxf(mx0, s[n][e]);
+      mx1 = fmaxf(mx1, s[n][2 + e]);
+    }
+  }
+  mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+  mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+  mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+  mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+  // Every tile has a valid key in its first 16-key group, so the new max is finite; on the first tile
+  // m is −∞ and the rescale factor exp2(−∞) = 0 clears nothing but zeros.
+  const float mn0 = fmaxf(m0, mx0), mn1 = fmaxf(m1, mx1);
+  const float a0 = exp2f(m0 - mn0), a1 = exp2f(m1 - mn1);
+  m0 = mn0;
+  m1 = mn1;
+  float ls0 = 0.0f, ls1 = 0.0f;
+#pragma unroll
+  for (int n = 0; n < NK8; ++n) {
+    s[n][0] = exp2f(s[n][0] - mn0);
+    s[n][1] = exp2f(s[n][1] - mn0);
+    s[n][2] = exp2f(s[n][2] - mn1);
+    s[n][3] = exp2f(s[n][3] - mn1);
+    ls0 += s[n][0] + s[n][1];
+    ls1 += s[n][2] + s[n][3];
+  }
+  l0 = l0 * a0 + ls0;
+  l1 = l1 * a1 + ls1;
+#pragma unroll
+  for (int n = 0; n < kDimTiles8; ++n) {
+    o[n][0] *= a0;
+    o[n][1] *= a0;
+    o[n][2] *= a1;
+    o[n][3] *= a1;
+  }
+
+  // o += p v: p's C fragments of key sub-tiles 2ks and 2ks+1 are the A fragment of k-step ks.
+#pragma unroll
+  for (int ks = 0; ks < NK8 / 2; ++ks) {
+    const std::uint32_t pa[4] = {pack2<T>(s[2 * ks][0], s[2 * ks][1]), pack2<T>(s[2 * ks][2], s[2 * ks][3]),
+                                 pack2<T>(s[2 * ks + 1][0], s[2 * ks + 1][1]),
+                                 pack2<T>(s[2 * ks + 1][2], s[2 * ks + 1][3])};
+    // matrix mi: keys ks·16 + (mi & 1)·8 + 0…7, dims np·16 + (mi >> 1)·8 + 0…7
+    const T* vrow = sv + (ks * 16 + (mi & 1) * 8 + r8) * kLd + (mi >> 1) * 8;
+#pragma unroll
+    for (int np = 0; np < D / 16; ++np) {
+      std::uint32_t vb[4];
+      ldmatrix_x4_trans(vb, vrow + np * 16);
+      mma_16816<T>(o[2 * np], pa, vb[0], vb[1]);
+      mma_16816<T>(o[2 * np + 1], pa, vb[2], vb[3]);
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // 16-bit kernel: grid (B·H, ⌈S/64⌉), 128 threads; warp w owns query rows 16w … 16w+15 of the tile.
 // Dynamic shared memory: four tiles of 64 rows × (d+8) — k[0], k[1], v[0], v[1] — so tile kt+1 is
@@ -127,8 +240,13 @@ __global__ void __launch_bounds__(kThreadsPerBlock, mma_min_blocks(D))
 
   const int tid = static_cast<int>(threadIdx.x);
   const int warp = tid >> 5, lane = tid & 31, g = lane >> 2, t = lane & 3;
-  const int b = static_cast<int>(blockIdx.x) / heads, h = static_cast<int>(blockIdx.x) - b * heads;
-  const int q0 = static_cast<int>(blockIdx.y) * kBr;
+  // One linear block index, query tile fastest: the ⌈S/64⌉ blocks of one (b, h) run side by side and
+  // read its k and v from L2 after the first (with (b·h) fastest they ran B·H blocks apart, and k and v
+  // came from DRAM once per query tile).
+  const int q_tiles = (seq + kBr - 1) / kBr;
+  const int bh = static_cast<int>(blockIdx.x) / q_tiles;
+  const int b = bh / heads, h = bh - b * heads;
+  const int q0 = (static_cast<int>(blockIdx.x) - bh * q_tiles) * kBr;
   const std::int64_t embed = static_cast<std::int64_t>(heads) * D;
   const std::int64_t row_stride = 3 * embed;
   const T* base = qkv + static_cast<std::int64_t>(b) * seq * row_stride + static_cast<std::int64_t>(h) * D;
@@ -171,8 +289,9 @@ __global__ void __launch_bounds__(kThreadsPerBlock, mma_min_blocks(D))
   float m0 = -INFINITY, m1 = -INFINITY;  // running max of rows g and g+8 (log2 domain)
   float l0 = 0.0f, l1 = 0.0f;            // running sums, this thread's columns only (quad-reduced at the end)
   // A warp whose 16 query rows all lie past S only helps copy and meets the barriers (at S = 197 the
-  // last query tile has 5 rows: 3 of its 4 warps idle). (Skipping key sub-tiles past S the same way
-  // was measured slower: the branches inside the unrolled mma loops cost more than the work saved.)
+  // last query tile has 5 rows: 3 of its 4 warps idle). Key sub-tiles past S are skipped by choosing,
+  // once per tile, a tile body compiled for that many 16-key groups (attend_tile<NK8>): no branch inside
+  // the unrolled mma loops (a run-time test there was measured slower than doing the padded work).
   const bool warp_active = q0 + warp * 16 < seq;
 
   for (int kt = 0; kt < key_tiles; ++kt) {
@@ -187,83 +306,15 @@ __global__ void __launch_bounds__(kThreadsPerBlock, mma_min_blocks(D))
     }
     __syncthreads();  // tile kt is visible to every warp
     if (warp_active) {  // warp-uniform; every warp still meets both barriers
-      const T* sk = s_k(cur);
-      const T* sv = s_v(cur);
-
-      // s = q kᵀ for this warp's 16 rows × 64 keys.
-      float s[kKeyTiles8][4];
-#pragma unroll
-      for (int n = 0; n < kKeyTiles8; ++n) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
-#pragma unroll
-      for (int ks = 0; ks < D / 16; ++ks) {
-#pragma unroll
-        for (int n = 0; n < kKeyTiles8; ++n) {
-          const T* kp = sk + (n * 8 + g) * kLd + ks * 16 + 2 * t;
-          mma_16816<T>(s[n], qf[ks], load32(kp), load32(kp + 8));
-        }
-      }
-
-      // Scale into the log2 domain, mask keys past the sequence, row max over the quad.
-      const int key0 = kt * kBc + 2 * t;
-      float mx0 = -INFINITY, mx1 = -INFINITY;
-#pragma unroll
-      for (int n = 0; n < kKeyTiles8; ++n) {
-#pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          const bool valid = key0 + n * 8 + e < seq;
-          s[n][e] = valid ? s[n][e] * scale_log2 : -INFINITY;
-          s[n][2 + e] = valid ? s[n][2 + e] * scale_log2 : -INFINITY;
-          mx0 = fmaxf(mx0, s[n][e]);
-          mx1 = fmaxf(mx1, s[n][2 + e]);
-        }
-      }
-      mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
-      mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
-      mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
-      mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
-      // Every tile has a valid key (tiles stop at ⌈S/64⌉), so the new max is finite; on the first tile
-      // m is −∞ and the rescale factor exp2(−∞) = 0 clears nothing but zeros.
-      const float mn0 = fmaxf(m0, mx0), mn1 = fmaxf(m1, mx1);
-      const float a0 = exp2f(m0 - mn0), a1 = exp2f(m1 - mn1);
-      m0 = mn0;
-      m1 = mn1;
-      float ls0 = 0.0f, ls1 = 0.0f;
-#pragma unroll
-      for (int n = 0; n < kKeyTiles8; ++n) {
-        s[n][0] = exp2f(s[n][0] - mn0);
-        s[n][1] = exp2f(s[n][1] - mn0);
-        s[n][2] = exp2f(s[n][2] - mn1);
-        s[n][3] = exp2f(s[n][3] - mn1);
-        ls0 += s[n][0] + s[n][1];
-        ls1 += s[n][2] + s[n][3];
-      }
-      l0 = l0 * a0 + ls0;
-      l1 = l1 * a1 + ls1;
-#pragma unroll
-      for (int n = 0; n < kDimTiles8; ++n) {
-        o[n][0] *= a0;
-        o[n][1] *= a0;
-        o[n][2] *= a1;
-        o[n][3] *= a1;
-      }
-
-      // o += p v: p's C fragments of key tiles 2ks and 2ks+1 are the A fragment of k-step ks.
-      const int mi = lane >> 3, r8 = lane & 7;
-#pragma unroll
-      for (int ks = 0; ks < kBc / 16; ++ks) {
-        const std::uint32_t pa[4] = {pack2<T>(s[2 * ks][0], s[2 * ks][1]), pack2<T>(s[2 * ks][2], s[2 * ks][3]),
-                                     pack2<T>(s[2 * ks + 1][0], s[2 * ks + 1][1]),
-                                     pack2<T>(s[2 * ks + 1][2], s[2 * ks + 1][3])};
-        // matrix mi: keys ks·16 + (mi & 1)·8 + 0…7, dims np·16 + (mi >> 1)·8 + 0…7
-        const T* vrow = sv + (ks * 16 + (mi & 1) * 8 + r8) * kLd + (mi >> 1) * 8;
-#pragma unroll
-        for (int np = 0; np < D / 16; ++np) {
-          std::uint32_t vb[4];
-          ldmatrix_x4_trans(vb, vrow + np * 16);
-          mma_16816<T>(o[2 * np], pa, vb[0], vb[1]);
-          mma_16816<T>(o[2 * np + 1], pa, vb[2], vb[3]);
-        }
-      }
+      // Full tiles need no mask; the last tile computes only its 16-key groups that hold a valid key
+      // (at S = 197 that is 16 of its 64 keys), masking the rest of its last group.
+      const int valid = seq - kt * kBc;
+      const int key0 = kt * kBc;
+      if (valid >= kBc) attend_tile<T, D, kKeyTiles8, false>(s_k(cur), s_v(cur), qf, o, m0, m1, l0, l1, key0, seq, scale_log2, lane);
+      else if (valid > 48) attend_tile<T, D, 8, true>(s_k(cur), s_v(cur), qf, o, m0, m1, l0, l1, key0, seq, scale_log2, lane);
+      else if (valid > 32) attend_tile<T, D, 6, true>(s_k(cur), s_v(cur), qf, o, m0, m1, l0, l1, key0, seq, scale_log2, lane);
+      else if (valid > 16) attend_tile<T, D, 4, true>(s_k(cur), s_v(cur), qf, o, m0, m1, l0, l1, key0, seq, scale_log2, lane);
+      else attend_tile<T, D, 2, true>(s_k(cur), s_v(cur), qf, o, m0, m1, l0, l1, key0, seq, scale_log2, lane);
     }
     __syncthreads();  // every warp is done with buffers `cur` before iteration kt+1 refills them
   }
@@ -436,9 +487,9 @@ bool supported_head_dim(std::int64_t d) { return d == 64 || d == 80 || d == 128;
 template <class T, int D>
 void launch(const void* qkv, void* y, const AttentionDims& d, float scale_log2, cudaStream_t stream) {
   const int rows_per_block = std::is_same_v<T, float> ? 32 : 64;
-  const dim3 grid(static_cast<unsigned>(d.batch * d.heads),
-                  static_cast<unsigned>((d.seq + rows_per_block - 1) / rows_per_block));
+  const std::int64_t q_tiles = (d.seq + rows_per_block - 1) / rows_per_block;
   if constexpr (std::is_same_v<T, float>) {
+    const dim3 grid(static_cast<unsigned>(d.batch * d.heads), static_cast<unsigned>(q_tiles));
     attention_f32_kernel<D><<<grid, kThreadsPerBlock, 0, stream>>>(
         static_cast<const float*>(qkv), static_cast<float*>(y), static_cast<int>(d.seq), static_cast<int>(d.heads),
         scale_log2);
@@ -450,6 +501,7 @@ void launch(const void* qkv, void* y, const AttentionDims& d, float scale_log2, 
       CUDA_CHECK(cudaFuncSetAttribute(attention_mma_kernel<T, D>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                       static_cast<int>(smem)));
     }
+    const dim3 grid(static_cast<unsigned>(d.batch * d.heads * q_tiles));  // (b·h, query tile), tile fastest
     attention_mma_kernel<T, D><<<grid, kThreadsPerBlock, smem, stream>>>(
         static_cast<const T*>(qkv), static_cast<T*>(y), static_cast<int>(d.seq), static_cast<int>(d.heads),
         scale_log2);
@@ -482,7 +534,7 @@ void attention(DType dtype, const void* qkv, void* y, const AttentionDims& d, cu
   if (auto why = attention_unsupported(dtype, d.head_dim(), major * 10 + minor)) throw Unsupported(*why);
   if (!detail::aligned16(qkv) || !detail::aligned16(y))
     throw InvalidInput("attention: qkv and y must be 16-byte aligned device pointers");
-  if (d.seq > 65535LL * 32 || d.batch * d.heads > 0x7fffffffLL)
+  if (d.seq > 65535LL * 32 || d.batch * d.heads * ((d.seq + 31) / 32) > 0x7fffffffLL)
     throw Unsupported("attention: batch·heads or sequence too large for one launch's grid");
 
   const float scale_log2 = static_cast<float>(1.4426950408889634 / std::sqrt(static_cast<double>(d.head_dim())));
