@@ -56,8 +56,7 @@ std::uint64_t align_up(std::uint64_t v, std::uint64_t a) { return (v + a - 1) / 
 }  // namespace
 
 std::vector<std::uint8_t> GgufWriter::to_bytes() const {
-  std::vector<std::uint8_t> out;
-  out.insert(out.end(), {'G', 'G', 'U', 'F'});
+  std::vector<std::uint8_t> out = {'G', 'G', 'U', 'F'};
   put(out, 3, 4);
   put(out, tensors_.size(), 8);
   put(out, kv_.size(), 8);

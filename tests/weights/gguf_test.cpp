@@ -531,6 +531,7 @@ TEST(GgufHostile, TensorInfoFields) {
   expect_invalid(one_tensor_file(1, {4}, 0, 0, 15), {"tensor \"t\" data at byte 24", "past the end"});
   expect_invalid(one_tensor_file(1, {4}, 0, 1ull << 63, 16), {"past the end"});
   expect_invalid(one_tensor_file(1, {1ull << 40}, 0, 0, 16), {"past the end"});
+  expect_invalid(one_tensor_file(2, {1ull << 31, 1ull << 30}, 28, 0, 16), {"ne at byte 37", "more than 2^64 bytes"});
   // a name longer than the spec's 64 bytes
   Bytes b;
   b.insert(b.end(), {'G', 'G', 'U', 'F'});
