@@ -292,6 +292,13 @@ GgufLlamaModel gguf_llama_model(const GgufFile& f) {
   GgufLlamaModel m;
   m.config = gguf_llama_config(f);
   const auto& c = m.config;
+  // Each block has at least 9 tensors: a block count the file cannot hold is refused before the
+  // expected-tensor list is built (a hostile block_count of 2^31 would otherwise allocate it;
+  // found by fuzz/gguf_fuzz).
+  if (static_cast<std::uint64_t>(c.block_count) > f.tensors().size() / 9)
+    throw InvalidInput(fmt::format("{}: metadata \"{}.block_count\" is {} but the file has only {} tensors (a block "
+                                   "has 9)",
+                                   f.path(), c.architecture, c.block_count, f.tensors().size()));
   for (const auto& want : gguf_llama_tensor_shapes(c)) {
     const GgufTensorInfo* t = f.find_tensor(want.name);
     if (!t) throw InvalidInput(fmt::format("{}: tensor \"{}\" is missing (a {} model of {} blocks needs it)", f.path(),

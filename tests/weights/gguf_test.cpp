@@ -794,6 +794,29 @@ TEST(GgufLlama, MissingOrMisshapenTensorIsNamed) {
   std::filesystem::remove(path);
 }
 
+// Found by fuzz/gguf_fuzz: a block_count of 2^31 made gguf_llama_model build a list of 2^31 · 9
+// expected tensors before looking at the file.
+TEST(GgufLlama, AbsurdBlockCountIsRefusedCheaply) {
+  GgufWriter w;
+  w.add("general.architecture", GgufValue::string("llama"));
+  w.add("llama.block_count", GgufValue::u32(1u << 31));
+  w.add("llama.embedding_length", GgufValue::u32(8));
+  w.add("llama.feed_forward_length", GgufValue::u32(16));
+  w.add("llama.attention.head_count", GgufValue::u32(2));
+  w.add("llama.context_length", GgufValue::u32(16));
+  w.add("llama.attention.layer_norm_rms_epsilon", GgufValue::f32(1e-5f));
+  w.add("llama.vocab_size", GgufValue::u32(4));
+  const GgufFile f = GgufFile::from_bytes(w.to_bytes(), "blocks.gguf");
+  EXPECT_EQ(gguf_llama_config(f).block_count, 1ll << 31);
+  try {
+    (void)gguf_llama_model(f);
+    ADD_FAILURE();
+  } catch (const InvalidInput& e) {
+    EXPECT_NE(std::string(e.what()).find("\"llama.block_count\" is 2147483648 but the file has only 0 tensors"), std::string::npos)
+        << e.what();
+  }
+}
+
 // ---- the Q4_K_M mix and model size ----
 
 TEST(GgufSize, UseMoreBitsIsHalfTheLayersOfLlama7B) {
