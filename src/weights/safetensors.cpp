@@ -179,6 +179,10 @@ void SafetensorsFile::parse() {
   } catch (const json::parse_error& e) {
     throw InvalidInput(fmt::format("{}: header JSON is malformed near byte {}: {}", path_,
                                    8 + (e.byte > 0 ? e.byte - 1 : 0), e.what()));
+  } catch (const json::exception& e) {
+    // Not only syntax: a number too large for any JSON number type (out_of_range.406; found by
+    // fuzz/safetensors_fuzz) or invalid UTF-8 escapes are the file's fault too.
+    throw InvalidInput(fmt::format("{}: header JSON at byte 8 is invalid: {}", path_, e.what()));
   }
   if (!header.is_object())
     throw InvalidInput(fmt::format("{}: header at byte 8 must be a JSON object, got {}", path_, header.type_name()));
@@ -188,7 +192,11 @@ void SafetensorsFile::parse() {
 
   entries_.clear();
   metadata_.clear();
-  for (const auto& [name, v] : header.items()) {
+  for (const auto& item : header.items()) {
+    // Named, not a structured binding: the lambda below captures the name, which clang < 16 cannot
+    // do with a binding (the fuzz build uses clang).
+    const std::string& name = item.key();
+    const json& v = item.value();
     if (name == "__metadata__") {
       if (!v.is_object())
         throw InvalidInput(fmt::format("{}: __metadata__ must be an object of strings, got {}", path_, v.type_name()));
@@ -302,7 +310,7 @@ Tensor SafetensorsFile::read_f32(std::string_view name) const {
   float* out = t.ptr();
   const std::size_t n = t.data.size();
   if (e->dtype == "F32") {
-    std::memcpy(out, bytes.data(), n * sizeof(float));  // memcpy: offsets need not be aligned
+    if (n) std::memcpy(out, bytes.data(), n * sizeof(float));  // memcpy: offsets need not be aligned; n = 0: no null pointers
   } else if (e->dtype == "F16" || e->dtype == "BF16") {
     const bool f16 = e->dtype == "F16";
     for (std::size_t i = 0; i < n; ++i) {

@@ -366,5 +366,16 @@ TEST(Safetensors, TruncationsAndMutationsNeverCrash) {
   EXPECT_GT(rejected, 0);  // edits to the header break it
 }
 
+// Found by fuzz/safetensors_fuzz: a JSON number too large for any number type threw nlohmann's
+// out_of_range (not a parse_error) past the reader; and an empty F32 tensor memcpy'd from a null
+// pointer (undefined behaviour under UBSan).
+TEST(Safetensors, FuzzRegressions) {
+  expect_invalid(st_bytes(R"({"__metadata__":{"x":1e999999999999999999999}})", {}), {"header JSON", "byte 8"});
+  expect_invalid(st_bytes(R"({"a":{"dtype":"F32","shape":[99999999999999999999999],"data_offsets":[0,0]}})", {}),
+                 {"shape[0]"});
+  const SafetensorsFile f = SafetensorsFile::from_bytes(st_bytes(R"({"e":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}})", {}), "empty");
+  EXPECT_TRUE(f.read_f32("e").data.empty());
+}
+
 }  // namespace
 }  // namespace vramfit
