@@ -156,8 +156,10 @@ StatusMark status_mark(const ModelPrecisionResult& r) {
   if (r.fidelity) {
     const auto& f = *r.fidelity;
     if (f.value("status", "") != "ok") notes.push_back("fidelity not measured: " + f.value("reason", f.value("status", "error")));
-    else if (f.value("top1_agreement", 0.0) < 0.99)
+    else if (f.contains("top1_agreement") && f.value("top1_agreement", 0.0) < 0.99)
       notes.push_back(fmt::format("top-1 agreement with fp32 only {:.0f} %", 100.0 * f.value("top1_agreement", 0.0)));
+    else if (!f.contains("top1_agreement") && f.value("relative_l2", 1.0) > 5e-2)
+      notes.push_back(fmt::format("output differs from fp32 by {:.1e} (relative L2)", f.value("relative_l2", 1.0)));
   }
   if (notes.empty()) return {"✅", ""};
   std::string s;

@@ -127,7 +127,7 @@ ProfiledCell read_cell(const Reader& rd, const json& r, const std::string& at) {
     c.fidelity_status = rd.str(fid, fat, "status");
     if (c.fidelity_status == "ok") {
       c.relative_l2 = rd.number(fid, fat, "relative_l2");
-      c.top1_agreement = rd.number(fid, fat, "top1_agreement");
+      if (fid.contains("top1_agreement")) c.top1_agreement = rd.number(fid, fat, "top1_agreement");  // classifiers only
     }
   }
   c.mark = rd.str(r, at, "mark");

@@ -233,6 +233,9 @@ void LlmSession::Impl::load_weights() {
       CUDA_CHECK(cudaMemcpy(data, bits.data(), bits.size() * 2, cudaMemcpyHostToDevice));
     }
   }
+  // cudaMemcpy from pageable memory may return before its DMA lands, and our streams do not wait for
+  // the legacy default stream (cudaStreamNonBlocking): wait for the device as a whole.
+  CUDA_CHECK(cudaDeviceSynchronize());
   stream.synchronize();
 }
 

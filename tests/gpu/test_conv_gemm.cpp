@@ -62,6 +62,7 @@ void upload(void* dst, const std::vector<float>& host, DType t) {
     }
   }
   CUDA_CHECK(cudaMemcpy(dst, bytes.data(), bytes.size(), cudaMemcpyHostToDevice));
+  CUDA_CHECK(cudaDeviceSynchronize());  // a pageable H2D copy may still be in flight for a non-blocking stream
 }
 
 std::vector<float> download(const void* src, std::size_t n, DType t) {

@@ -259,6 +259,7 @@ TEST_F(DeviceTest, ArenaRegions) {
   const unsigned char mark = 0xA5;
   unsigned char back = 0;
   CUDA_CHECK(cudaMemcpy(static_cast<unsigned char*>(w2.ptr) + 4, &mark, 1, cudaMemcpyHostToDevice));
+  CUDA_CHECK(cudaDeviceSynchronize());  // a pageable H2D copy may still be in flight for a non-blocking stream
   CUDA_CHECK(cudaMemcpy(&back, static_cast<unsigned char*>(w2.ptr) + 4, 1, cudaMemcpyDeviceToHost));
   EXPECT_EQ(back, mark);
 

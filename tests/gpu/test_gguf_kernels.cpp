@@ -45,7 +45,7 @@ class DeviceBytes {
   DeviceBytes(const DeviceBytes&) = delete;
   DeviceBytes& operator=(const DeviceBytes&) = delete;
   void* get() const { return p_; }
-  void upload(const void* src, std::size_t n) { CUDA_CHECK(cudaMemcpy(p_, src, n, cudaMemcpyHostToDevice)); }
+  void upload(const void* src, std::size_t n) { CUDA_CHECK(cudaMemcpy(p_, src, n, cudaMemcpyHostToDevice)); CUDA_CHECK(cudaDeviceSynchronize()); }
   void download(void* dst, std::size_t n) const { CUDA_CHECK(cudaMemcpy(dst, p_, n, cudaMemcpyDeviceToHost)); }
 
  private:

@@ -113,9 +113,11 @@ class DeviceArray {
   void upload(std::span<const float> v, std::size_t offset = 0) {
     const auto bytes = encode(dt_, v);
     CUDA_CHECK(cudaMemcpy(at(offset), bytes.data(), bytes.size(), cudaMemcpyHostToDevice));
+    CUDA_CHECK(cudaDeviceSynchronize());  // a pageable H2D copy may still be in flight for a non-blocking stream
   }
   void upload_bytes(std::span<const std::uint8_t> bytes) {
     CUDA_CHECK(cudaMemcpy(at(0), bytes.data(), bytes.size(), cudaMemcpyHostToDevice));
+    CUDA_CHECK(cudaDeviceSynchronize());  // a pageable H2D copy may still be in flight for a non-blocking stream
   }
   std::vector<float> download(std::size_t count, std::size_t offset = 0) {
     std::vector<std::uint8_t> bytes(count * elem_bytes(dt_));

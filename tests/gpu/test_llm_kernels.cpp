@@ -90,6 +90,7 @@ class Buf {
       }
     }
     CUDA_CHECK(cudaMemcpy(at(off), b.data(), b.size(), cudaMemcpyHostToDevice));
+    CUDA_CHECK(cudaDeviceSynchronize());  // a pageable H2D copy may still be in flight for a non-blocking stream
   }
   std::vector<float> download(std::size_t count, std::size_t off = 0) const {
     std::vector<std::uint8_t> b(count * esize(dt_));
@@ -119,6 +120,7 @@ class Raw {
   explicit Raw(std::size_t bytes) { CUDA_CHECK(cudaMalloc(&p_, std::max<std::size_t>(bytes, 16))); }
   template <class T> explicit Raw(const std::vector<T>& v) : Raw(v.size() * sizeof(T)) {
     CUDA_CHECK(cudaMemcpy(p_, v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice));
+    CUDA_CHECK(cudaDeviceSynchronize());  // a pageable H2D copy may still be in flight for a non-blocking stream
   }
   ~Raw() { (void)cudaFree(p_); }
   Raw(const Raw&) = delete;
@@ -707,7 +709,9 @@ TEST_F(LlmKernels, DecodeStepReplaysFromAGraph) {
     dqkv.upload(qkv);
     const std::vector<std::int32_t> p = {len[0] - 1, len[1] - 1};
     CUDA_CHECK(cudaMemcpy(pos.get(), p.data(), 8, cudaMemcpyHostToDevice));
+    CUDA_CHECK(cudaDeviceSynchronize());  // a pageable H2D copy may still be in flight for a non-blocking stream
     CUDA_CHECK(cudaMemcpy(lens.get(), len.data(), 8, cudaMemcpyHostToDevice));
+    CUDA_CHECK(cudaDeviceSynchronize());  // a pageable H2D copy may still be in flight for a non-blocking stream
     CUDA_CHECK(cudaGraphLaunch(exec, stream_));
     sync();
     std::vector<float> ref(sz(batch * H * d));

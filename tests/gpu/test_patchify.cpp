@@ -35,6 +35,7 @@ TEST(GpuPatchify, EqualsCpuReferenceInEveryLayoutAndDtype) {
         CUDA_CHECK(cudaMalloc(&dx, xb.size()));  // test scaffolding, outside any session arena
         CUDA_CHECK(cudaMalloc(&dy, wb.size()));
         CUDA_CHECK(cudaMemcpy(dx, xb.data(), xb.size(), cudaMemcpyHostToDevice));
+        CUDA_CHECK(cudaDeviceSynchronize());  // a pageable H2D copy may still be in flight for a non-blocking stream
         cuda::kernels::patchify(dt, lay, dx, dy, k.b, k.c, k.h, k.w, k.p, nullptr);
         std::vector<std::uint8_t> got(wb.size());
         CUDA_CHECK(cudaMemcpy(got.data(), dy, got.size(), cudaMemcpyDeviceToHost));

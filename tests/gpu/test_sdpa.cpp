@@ -111,6 +111,7 @@ struct Problem {
     qkv = std::make_unique<DeviceBuffer>(bytes.size());
     y = std::make_unique<DeviceBuffer>(n_out * storage_bytes(dt, 1));
     CUDA_CHECK(cudaMemcpy(qkv->get(), bytes.data(), bytes.size(), cudaMemcpyHostToDevice));
+    CUDA_CHECK(cudaDeviceSynchronize());  // a pageable H2D copy may still be in flight for a non-blocking stream
   }
   void clear_output() const { CUDA_CHECK(cudaMemset(y->get(), 0xff, ref.size() * storage_bytes(p.dtype, 1))); }  // NaN
   std::vector<float> output() const {

@@ -105,6 +105,7 @@ class DeviceArray {
       }
     }
     CUDA_CHECK(cudaMemcpy(p_, bytes.data(), bytes.size(), cudaMemcpyHostToDevice));
+    CUDA_CHECK(cudaDeviceSynchronize());  // a pageable H2D copy may still be in flight for a non-blocking stream
   }
   std::vector<float> download(std::size_t n) {
     CUDA_CHECK(cudaDeviceSynchronize());

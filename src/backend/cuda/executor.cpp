@@ -420,6 +420,7 @@ void Executor::set_input(std::size_t index, const Tensor& host) {
     throw InvalidInput(fmt::format("input '{}' must be {}, got {}", v.name, v.shape.to_string(), host.shape.to_string()));
   const auto bytes = to_device_format(host.span(), v.shape, v.dtype, v.layout);
   CUDA_CHECK(cudaMemcpy(value_ptr_.at(static_cast<std::size_t>(id)), bytes.data(), bytes.size(), cudaMemcpyHostToDevice));
+  CUDA_CHECK(cudaDeviceSynchronize());  // a pageable H2D copy may still be in flight for a non-blocking stream
 }
 
 void Executor::fill_input_normal(std::size_t index, std::uint64_t seed, cudaStream_t stream) {
