@@ -43,7 +43,7 @@ constexpr const char* kNoGpu =
     "no CUDA GPU here: `vramfit profile` measures on a GPU; use `vramfit plan` (e.g. vramfit plan -m resnet50 -p fp16 --vram-limit 8GiB)";
 
 struct ProfileOptions {
-  std::vector<std::string> models{"resnet50", "vit-b16"}, precisions;
+  std::vector<std::string> models{"resnet50", "vit-b16", "yolo11n-pose"}, precisions;
   std::string device = "0";
   std::string output, system_id, vram_limit, reserve = "0", workspace = "128MiB";
   long long max_batch = 4096;
@@ -362,7 +362,7 @@ Runner register_profile(CLI::App& app) {
   auto* sub = app.add_subcommand("profile", "The whole matrix on this GPU: max batch under the real or emulated budget (predicted, then "
                                             "confirmed), latency and VRAM per batch, fidelity vs fp32; writes DIR/profile.json, "
                                             "DIR/constraints.md, DIR/report.html");
-  sub->add_option("-m,--models", o->models, "Models: ids or aliases, space- or comma-separated (default resnet50 vit-b16)")->expected(1, -1);
+  sub->add_option("-m,--models", o->models, "Models: ids or aliases, space- or comma-separated (default resnet50 vit-b16 yolo11n-pose)")->expected(1, -1);
   sub->add_option("-p,--precisions", o->precisions, "Precisions (default fp32,fp16, and bf16 where the GPU supports it)")->expected(1, -1);
   sub->add_option("--device", o->device, "GPU ordinal, or 'all' for every GPU in turn (each its own system and folder: "
                                           "DIR/<system-id>-gpuN); default 0");
