@@ -45,11 +45,14 @@ struct Trace {
   std::vector<std::int32_t> argmax;      // the greedy token after each of those positions
 };
 
-// CPU reference: logits at the last prompt position and each decode step; greedy tokens.
+// CPU reference: logits at the last prompt position and each decode step; greedy tokens. With
+// `forced` ([batch, steps]) the decode steps feed those tokens (the ones the GPU run is fed), not this
+// model's own greedy ones: a quantized model's argmax may differ from fp16's at some position, and
+// from there its own greedy continuation would be a different sequence from the GPU's.
 Trace cpu_trace(const DecoderConfig& c, const TensorMap& w, Precision p, DType storage, const std::vector<std::int32_t>& prompt,
-                std::vector<std::int32_t>* forced_out) {
+                std::vector<std::int32_t>* forced_out, std::span<const std::int32_t> forced = {}) {
   cpu::ReferenceDecoder d(c, decoder_weights_at(c, w, p), kBatch, kContext, storage);
-  const cpu::GreedyRun r = cpu::greedy_generate(d, prompt, kPrompt, kSteps);
+  const cpu::GreedyRun r = cpu::greedy_generate(d, prompt, kPrompt, kSteps, forced);
   Trace t;
   const std::int64_t V = c.vocab_size, total = kPrompt + kSteps;
   for (std::int64_t pos = kPrompt - 1; pos < total; ++pos)
@@ -58,7 +61,7 @@ Trace cpu_trace(const DecoderConfig& c, const TensorMap& w, Precision p, DType s
       t.logits.insert(t.logits.end(), row, row + V);
       t.argmax.push_back(static_cast<std::int32_t>(std::max_element(row, row + V) - row));
     }
-  // The tokens the decode steps fed: step s feeds generated[:, s].
+  // Unforced, the tokens the decode steps fed: step s feeds generated[:, s].
   if (forced_out) *forced_out = r.generated;
   return t;
 }
@@ -113,7 +116,7 @@ TEST_F(LlmSessionTest, MatchesTheCpuReferenceAtEveryPrecision) {
       EXPECT_EQ(s.arena_bytes(), s.plan().total_bytes());
       const Trace got = gpu_trace(s, prompt, forced);
       const DType storage = p == Precision::bf16 ? DType::bf16 : DType::f16;
-      const Trace ref = cpu_trace(c, w, p, storage, prompt, nullptr);
+      const Trace ref = cpu_trace(c, w, p, storage, prompt, nullptr, forced);  // fed what the GPU was fed
       const double err = relative_l2(got.logits, ref.logits);
       // fp16: the 1e-2; bf16 stores 3 fewer mantissa bits; int8/int4 against the CPU model
       // with the same dequantised weights (the kernels add only fp16 rounding of their own).
