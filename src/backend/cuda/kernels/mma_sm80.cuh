@@ -1,8 +1,7 @@
 // backend/cuda/kernels/mma_sm80.cuh — tensor-core building blocks for sm_80+ kernels: mma.sync
 // m16n8k16 with fp32 accumulation, ldmatrix.trans, cp.async with zero-fill, and the packing of two
-// fp32 values into one 16-bit pair register. The same helpers as attention.cu's (which keeps its own
-// copy); llm_prefill_attention.cu uses these. Every instruction is guarded by __CUDA_ARCH__ >= 800,
-// so the file compiles for older targets too (where the host gates never launch these kernels).
+// fp32 values into one 16-bit pair register; used by attention.cu and llm_prefill_attention.cu.
+// Every instruction is guarded by __CUDA_ARCH__ >= 800, so the file compiles for older targets too (where the host gates never launch these kernels).
 // Private to kernels/*.cu.
 #pragma once
 
@@ -91,6 +90,22 @@ __device__ __forceinline__ void cp_async_commit() {
 template <int N> __device__ __forceinline__ void cp_async_wait() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+#endif
+}
+
+// Four 8×8 b16 matrices, not transposed: lanes 8i..8i+7 give the row addresses of matrix i; register
+// i receives matrix i with thread `lane` holding (row g, cols 2t, 2t+1) — an mma B fragment register
+// when the rows are keys and the columns head dims (b0 from dims k0…k0+7, b1 from k0+8…k0+15).
+__device__ __forceinline__ void ldmatrix_x4(std::uint32_t (&r)[4], const void* smem_row) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  const auto addr = static_cast<std::uint32_t>(__cvta_generic_to_shared(smem_row));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr)
+               : "memory");
+#else
+  (void)smem_row;
+  r[0] = r[1] = r[2] = r[3] = 0;
 #endif
 }
 
