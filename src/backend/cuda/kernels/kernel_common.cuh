@@ -176,4 +176,32 @@ __device__ __forceinline__ std::int64_t grid_threads() {
   return static_cast<std::int64_t>(gridDim.x) * blockDim.x;
 }
 
+// V elements of T: one 16-byte pack (V·sizeof(T) = 16) or a single element (V = 1), loaded and stored
+// as a unit (layernorm.cu and the llm_* kernels).
+template <class T, int V> struct Unit {
+  T v[V];
+};
+
+template <class T, int V> __device__ __forceinline__ Unit<T, V> load_unit(const T* p) {
+  Unit<T, V> u;
+  if constexpr (V == 1) {
+    u.v[0] = *p;
+  } else {
+    static_assert(V * sizeof(T) == 16, "a vector unit is one 16-byte pack");
+    const uint4 raw = *reinterpret_cast<const uint4*>(p);
+    memcpy(&u, &raw, 16);
+  }
+  return u;
+}
+
+template <class T, int V> __device__ __forceinline__ void store_unit(T* p, const Unit<T, V>& u) {
+  if constexpr (V == 1) {
+    *p = u.v[0];
+  } else {
+    uint4 raw;
+    memcpy(&raw, &u, 16);
+    *reinterpret_cast<uint4*>(p) = raw;
+  }
+}
+
 }  // namespace vramfit::cuda::kernels::detail

@@ -12,32 +12,9 @@ using detail::to_float;
 
 constexpr int kMaxBlock = 1024;
 
-// Unit of V elements: a 16-byte pack (V = kPack<T>) or a single element (V = 1).
-template <class T, int V> struct Unit {
-  T v[V];
-};
-
-template <class T, int V> __device__ __forceinline__ Unit<T, V> load_unit(const T* p) {
-  Unit<T, V> u;
-  if constexpr (V == 1) {
-    u.v[0] = *p;
-  } else {
-    static_assert(V * sizeof(T) == 16, "a vector unit is one 16-byte pack");
-    const uint4 raw = *reinterpret_cast<const uint4*>(p);
-    memcpy(&u, &raw, 16);
-  }
-  return u;
-}
-
-template <class T, int V> __device__ __forceinline__ void store_unit(T* p, const Unit<T, V>& u) {
-  if constexpr (V == 1) {
-    *p = u.v[0];
-  } else {
-    uint4 raw;
-    memcpy(&raw, &u, 16);
-    *reinterpret_cast<uint4*>(p) = raw;
-  }
-}
+using detail::load_unit;  // kernel_common.cuh: 16-byte packs or single elements
+using detail::store_unit;
+using detail::Unit;
 
 // One block per row; thread t owns units t, t + blockDim, …, t + (K−1)·blockDim of the row.
 template <class T, int V, int K>
