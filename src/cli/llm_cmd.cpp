@@ -1,4 +1,4 @@
-// `vramfit llm -m MODEL [--config FILE] [--weights PATH] [--quant LIST] [--context LIST] [--batch LIST]
+// `vramfit llm -m MODEL [--config FILE] [--weights PATH | --gguf FILE] [--quant LIST] [--context LIST] [--batch LIST]
 // [--vram-limit SIZE] [-o md|json|csv]` — does this decoder LLM fit, at which quantization, context and
 // batch, and how fast does it run.
 //
@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <fmt/format.h>
 #include <memory>
 
@@ -18,18 +19,21 @@
 #include "core/bytes.h"
 #include "core/dtype.h"
 #include "core/error.h"
+#include "models/decoder_plan.h"
 #include "models/decoder_weights.h"
 #include "models/registry.h"
 #include "predict/llm_fit.h"
 #include "report/llm_report.h"
+#include "weights/gguf.h"
+#include "weights/gguf_quant.h"
 
 namespace vramfit::cli {
 
 namespace {
 
 struct LlmOptions {
-  std::string model, config, weights, vram_limit, reserve = "0", workspace = "32MiB", format = "md";
-  std::vector<std::string> quants{"fp16,int8,int4"}, contexts, batches{"1"};
+  std::string model, config, weights, gguf, vram_limit, reserve = "0", workspace = "32MiB", format = "md";
+  std::vector<std::string> quants, contexts, batches{"1"};
   long long prefill_chunk = kDefaultPrefillChunk, max_batch = 256;
   std::uint64_t seed = 1;
   int device = 0;
@@ -52,7 +56,12 @@ Runner register_llm(CLI::App& app) {
   sub->add_option("--weights", o->weights,
                   "A safetensors checkpoint (file, model.safetensors.index.json, or folder; HF names) instead of seeded "
                   "random weights; its folder's config.json is used when neither -m nor --config is given");
-  sub->add_option("-q,--quant", o->quants, "Quantizations: fp16, bf16, int8 (W8A16), int4 (W4A16) (default fp16,int8,int4)")
+  sub->add_option("--gguf", o->gguf,
+                  "A GGUF file (llama.cpp's format: llama, mistral or qwen2; F16/Q8_0/Q4_0/Q4_K/Q6_K tensors) to run as it "
+                  "is: its metadata gives the config, its tensor types the quantization");
+  sub->add_option("-q,--quant", o->quants,
+                  "Quantizations: fp16, bf16, int8 (W8A16), int4 (W4A16), and llama.cpp's GGUF types q8_0, q4_0, q4_k_m "
+                  "(vramfit quantizes the weights itself) (default all but bf16; with --gguf the file's own)")
       ->expected(1, -1);
   sub->add_option("-c,--context", o->contexts, "KV capacity per sequence, e.g. 512,4096 (default 512 and min(4096, model max))")
       ->expected(1, -1);
@@ -72,7 +81,19 @@ Runner register_llm(CLI::App& app) {
     LlmReport report;
     std::optional<DecoderCheckpoint> ckpt;
     if (!o->weights.empty()) ckpt = DecoderCheckpoint::open(o->weights);
-    if (!o->config.empty()) {
+    std::optional<GgufFile> gguf_file;
+    std::optional<GgufLlamaModel> gguf;
+    if (!o->gguf.empty()) {
+      if (ckpt || !o->config.empty())
+        throw InvalidInput("--gguf brings its own config and weights: leave out --weights and --config");
+      gguf_file.emplace(GgufFile::open(o->gguf));
+      gguf.emplace(gguf_llama_model(*gguf_file));
+    }
+    if (gguf) {
+      report.config = decoder_config_from_gguf(*gguf, std::filesystem::path(o->gguf).stem().string());
+      if (!o->model.empty()) report.config.name = o->model;
+      report.config_source = "GGUF metadata of " + o->gguf;
+    } else if (!o->config.empty()) {
       report.config = load_decoder_config(o->config);
       report.config_source = o->config;
       if (!o->model.empty()) report.config.name = o->model;
@@ -101,6 +122,23 @@ Runner register_llm(CLI::App& app) {
     report.model = c.name;
     report.parameters = decoder_parameter_count(c);
     LlmFitOptions fo;
+    std::vector<Precision> quants;
+    if (gguf) {
+      const Precision file_p = gguf_file_precision(*gguf);
+      const GgufSizeReport size = gguf_model_size(*gguf_file);
+      report.weights_source = fmt::format("{} as it is ({}, {:.3f} GiB of tensor data, {:.2f} bits per weight)", o->gguf,
+                                          to_string(file_p), size.gib(), size.bits_per_weight());
+      for (const auto& q : split_list(o->quants))
+        if (parse_precision(q) != file_p)
+          throw InvalidInput(fmt::format("--quant {}: the file {} is {}; running it at another quantization would mean "
+                                         "requantizing (not implemented) — leave out --quant",
+                                         q, o->gguf, to_string(file_p)));
+      quants = {file_p};
+      if (is_gguf_precision(file_p)) fo.plan.source_types = gguf_source_types(*gguf);
+    } else {
+      const std::vector<std::string> def{"fp16,int8,int4,q8_0,q4_0,q4_k_m"};
+      for (const auto& q : split_list(o->quants.empty() ? def : o->quants)) quants.push_back(parse_precision(q));
+    }
     fo.plan.prefill_chunk = o->prefill_chunk;
     fo.plan.workspace_bytes = parse_bytes(o->workspace);
     fo.max_batch_ceiling = o->max_batch;
@@ -113,8 +151,6 @@ Runner register_llm(CLI::App& app) {
     }
     fo.batches.clear();
     for (long long v : parse_int_list(o->batches, "--batch")) fo.batches.push_back(v);
-    std::vector<Precision> quants;
-    for (const auto& q : split_list(o->quants)) quants.push_back(parse_precision(q));
     std::optional<std::uint64_t> limit;
     if (!o->vram_limit.empty()) limit = parse_bytes(o->vram_limit);
     const std::uint64_t reserve = parse_bytes(o->reserve);
@@ -143,7 +179,8 @@ Runner register_llm(CLI::App& app) {
       for (std::size_t i = 0; i < report.rows.size(); ++i) {
         if (report.rows[i].status != "ok") continue;
         std::fprintf(stderr, "vramfit: llm %s %s: running …\n", c.name.c_str(), std::string(to_string(report.rows[i].precision)).c_str());
-        report.measured[i] = measure_llm(gpu, c, report.rows[i], fo, ckpt ? &*ckpt : nullptr, o->seed);
+        report.measured[i] = measure_llm(gpu, c, report.rows[i], fo, ckpt ? &*ckpt : nullptr, o->seed,
+                                        gguf ? &*gguf : nullptr);
       }
     }
     if (o->format == "json") std::printf("%s\n", to_json(report).dump(2).c_str());

@@ -15,7 +15,7 @@ GpuContext probe_gpu(int, std::optional<std::uint64_t>, std::uint64_t) {
 }
 
 LlmMeasured measure_llm(const GpuContext&, const DecoderConfig&, const LlmQuantRow&, const LlmFitOptions&,
-                        const DecoderCheckpoint*, std::uint64_t) {
+                        const DecoderCheckpoint*, std::uint64_t, const GgufLlamaModel*) {
   throw InternalError("measure_llm without the CUDA backend");
 }
 

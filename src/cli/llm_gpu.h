@@ -9,6 +9,7 @@
 #include <string>
 
 #include "models/decoder_weights.h"
+#include "weights/gguf.h"
 #include "predict/llm_fit.h"
 #include "report/llm_report.h"
 
@@ -27,7 +28,8 @@ struct GpuContext {
 
 GpuContext probe_gpu(int device, std::optional<std::uint64_t> vram_limit, std::uint64_t reserve);
 
+// Weights: the checkpoint, else the GGUF file's tensors, else seeded random ones.
 LlmMeasured measure_llm(const GpuContext& gpu, const DecoderConfig& c, const LlmQuantRow& row, const LlmFitOptions& fo,
-                        const DecoderCheckpoint* ckpt, std::uint64_t seed);
+                        const DecoderCheckpoint* ckpt, std::uint64_t seed, const GgufLlamaModel* gguf = nullptr);
 
 }  // namespace vramfit::cli

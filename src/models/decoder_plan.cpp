@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "weights/gguf.h"
+#include "weights/gguf_quant.h"
 #include "weights/quant_int.h"
 
 namespace vramfit {
@@ -121,17 +123,73 @@ std::optional<std::string> llm_unsupported_reason(const DecoderConfig& c, Precis
                              kInt4GroupSize, what, kInt4GroupSize, k);
       break;
     }
+    case Precision::q8_0:
+    case Precision::q4_0:
+    case Precision::q4_k_m: {
+      // Blocks run along the input: every projection's input width must hold whole 32-element blocks
+      // (Q4_K/Q6_K rows that are not a multiple of 256 fall back to Q8_0, as llama.cpp does).
+      const std::pair<const char*, std::int64_t> ks[] = {
+          {"hidden_size (q/k/v, gate/up inputs)", c.hidden_size}, {"q heads·head_dim (o_proj input)", c.q_dim()},
+          {"intermediate_size (down_proj input)", c.intermediate_size}};
+      for (const auto& [what, k] : ks)
+        if (k % 32)
+          return fmt::format("{} (GGUF blocks of 32 along the input) needs {} to be a multiple of 32; it is {}",
+                             to_string(p), what, k);
+      break;
+    }
     case Precision::fp32:
       return std::string("decoder LLMs run in fp16, bf16, int8 (W8A16) or int4 (W4A16); fp32 is the CPU reference only");
     default:
-      return fmt::format("precision {} is not implemented for decoder LLMs (fp16, bf16, int8, int4)", to_string(p));
+      return fmt::format("precision {} is not implemented for decoder LLMs (fp16, bf16, int8, int4, q8_0, q4_0, q4_k_m)",
+                         to_string(p));
   }
   return std::nullopt;
+}
+
+bool is_gguf_precision(Precision p) { return p == Precision::q8_0 || p == Precision::q4_0 || p == Precision::q4_k_m; }
+
+namespace {
+
+GgufRecipe recipe_of(Precision p) {
+  switch (p) {
+    case Precision::q8_0: return GgufRecipe::Q8_0;
+    case Precision::q4_0: return GgufRecipe::Q4_0;
+    default: return GgufRecipe::Q4_K_M;
+  }
+}
+
+bool float_dtype(DType t) { return t == DType::f32 || t == DType::f16 || t == DType::bf16; }
+
+}  // namespace
+
+DType llm_source_dtype(const DecoderConfig& c, Precision p, const std::string& hf_name, std::int64_t rows,
+                       std::int64_t cols, const LlmPlanOptions& opt) {
+  const DType act = llm_activation_dtype(p);
+  const bool matrix = cols > 1;
+  const bool embedding = hf_name == "model.embed_tokens.weight", head = hf_name == "lm_head.weight";
+  const bool projection = matrix && !embedding && !head;
+  if (!is_gguf_precision(p)) {
+    if (!projection) return act;
+    return llm_weight_dtype(p);
+  }
+  if (!matrix) return act;
+  DType t = DType::f16;
+  if (const auto it = opt.source_types.find(hf_name); it != opt.source_types.end()) {
+    t = it->second;
+  } else {
+    // llama.cpp's recipe, by GGUF name; a tied embedding is the output projection too.
+    std::string gname = hf_to_gguf_name(hf_name).value_or(hf_name);
+    if (embedding && c.tie_word_embeddings) gname = "output.weight";
+    const std::uint64_t ne[2] = {static_cast<std::uint64_t>(cols), static_cast<std::uint64_t>(rows)};
+    t = to_dtype(gguf_recipe_type(recipe_of(p), gname, ne, c.num_layers)).value_or(DType::f16);
+  }
+  return float_dtype(t) ? act : t;
 }
 
 DType llm_activation_dtype(Precision p) {
   switch (p) {
     case Precision::fp16: case Precision::int8: case Precision::int4: return DType::f16;
+    case Precision::q8_0: case Precision::q4_0: case Precision::q4_k_m: return DType::f16;
     case Precision::bf16: return DType::bf16;
     default: throw Unsupported(fmt::format("precision {} is not an LLM precision (fp16, bf16, int8, int4)", to_string(p)));
   }
@@ -143,6 +201,9 @@ DType llm_weight_dtype(Precision p) {
     case Precision::bf16: return DType::bf16;
     case Precision::int8: return DType::i8;
     case Precision::int4: return DType::i4;
+    case Precision::q8_0: return DType::q8_0;
+    case Precision::q4_0: return DType::q4_0;
+    case Precision::q4_k_m: return DType::q4_k;
     default: throw Unsupported(fmt::format("precision {} is not an LLM precision (fp16, bf16, int8, int4)", to_string(p)));
   }
 }
@@ -151,7 +212,8 @@ std::uint64_t llm_kv_bytes_per_token(const DecoderConfig& c) {
   return 2ull * u64(c.num_layers) * u64(c.num_kv_heads) * u64(c.head_dim) * 2ull;
 }
 
-std::vector<LlmWeight> plan_llm_weights(const DecoderConfig& c, Precision p, std::uint64_t* total_bytes) {
+std::vector<LlmWeight> plan_llm_weights(const DecoderConfig& c, Precision p, std::uint64_t* total_bytes,
+                                        const LlmPlanOptions& opt) {
   if (const auto why = llm_unsupported_reason(c, p)) throw Unsupported(fmt::format("{} at {}: {}", c.name, to_string(p), *why));
   const DType act = llm_activation_dtype(p), wq = llm_weight_dtype(p);
   const std::int64_t H = c.hidden_size, I = c.intermediate_size, Q = c.q_dim(), KV = c.kv_dim();
@@ -165,10 +227,45 @@ std::vector<LlmWeight> plan_llm_weights(const DecoderConfig& c, Precision p, std
     t.sources = std::move(sources);
     t.rows = rows;
     t.cols = cols;
+    std::vector<DType> types;  // GGUF precisions: per source
+    bool gguf = false;
+    if (is_gguf_precision(p) && cols > 1) {
+      const std::int64_t src_rows = rows / static_cast<std::int64_t>(t.sources.size());
+      for (const auto& src : t.sources) {
+        // Sources of a stacked weight: q (Q rows), k and v (KV rows each); gate and up (I each).
+        std::int64_t r = src_rows;
+        if (role == LlmWeightRole::Qkv) r = src.find("q_proj") != std::string::npos ? Q : KV;
+        types.push_back(llm_source_dtype(c, p, src, r, cols, opt));
+        gguf = gguf || !float_dtype(types.back());
+      }
+      if (gguf)
+        for (std::size_t i = 0; i < types.size(); ++i)
+          if (float_dtype(types[i]))
+            throw Unsupported(fmt::format("{}: '{}' is {} while the other parts of {} are GGUF blocks (not implemented)",
+                                          c.name, t.sources[i], to_string(types[i]), t.name));
+    }
     if (role == LlmWeightRole::RopeTable) {
       t.dtype = DType::f32;
       t.data_bytes = u64(rows) * 4;
-    } else if (!quantized(role) || wq == act) {
+    } else if (gguf) {
+      std::int64_t row0 = 0;
+      std::uint64_t off = 0;
+      for (std::size_t i = 0; i < types.size(); ++i) {
+        LlmSegment seg;
+        seg.dtype = types[i];
+        seg.row0 = row0;
+        seg.rows = role == LlmWeightRole::Qkv ? (t.sources[i].find("q_proj") != std::string::npos ? Q : KV)
+                                              : rows / static_cast<std::int64_t>(types.size());
+        seg.offset = off;
+        seg.bytes = storage_bytes(seg.dtype, u64(seg.rows) * u64(cols));
+        off += align_up(seg.bytes);
+        row0 += seg.rows;
+        t.segments.push_back(seg);
+      }
+      VRAMFIT_CHECK(row0 == rows, "GGUF segments of " + t.name + " cover its rows");
+      t.dtype = types.front();
+      t.data_bytes = off;
+    } else if (!quantized(role) || wq == act || is_gguf_precision(p)) {
       t.dtype = act;
       t.data_bytes = storage_bytes(act, u64(rows * cols));
     } else if (wq == DType::i8) {
@@ -245,7 +342,7 @@ LlmMemoryPlan plan_llm_memory(const DecoderConfig& c, Precision p, std::int64_t 
   plan.context = context;
   plan.batch = batch;
   plan.options = opt;
-  plan.weights = plan_llm_weights(c, p, &plan.weights_bytes);
+  plan.weights = plan_llm_weights(c, p, &plan.weights_bytes, opt);
   plan.act_dtype = llm_activation_dtype(p);
   plan.weight_dtype = llm_weight_dtype(p);
   plan.kv_bytes_per_token = llm_kv_bytes_per_token(c);
@@ -259,9 +356,19 @@ LlmMemoryPlan plan_llm_memory(const DecoderConfig& c, Precision p, std::int64_t 
   std::uint64_t scratch = align_up(opt.workspace_bytes);
   plan.decode_attention_splits = decode_attention_splits_bound(context);
   scratch = std::max(scratch, align_up(decode_attention_scratch_bytes(c, batch, plan.decode_attention_splits)));
-  if (plan.weight_dtype == DType::i8 || plan.weight_dtype == DType::i4) {
+  if (plan.weight_dtype == DType::i8 || plan.weight_dtype == DType::i4 || is_gguf_precision(p)) {
     for (const auto& w : plan.weights) {
-      if (!quantized(w.role) || w.layer != 0) continue;  // every layer has the same shapes
+      // Every layer has the same shapes; a GGUF lm_head is a dequantising product too (its m is the
+      // batch: the last token of each sequence, at prefill and decode alike).
+      if (w.gguf() && w.role == LlmWeightRole::LmHead) {
+        if (batch > kLlmGemvMaxBatch) {
+          const std::int64_t tile = dequant_tile_rows(w.rows, w.cols);
+          plan.dequant_tile_rows_max = std::max(plan.dequant_tile_rows_max, tile);
+          scratch = std::max(scratch, dequant_gemm_scratch_bytes(batch, w.rows, w.cols, tile, opt.workspace_bytes));
+        }
+        continue;
+      }
+      if (!quantized(w.role) || w.layer != 0 || (is_gguf_precision(p) && !w.gguf())) continue;
       const std::int64_t tile = dequant_tile_rows(w.rows, w.cols);
       plan.dequant_tile_rows_max = std::max(plan.dequant_tile_rows_max, tile);
       scratch = std::max(scratch, dequant_gemm_scratch_bytes(batch * chunk, w.rows, w.cols, tile, opt.workspace_bytes));

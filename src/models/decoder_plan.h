@@ -15,6 +15,14 @@
 //               attention's partials.
 // total = the sum: the session's one cudaMalloc. The CUDA context and library handles are not in it.
 //
+// GGUF precisions (q8_0, q4_0, q4_k_m; weights/gguf_quant.h): every tensor llama.cpp quantizes is kept
+// in its GGUF block type — the seven projections, the token embedding (gathered by decoding the rows
+// of the ids) and the lm_head — with the types of llama.cpp's recipe (gguf_recipe_type: Q4_K_M puts
+// attn_v and ffn_down in Q6_K in half the layers and output.weight in Q6_K) or, for a file given with
+// --gguf, the types the file has (LlmPlanOptions::source_types). So a stacked weight (q|k|v) may mix
+// types: it is a list of segments, one per source, each a run of rows in one type starting at a
+// 256-aligned offset inside the weight. Norms stay 16-bit (llama.cpp keeps them F32: 64 KiB for a 7B).
+//
 // Which tensors are quantized (int8/int4): the seven projection matrices of every block — q, k, v, o,
 // gate, up, down — which hold 97% of a 7B model's parameters and are what decode streams per token.
 // Kept 16-bit (fp16 with int8/int4): the token embedding (a gather, read one row per token), the
@@ -41,6 +49,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -60,6 +69,14 @@ constexpr std::int64_t kLlmGemvMaxBatch = 8;  // decode products at batch ≤ 8 
 enum class LlmWeightRole : std::uint8_t { Embedding, AttnNorm, Qkv, QkvBias, O, OBias, MlpNorm, GateUp, Down, FinalNorm, LmHead, RopeTable };
 std::string_view to_string(LlmWeightRole r);
 
+// One source of a GGUF-typed weight: rows [row0, row0 + rows) in block type `dtype`, at `offset` bytes
+// from the weight's data_offset (256-aligned), `bytes` long (rows · the type's row bytes).
+struct LlmSegment {
+  DType dtype = DType::q8_0;
+  std::int64_t row0 = 0, rows = 0;
+  std::uint64_t offset = 0, bytes = 0;
+};
+
 struct LlmWeight {
   std::string name;                  // "layers.3.qkv"
   LlmWeightRole role = LlmWeightRole::Qkv;
@@ -71,6 +88,8 @@ struct LlmWeight {
   std::uint64_t scale_bytes = 0;     // int8: 2·n; int4: 2·n·k/128; else 0
   std::uint64_t data_offset = 0;     // from the start of the weights region (256-aligned)
   std::uint64_t scale_offset = 0;
+  std::vector<LlmSegment> segments;  // GGUF block types only (dtype = the first segment's); else empty
+  bool gguf() const { return !segments.empty(); }
 };
 
 struct LlmBuffer {
@@ -91,6 +110,9 @@ struct LlmPassPlan {
 struct LlmPlanOptions {
   std::int64_t prefill_chunk = kDefaultPrefillChunk;      // tokens per sequence per prefill pass
   std::uint64_t workspace_bytes = kDefaultLlmWorkspaceBytes;  // cuBLASLt budget
+  // GGUF precisions: the block type of each checkpoint tensor (HF name) as a --gguf file has it;
+  // empty: llama.cpp's recipe for the precision. Float types (f32/f16/bf16) run as fp16.
+  std::map<std::string, DType> source_types;
 };
 
 struct LlmMemoryPlan {
@@ -122,12 +144,21 @@ struct LlmMemoryPlan {
 
 // "Can it run?": nullopt or why not (precision not an LLM precision, int4 with k % 128 ≠ 0).
 std::optional<std::string> llm_unsupported_reason(const DecoderConfig& c, Precision p);
+// q8_0, q4_0, q4_k_m: weights in GGUF block types (above).
+bool is_gguf_precision(Precision p);
+// The type a checkpoint tensor (HF name, PyTorch-order [rows, cols]; cols = 1 for vectors) is stored
+// in under a precision: the activation dtype for 16-bit storage, i8/i4 for int8/int4 projections, a
+// GGUF block type (or f16) for the GGUF precisions as described above. Unsupported per
+// llm_unsupported_reason.
+DType llm_source_dtype(const DecoderConfig& c, Precision p, const std::string& hf_name, std::int64_t rows,
+                       std::int64_t cols, const LlmPlanOptions& opt = {});
 // Activation / KV dtype and the quantized weight dtype of an LLM precision (Unsupported otherwise).
 DType llm_activation_dtype(Precision p);
 DType llm_weight_dtype(Precision p);
 
 // Only the weights (no context or batch needed). Unsupported per llm_unsupported_reason.
-std::vector<LlmWeight> plan_llm_weights(const DecoderConfig& c, Precision p, std::uint64_t* total_bytes = nullptr);
+std::vector<LlmWeight> plan_llm_weights(const DecoderConfig& c, Precision p, std::uint64_t* total_bytes = nullptr,
+                                        const LlmPlanOptions& opt = {});
 std::uint64_t llm_kv_bytes_per_token(const DecoderConfig& c);
 
 // The whole plan. InvalidInput for context or batch < 1; Unsupported per llm_unsupported_reason.

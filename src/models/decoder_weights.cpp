@@ -12,6 +12,9 @@
 #include "core/half.h"
 #include "core/parallel.h"
 #include "core/rng.h"
+#include "models/decoder_plan.h"
+#include "weights/gguf.h"
+#include "weights/gguf_quant.h"
 #include "weights/quant_int.h"
 
 namespace vramfit {
@@ -141,12 +144,114 @@ TensorMap decoder_weights_at(const DecoderConfig& c, const TensorMap& w, Precisi
       x.data = dequantize(quantize_int8(x.ptr(), t.shape[0], t.shape[1]));
     } else if (p == Precision::int4 && project) {
       x.data = dequantize(quantize_int4(x.ptr(), t.shape[0], t.shape[1]));
+    } else if (is_gguf_precision(p)) {
+      // The recipe's block type (llama.cpp's), quantized and dequantized as the session stores it.
+      const std::int64_t cols = t.shape.rank() > 1 ? t.shape[1] : 1;
+      const DType dt = llm_source_dtype(c, p, t.name, t.shape[0], cols);
+      if (const auto g = to_ggml_type(dt); g && dt != DType::f16 && dt != DType::f32 && dt != DType::bf16) {
+        x.data = gguf_dequantize(*g, gguf_quantize(*g, x.data), x.data.size());
+      } else {
+        for (float& v : x.data) v = round_to_half(v);
+      }
     } else if (p == Precision::fp16 || p == Precision::int8 || p == Precision::int4) {
       for (float& v : x.data) v = round_to_half(v);
     } else {
-      throw Unsupported(fmt::format("decoder weights at {}: not an LLM precision (fp32, fp16, bf16, int8, int4)", to_string(p)));
+      throw Unsupported(fmt::format("decoder weights at {}: not an LLM precision (fp32, fp16, bf16, int8, int4, q8_0, q4_0, q4_k_m)", to_string(p)));
     }
     out.emplace(t.name, std::move(x));
+  }
+  return out;
+}
+
+// ---- GGUF -------------------------------------------------------------------------------------
+
+DecoderConfig decoder_config_from_gguf(const GgufLlamaModel& m, const std::string& fallback_name) {
+  const GgufLlamaConfig& g = m.config;
+  DecoderConfig c;
+  c.name = g.name.empty() ? fallback_name : g.name;
+  c.model_type = g.architecture;
+  c.hidden_size = g.embedding_length;
+  c.intermediate_size = g.feed_forward_length;
+  c.num_layers = g.block_count;
+  c.num_heads = g.head_count;
+  c.num_kv_heads = g.head_count_kv > 0 ? g.head_count_kv : g.head_count;
+  c.head_dim = g.head_dim > 0 ? g.head_dim : g.embedding_length / g.head_count;
+  c.vocab_size = g.vocab_size;
+  c.max_position_embeddings = g.context_length;
+  c.rope_theta = g.rope_freq_base;
+  c.rms_norm_eps = static_cast<float>(g.rms_norm_eps);
+  c.tie_word_embeddings = g.tied_embeddings;
+  c.attention_bias = g.qkv_bias;
+  c.o_proj_bias = false;
+  if (g.rope_dimension_count > 0 && g.rope_dimension_count != c.head_dim)
+    throw Unsupported(fmt::format("{}: RoPE over {} of {} head dimensions (partial rotary) is not implemented", c.name,
+                                  g.rope_dimension_count, c.head_dim));
+  if (g.rope_scaling_type == "linear") {
+    c.rope_scaling.type = RopeScalingType::Linear;
+    c.rope_scaling.factor = g.rope_scaling_factor;
+  } else if (!g.rope_scaling_type.empty() && g.rope_scaling_type != "none") {
+    throw Unsupported(fmt::format("{}: rope scaling '{}' from a GGUF file is not implemented (none, linear)", c.name,
+                                  g.rope_scaling_type));
+  }
+  c.validate();
+  return c;
+}
+
+Precision gguf_file_precision(const GgufLlamaModel& m) {
+  if (m.config.file_type) {
+    switch (*m.config.file_type) {
+      case 7: return Precision::q8_0;
+      case 2: return Precision::q4_0;
+      case 15: return Precision::q4_k_m;
+      default: break;
+    }
+  }
+  std::map<GgmlType, std::uint64_t> bytes;
+  for (const auto& t : m.tensors)
+    if (t.shape.rank() == 2 && t.hf_name.find(".layers.") != std::string::npos) bytes[t.type] += t.bytes.size();
+  GgmlType top = GgmlType::F16;
+  std::uint64_t best = 0;
+  for (const auto& [type, b] : bytes)
+    if (b > best) {
+      best = b;
+      top = type;
+    }
+  switch (top) {
+    case GgmlType::Q8_0: return Precision::q8_0;
+    case GgmlType::Q4_0: return Precision::q4_0;
+    case GgmlType::Q4_K: case GgmlType::Q6_K: return Precision::q4_k_m;
+    case GgmlType::F16: case GgmlType::BF16: case GgmlType::F32: return Precision::fp16;
+    default:
+      throw Unsupported(fmt::format("GGUF file: projections in {} are not implemented (F16, Q8_0, Q4_0, Q4_K, Q6_K)",
+                                    to_string(top)));
+  }
+}
+
+std::map<std::string, DType> gguf_source_types(const GgufLlamaModel& m) {
+  std::map<std::string, DType> out;
+  for (const auto& t : m.tensors) {
+    const auto d = to_dtype(t.type);
+    if (!d)
+      throw Unsupported(fmt::format("GGUF file: tensor '{}' is {} (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K)",
+                                    t.info->name, to_string(t.type)));
+    out.emplace(t.hf_name, *d);
+  }
+  return out;
+}
+
+TensorMap gguf_decoder_weights(const GgufLlamaModel& m) {
+  TensorMap out;
+  for (const auto& t : m.tensors) {
+    Tensor v(t.shape);
+    v.data = gguf_dequantize(t.type, t.bytes, static_cast<std::uint64_t>(t.shape.numel()));
+    if (t.rope_rows_permuted) {
+      std::vector<float> hf(v.data.size());
+      gguf_rope_rows_to_hf(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(v.data.data()), v.data.size() * 4),
+                           std::span<std::uint8_t>(reinterpret_cast<std::uint8_t*>(hf.data()), hf.size() * 4), t.shape[0],
+                           t.rope_heads);
+      v.data = std::move(hf);
+    }
+    out.emplace(t.hf_name, std::move(v));
   }
   return out;
 }

@@ -23,6 +23,7 @@
 #include "core/dtype.h"
 #include "core/tensor_map.h"
 #include "models/decoder.h"
+#include "weights/gguf.h"
 #include "weights/safetensors.h"
 
 namespace vramfit {
@@ -62,7 +63,23 @@ TensorMap load_decoder_weights(const DecoderConfig& c, const DecoderCheckpoint& 
 // The fp32 values a precision computes with: fp16 / bf16 round every tensor to that type; int8 /
 // int4 quantize-dequantize the projections (weights/quant_int.h, per HF tensor — the stacked GPU
 // matrices hold the same rows) and round the rest to fp16; fp32 copies. The CPU reference of a
-// quantized model.
+// quantized model. q8_0 / q4_0 / q4_k_m: the tensors llama.cpp's recipe quantizes
+// (models/decoder_plan.h llm_source_dtype) go through gguf_quantize → gguf_dequantize, the rest is
+// rounded to fp16.
 TensorMap decoder_weights_at(const DecoderConfig& c, const TensorMap& w, Precision p);
+
+// ---- GGUF files (weights/gguf.h) as decoder models -------------------------------------------
+// The decoder config of a GGUF llama/mistral/qwen2 model (name: general.name, else the file's stem).
+// Rope scaling other than none/linear is Unsupported naming it.
+DecoderConfig decoder_config_from_gguf(const GgufLlamaModel& m, const std::string& fallback_name);
+// The LLM precision whose recipe the file follows: general.file_type 7 → q8_0, 2 → q4_0, 15 → q4_k_m;
+// otherwise by the type holding most of the projections' bytes (Q8_0, Q4_0, Q4_K); F16/BF16/F32
+// projections → fp16. Other block types are Unsupported naming them.
+Precision gguf_file_precision(const GgufLlamaModel& m);
+// HF name → our DType of every tensor (LlmPlanOptions::source_types).
+std::map<std::string, DType> gguf_source_types(const GgufLlamaModel& m);
+// Every tensor dequantized to fp32 under its HF name, q/k rows in HF order: the CPU reference of
+// the file's model (what backend/cpu/decoder.h runs).
+TensorMap gguf_decoder_weights(const GgufLlamaModel& m);
 
 }  // namespace vramfit

@@ -129,7 +129,8 @@ ModelSummary summarize(const ModelInfo& m) {
     s.macs = decoder_macs_per_token(c);
     s.flops = 2 * s.macs;
     s.weight_bytes.emplace_back(Precision::fp32, 4 * s.parameters);
-    for (Precision p : {Precision::fp16, Precision::bf16, Precision::int8, Precision::int4}) {
+    for (Precision p : {Precision::fp16, Precision::bf16, Precision::int8, Precision::int4, Precision::q8_0,
+                         Precision::q4_0, Precision::q4_k_m}) {
       if (llm_unsupported_reason(c, p)) continue;
       std::uint64_t bytes = 0;
       plan_llm_weights(c, p, &bytes);

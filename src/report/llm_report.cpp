@@ -74,6 +74,8 @@ nlohmann::json to_json(const LlmMeasured& m) {
   j["decode_max_batch"] = m.decode_max_batch;
   j["decode_context"] = m.decode_context;
   j["arena_bytes"] = m.arena_bytes;
+  j["process_vram_bytes"] = m.process_vram_bytes ? nlohmann::json(*m.process_vram_bytes) : nlohmann::json();
+  j["predicted_process_bytes"] = m.predicted_process_bytes;
   j["confirmed_max_context"] = m.confirmed_max_context ? nlohmann::json(*m.confirmed_max_context) : nlohmann::json();
   j["confirmed_max_batch"] = nlohmann::json::array();
   for (const auto& [c, b] : m.confirmed_max_batch) j["confirmed_max_batch"].push_back({{"context", c}, {"max_batch", b}});
@@ -111,6 +113,8 @@ nlohmann::json to_json(const LlmReport& r) {
   j["rows"] = nlohmann::json::array();
   for (std::size_t i = 0; i < r.rows.size(); ++i) {
     nlohmann::json row = to_json(r.rows[i]);
+    if (r.parameters && r.rows[i].weights_bytes)
+      row["bits_per_weight"] = 8.0 * static_cast<double>(r.rows[i].weights_bytes) / static_cast<double>(r.parameters);
     if (i < r.measured.size() && r.measured[i]) row["measured"] = to_json(*r.measured[i]);
     j["rows"].push_back(row);
   }
@@ -133,7 +137,7 @@ std::string llm_markdown(const LlmReport& r) {
 
   const auto ctxs = contexts_of(r);
   const bool measured = !r.device.empty();
-  std::vector<std::string> header{"quant", "status", "weights", "KV / token", "activations", "scratch"};
+  std::vector<std::string> header{"quant", "status", "weights", "bits/weight", "KV / token", "activations", "scratch"};
   if (r.budget_bytes) {
     header.push_back("max context (batch 1)");
     for (auto ctx : ctxs) header.push_back(fmt::format("max batch @{}", ctx));
@@ -153,6 +157,8 @@ std::string llm_markdown(const LlmReport& r) {
       continue;
     }
     row.push_back(gib(q.weights_bytes));
+    row.push_back(r.parameters ? fmt::format("{:.2f}", 8.0 * static_cast<double>(q.weights_bytes) / static_cast<double>(r.parameters))
+                               : std::string("-"));
     row.push_back(kib(q.kv_bytes_per_token));
     row.push_back(mib(q.activation_bytes));
     row.push_back(mib(q.scratch_bytes));
@@ -187,6 +193,19 @@ std::string llm_markdown(const LlmReport& r) {
         why += fmt::format("- {} at context {}: {}\n", to_string(q.precision), f.context, f.reason);
   }
   if (!why.empty()) o += "\n" + why;
+
+  // The plan against the driver's count of this process (the first context, batch 1).
+  std::string vram;
+  for (std::size_t i = 0; i < r.rows.size(); ++i) {
+    const LlmMeasured* m = i < r.measured.size() && r.measured[i] ? &*r.measured[i] : nullptr;
+    if (!m || !m->process_vram_bytes || !m->predicted_process_bytes) continue;
+    const double d = 100.0 * (static_cast<double>(*m->process_vram_bytes) - static_cast<double>(m->predicted_process_bytes)) /
+                     static_cast<double>(m->predicted_process_bytes);
+    vram += fmt::format("- {}: process VRAM (NVML) {} vs plan + CUDA context and handles {} ({:+.2f} %)\n",
+                        to_string(r.rows[i].precision), format_bytes(*m->process_vram_bytes),
+                        format_bytes(m->predicted_process_bytes), d);
+  }
+  if (!vram.empty()) o += "\nMemory as the driver counts it, at the first context and batch 1:\n" + vram;
 
   // Memory at every context × batch asked for.
   std::vector<std::vector<std::string>> pts;

@@ -31,6 +31,10 @@ struct LlmMeasured {
   std::int64_t decode_max_batch = 0;
   std::int64_t decode_context = 0;
   std::uint64_t arena_bytes = 0;                 // the session's one allocation (= the plan's total)
+  // This process's VRAM by the driver (NVML's per-process count) with that session alive, and the
+  // prediction: the plan's total + the CUDA context and library handles measured in this process.
+  std::optional<std::uint64_t> process_vram_bytes;
+  std::uint64_t predicted_process_bytes = 0;
   std::optional<std::int64_t> confirmed_max_context;  // ran; the next step up failed with out-of-memory
   std::vector<std::pair<std::int64_t, std::int64_t>> confirmed_max_batch;  // (context, batch) confirmed
   std::vector<LlmProbe> probes;                  // every confirmation run, in order

@@ -15,6 +15,7 @@
 #include "backend/cuda/cublaslt_gemm.h"
 #include "backend/cuda/device.h"
 #include "backend/cuda/kernels/elementwise.cuh"
+#include "backend/cuda/kernels/gguf_gemv.cuh"
 #include "backend/cuda/kernels/llm_argmax.cuh"
 #include "backend/cuda/kernels/llm_decode_attention.cuh"
 #include "backend/cuda/kernels/llm_embedding.cuh"
@@ -30,6 +31,7 @@
 #include "core/half.h"
 #include "core/rng.h"
 #include "runtime/session.h"
+#include "weights/gguf_quant.h"
 #include "weights/quant_int.h"
 
 namespace vramfit {
@@ -95,10 +97,16 @@ struct LlmSession::Impl {
     x.k = t.cols;
     return x;
   }
+  std::vector<k::WeightSegment> segments(const LlmWeight& t) const {
+    std::vector<k::WeightSegment> v;
+    for (const LlmSegment& g : t.segments) v.push_back({g.dtype, at(weights, t.data_offset + g.offset), nullptr, g.row0, g.rows});
+    return v;
+  }
   void* cache_k(std::int64_t l) const { return at(kv, static_cast<std::uint64_t>(2 * l) * kv_layer_bytes); }
   void* cache_v(std::int64_t l) const { return at(kv, static_cast<std::uint64_t>(2 * l + 1) * kv_layer_bytes); }
 
   void load_weights();
+  void load_gguf_weight(const LlmWeight& t);
   void product(const LlmWeight& t, const void* x, std::int64_t rows, bool residual, void* y, cudaStream_t s);
   void pass(const LlmPassPlan& p, std::int64_t n, std::int64_t p0, bool prefill, cudaStream_t s);
   void upload_ints(const LlmPassPlan& p, std::span<const std::int32_t> ids, std::int64_t n, std::int64_t p0, bool with_ids);
@@ -166,7 +174,7 @@ LlmSession::LlmSession(const LlmSessionConfig& cfg) : impl_(std::make_unique<Imp
 LlmSession::~LlmSession() = default;
 
 void LlmSession::Impl::load_weights() {
-  const bool random = !cfg.host_weights && !cfg.checkpoint;
+  const bool random = !cfg.host_weights && !cfg.checkpoint && !cfg.gguf;
   std::map<std::string, DecoderTensor> tensors;
   for (const auto& t : decoder_tensors(c)) tensors.emplace(t.name, t);
   for (const LlmWeight& t : plan.weights) {
@@ -184,7 +192,10 @@ void LlmSession::Impl::load_weights() {
         const DecoderInitRule rule = decoder_init_rule(dt);
         const std::int64_t rows = dt.shape[0], cols = dt.shape.rank() > 1 ? dt.shape[1] : 1;
         k::RandomSpec r{cfg.seed, stream_id(src), 0, rule.offset, rule.scale};
-        if (t.dtype == DType::i8) {
+        if (t.gguf()) {
+          const LlmSegment& g = t.segments[static_cast<std::size_t>(&src - t.sources.data())];
+          k::random_fill_gguf(g.dtype, at(data, g.offset), g.rows, cols, r, stream);
+        } else if (t.dtype == DType::i8) {
           k::random_fill_int8(reinterpret_cast<std::int8_t*>(at(data, static_cast<std::uint64_t>(row0 * cols))),
                               reinterpret_cast<std::uint16_t*>(at(scale, static_cast<std::uint64_t>(row0) * 2)), rows, cols, r, stream);
         } else if (t.dtype == DType::i4) {
@@ -197,6 +208,10 @@ void LlmSession::Impl::load_weights() {
         }
         row0 += rows;
       }
+      continue;
+    }
+    if (cfg.gguf) {
+      load_gguf_weight(t);
       continue;
     }
     // Host values: stack the sources' rows, then store in the format.
@@ -218,7 +233,15 @@ void LlmSession::Impl::load_weights() {
       rows.insert(rows.end(), x.data.begin(), x.data.end());
     }
     VRAMFIT_CHECK(static_cast<std::int64_t>(rows.size()) == t.rows * t.cols, "stacked rows of " + t.name);
-    if (t.dtype == DType::i8) {
+    if (t.gguf()) {
+      for (const LlmSegment& g : t.segments) {
+        const auto first = rows.begin() + g.row0 * t.cols;
+        const std::vector<std::uint8_t> blocks =
+            gguf_quantize(*to_ggml_type(g.dtype), std::span<const float>(&*first, static_cast<std::size_t>(g.rows * t.cols)));
+        VRAMFIT_CHECK(blocks.size() == g.bytes, "GGUF bytes of " + t.name);
+        CUDA_CHECK(cudaMemcpy(at(data, g.offset), blocks.data(), blocks.size(), cudaMemcpyHostToDevice));
+      }
+    } else if (t.dtype == DType::i8) {
       const Int8Weights q = quantize_int8(rows.data(), t.rows, t.cols);
       CUDA_CHECK(cudaMemcpy(data, q.q.data(), q.q.size(), cudaMemcpyHostToDevice));
       CUDA_CHECK(cudaMemcpy(scale, q.scale.data(), q.scale.size() * 2, cudaMemcpyHostToDevice));
@@ -239,9 +262,66 @@ void LlmSession::Impl::load_weights() {
   stream.synchronize();
 }
 
+// A GGUF file's tensor into the arena: blocks as they are (q/k rows back in HF order), float tensors
+// (norms, F16 matrices) converted to the activation dtype.
+void LlmSession::Impl::load_gguf_weight(const LlmWeight& t) {
+  std::vector<std::uint16_t> bits;  // 16-bit tensors: stacked sources
+  for (std::size_t i = 0; i < t.sources.size(); ++i) {
+    const GgufModelTensor* g = cfg.gguf->find(t.sources[i]);
+    if (!g) throw InvalidInput(fmt::format("GGUF file: no tensor for '{}'", t.sources[i]));
+    const auto src_type = to_dtype(g->type);
+    if (t.gguf()) {
+      const LlmSegment& seg = t.segments[i];
+      if (!src_type || *src_type != seg.dtype || g->bytes.size() != seg.bytes)
+        throw InvalidInput(fmt::format("GGUF file: '{}' is {} ({} bytes); the plan expects {} ({} bytes)", g->info->name,
+                                       to_string(g->type), g->bytes.size(), to_string(seg.dtype), seg.bytes));
+      std::vector<std::uint8_t> host(g->bytes.begin(), g->bytes.end());
+      if (g->rope_rows_permuted) gguf_rope_rows_to_hf(g->bytes, host, seg.rows, g->rope_heads);
+      CUDA_CHECK(cudaMemcpy(at(weights, t.data_offset + seg.offset), host.data(), host.size(), cudaMemcpyHostToDevice));
+      continue;
+    }
+    Tensor v(g->shape);
+    v.data = gguf_dequantize(g->type, g->bytes, static_cast<std::uint64_t>(g->shape.numel()));
+    if (g->rope_rows_permuted) {
+      const std::span<const std::uint8_t> src(reinterpret_cast<const std::uint8_t*>(v.data.data()), v.data.size() * 4);
+      std::vector<float> out(v.data.size());
+      gguf_rope_rows_to_hf(src, std::span<std::uint8_t>(reinterpret_cast<std::uint8_t*>(out.data()), out.size() * 4),
+                           g->shape[0], g->rope_heads);
+      v.data = std::move(out);
+    }
+    for (float f : v.data) bits.push_back(t.dtype == DType::bf16 ? float_to_bf16_bits(f) : float_to_half_bits(f));
+  }
+  if (!t.gguf()) {
+    VRAMFIT_CHECK(bits.size() * 2 == t.data_bytes, "GGUF float tensor size of " + t.name);
+    CUDA_CHECK(cudaMemcpy(wptr(t), bits.data(), bits.size() * 2, cudaMemcpyHostToDevice));
+  }
+}
+
 void LlmSession::Impl::product(const LlmWeight& t, const void* x, std::int64_t rows, bool residual, void* y, cudaStream_t s) {
-  const k::LlmWeights W = lw(t);
   const void* res = residual ? y : nullptr;
+  if (t.gguf()) {
+    if (rows <= k::kGemvMaxBatch) {
+      const std::uint64_t es = storage_bytes(act, 1);
+      for (const LlmSegment& g : t.segments) {
+        void* yg = at(y, static_cast<std::uint64_t>(g.row0) * es);
+        k::gguf_gemv(g.dtype, at(weights, t.data_offset + g.offset), g.rows, t.cols, x, static_cast<int>(rows), yg, act, s,
+                     residual ? yg : nullptr, t.rows);
+      }
+      return;
+    }
+    const auto key = std::make_tuple(rows, t.rows, t.cols, residual);
+    auto& g = dequant[key];
+    if (!g) {
+      g = std::make_unique<k::DequantGemm>(lt.get(), act, t.dtype, rows, t.rows, t.cols, dequant_tile_rows(t.rows, t.cols),
+                                           residual, plan.options.workspace_bytes);
+      VRAMFIT_CHECK(g->scratch_bytes() <= plan.scratch_bytes,
+                    fmt::format("dequantising GEMM needs {} B of scratch, the plan has {}", g->scratch_bytes(), plan.scratch_bytes));
+    }
+    const std::vector<k::WeightSegment> segs = segments(t);
+    g->run(s, x, segs, res, y, scratch);
+    return;
+  }
+  const k::LlmWeights W = lw(t);
   if (rows <= k::kGemvMaxBatch) {
     k::llm_gemv(act, W, x, rows, res, y, s);
     return;
@@ -307,7 +387,8 @@ void LlmSession::Impl::pass(const LlmPassPlan& p, std::int64_t n, std::int64_t p
   void* gu = buf(p, "gate_up");
   void* a = buf(p, "act");
   const LlmWeight& emb = w("embedding");
-  k::embedding(act, ids, T, wptr(emb), V, H, x, s);
+  if (emb.gguf()) k::gguf_embedding(emb.dtype, wptr(emb), V, H, ids, T, x, s);
+  else k::embedding(act, ids, T, wptr(emb), V, H, x, s);
   const auto* rope_table = reinterpret_cast<const float*>(wptr(w("rope_inv_freq")));
   for (std::int64_t l = 0; l < c.num_layers; ++l) {
     const std::string L = fmt::format("layers.{}.", l);

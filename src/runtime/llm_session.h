@@ -5,7 +5,10 @@
 //      capacity per sequence (`context`) and the batch, the budget (an emulated card's size less this
 //      process's CUDA context and handles and --reserve, or the free memory), and the weights: seeded
 //      random ones generated on the GPU (backend/cuda/kernels/llm_random.cuh; llama-7b in about a
-//      second), a host TensorMap by HF name (tests), or a checkpoint read tensor by tensor.
+//      second), a host TensorMap by HF name (tests), a checkpoint read tensor by tensor, or a GGUF
+//      file's blocks as they are. GGUF precisions (q8_0, q4_0, q4_k_m) keep every matrix in its block
+//      type: products by backend/cuda/kernels/gguf_gemv.cuh (decode) or dequantised tiles + cuBLASLt
+//      (prefill), the embedding by gguf_embedding (rows decoded on the fly).
 // Out: logits of the last token of each sequence, greedy next tokens, timings.
 //
 // Memory: exactly one DeviceArena of plan.total_bytes() — weights, KV, activations, scratch regions
@@ -36,6 +39,7 @@
 #include "core/tensor_map.h"
 #include "models/decoder_plan.h"
 #include "models/decoder_weights.h"
+#include "weights/gguf.h"
 
 namespace vramfit {
 
@@ -51,6 +55,9 @@ struct LlmSessionConfig {
   int device = 0;
   const TensorMap* host_weights = nullptr;         // HF names, fp32 (quantized here as the precision says)
   const DecoderCheckpoint* checkpoint = nullptr;   // else; neither: random on the GPU
+  // Else a GGUF file's tensors (weights/gguf.h; q/k rows are put back in HF order for our RoPE). Its
+  // block types must be the plan's: set plan.source_types from the file (llm_gguf_source_types).
+  const GgufLlamaModel* gguf = nullptr;
 };
 
 class LlmSession {

@@ -88,6 +88,18 @@ std::optional<DType> to_dtype(GgmlType t) {
     default: return std::nullopt;
   }
 }
+std::optional<GgmlType> to_ggml_type(DType t) {
+  switch (t) {
+    case DType::f32: return GgmlType::F32;
+    case DType::f16: return GgmlType::F16;
+    case DType::bf16: return GgmlType::BF16;
+    case DType::q8_0: return GgmlType::Q8_0;
+    case DType::q4_0: return GgmlType::Q4_0;
+    case DType::q4_k: return GgmlType::Q4_K;
+    case DType::q6_k: return GgmlType::Q6_K;
+    default: return std::nullopt;
+  }
+}
 bool ggml_type_supported(GgmlType t) { return to_dtype(t).has_value(); }
 
 std::uint64_t ggml_nbytes(GgmlType t, std::span<const std::uint64_t> ne) {

@@ -85,6 +85,8 @@ const std::vector<GgmlTypeInfo>& all_ggml_types();
 bool ggml_type_supported(GgmlType t);
 // Our DType for a supported type; nullopt otherwise.
 std::optional<DType> to_dtype(GgmlType t);
+// The inverse, for the types above; nullopt for other dtypes.
+std::optional<GgmlType> to_ggml_type(DType t);
 // Bytes of a tensor with these extents (ne[0] a multiple of the block); InvalidInput otherwise.
 std::uint64_t ggml_nbytes(GgmlType t, std::span<const std::uint64_t> ne);
 

@@ -100,4 +100,44 @@ TEST(LlmCli, ConfigFileAndBadInput) {
   EXPECT_EQ(nlohmann::json::parse(models.out)["models"][0]["parameters"], 6738415616ull);
 }
 
+TEST(LlmCli, GgufPrecisionsReportSizeAndBitsPerWeight) {
+  // Llama-2-7B Q4_K_M: about 3.80 GiB and 4.84 bits per weight (llama.cpp's report of the file).
+  const Result r = run("llm -m llama-7b -q q4_k_m,q8_0,q4_0 -c 512 --vram-limit 8GiB --no-run");
+  ASSERT_EQ(r.status, 0) << r.out;
+  const std::size_t row = r.out.find("| q4_k_m | ok");
+  ASSERT_NE(row, std::string::npos) << r.out;
+  const std::string line = r.out.substr(row, r.out.find('\n', row) - row);
+  EXPECT_NE(line.find("| 3.80 GiB |"), std::string::npos) << line;
+  EXPECT_NE(line.find("|        4.84 |"), std::string::npos) << line;
+  EXPECT_NE(r.out.find("| q8_0   |"), std::string::npos) << r.out;
+  const Result j = run("llm -m llama-7b -q q4_k_m -c 512 --no-run -o json", false);
+  ASSERT_EQ(j.status, 0) << j.out;
+  EXPECT_NEAR(nlohmann::json::parse(j.out)["rows"][0]["bits_per_weight"].get<double>(), 4.84, 0.01);
+}
+
+TEST(LlmCli, GgufFileRunsAsItIs) {
+  const std::string golden = std::string(VRAMFIT_SOURCE_DIR) + "/tests/golden/llama_tiny_q4_k_m.gguf";
+  const Result r = run("llm --gguf " + golden + " -c 128 --no-run -o json", false);
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["model"], "llama-tiny-q4_k_m");  // general.name
+  ASSERT_EQ(j["rows"].size(), 1u);
+  EXPECT_EQ(j["rows"][0]["precision"], "q4_k_m");
+  EXPECT_EQ(j["config"]["num_key_value_heads"], 2);
+  EXPECT_NE(j["weights_source"].get<std::string>().find("as it is"), std::string::npos) << j["weights_source"];
+  // Another quantization of a file would mean requantizing; --weights/--config conflict; a bad file.
+  const Result q = run("llm --gguf " + golden + " -q int8 --no-run");
+  EXPECT_EQ(q.status, 2);
+  EXPECT_NE(q.out.find("requantizing"), std::string::npos) << q.out;
+  EXPECT_EQ(run("llm --gguf " + golden + " --config " + golden + " --no-run").status, 2);
+  const std::string bad = ::testing::TempDir() + "/vramfit_bad.gguf";
+  FILE* f = std::fopen(bad.c_str(), "wb");
+  ASSERT_TRUE(f);
+  std::fputs("GGUF\x03", f);  // magic and one byte of the version: truncated
+  std::fclose(f);
+  const Result b = run("llm --gguf " + bad + " --no-run");
+  EXPECT_EQ(b.status, 2) << b.out;
+  EXPECT_NE(b.out.find("vramfit_bad.gguf"), std::string::npos) << b.out;
+}
+
 }  // namespace

@@ -16,7 +16,10 @@
 #include "core/rng.h"
 #include "gpu_env.h"
 #include "models/decoder_weights.h"
+#include "backend/cuda/kernels/llm_random.cuh"
 #include "runtime/llm_session.h"
+#include "weights/gguf.h"
+#include "weights/gguf_quant.h"
 
 namespace vramfit {
 namespace {
@@ -111,7 +114,8 @@ TEST_F(LlmSessionTest, MatchesTheCpuReferenceAtEveryPrecision) {
     const auto prompt = prompt_ids(c);
     std::vector<std::int32_t> forced;
     const Trace ref16 = cpu_trace(c, w, Precision::fp16, DType::f16, prompt, &forced);
-    for (Precision p : {Precision::fp16, Precision::bf16, Precision::int8, Precision::int4}) {
+    for (Precision p : {Precision::fp16, Precision::bf16, Precision::int8, Precision::int4, Precision::q8_0,
+                        Precision::q4_0, Precision::q4_k_m}) {
       LlmSession s(config(c, p, &w));
       EXPECT_EQ(s.arena_bytes(), s.plan().total_bytes());
       const Trace got = gpu_trace(s, prompt, forced);
@@ -124,11 +128,12 @@ TEST_F(LlmSessionTest, MatchesTheCpuReferenceAtEveryPrecision) {
       std::printf("  %s %-4s vs CPU reference (same weights): rel L2 %.2e (%.0f%% of %.0e), top-1 %.3f\n", c.name.c_str(),
                   std::string(to_string(p)).c_str(), err, 100 * err / tol, tol, top1(got, ref));
       EXPECT_LE(err, tol) << c.name << " " << to_string(p);
-      if (p == Precision::int8 || p == Precision::int4) {
+      if (p != Precision::fp16 && p != Precision::bf16) {
         // Reported, not hidden: what quantization costs against the fp16 model.
-        std::printf("  %s %-4s vs fp16 model: rel L2 %.3e, top-1 agreement %.3f\n", c.name.c_str(),
+        std::printf("  %s %-6s vs fp16 model: rel L2 %.3e, top-1 agreement %.3f\n", c.name.c_str(),
                     std::string(to_string(p)).c_str(), relative_l2(got.logits, ref16.logits), top1(got, ref16));
-        EXPECT_LT(relative_l2(got.logits, ref16.logits), p == Precision::int8 ? 0.05 : 0.5);
+        const bool eight_bit = p == Precision::int8 || p == Precision::q8_0;
+        EXPECT_LT(relative_l2(got.logits, ref16.logits), eight_bit ? 0.05 : 0.5);
       }
     }
   }
@@ -200,6 +205,75 @@ TEST_F(LlmSessionTest, Llama7bSetsUpInSecondsAndDecodes) {
     EXPECT_LT(s.setup_ms(), 20000.0);
     const Tensor l = s.last_logits();
     EXPECT_TRUE(all_finite(l.span()));
+  }
+}
+
+TEST_F(LlmSessionTest, GpuRandomGgufBlocks) {
+  // random_fill_gguf: q8_0 and q4_0 are ggml's reference quantizers (bytes equal gguf_quantize of the
+  // same values, generated on the GPU); q4_k and q6_k a min/max quantizer: their values are checked.
+  const std::int64_t n = 64, k = 512;
+  const std::size_t count = static_cast<std::size_t>(n * k);
+  cuda::kernels::RandomSpec r{11, 3, 0, 0.0f, 0.05f};
+  void* d_vals = nullptr;
+  void* d_blocks = nullptr;
+  ASSERT_EQ(cudaMalloc(&d_vals, count * 4), cudaSuccess);
+  ASSERT_EQ(cudaMalloc(&d_blocks, count * 2), cudaSuccess);
+  cuda::kernels::random_fill(DType::f32, d_vals, n * k, r, nullptr);
+  std::vector<float> vals(count);
+  ASSERT_EQ(cudaMemcpy(vals.data(), d_vals, count * 4, cudaMemcpyDeviceToHost), cudaSuccess);
+  for (DType t : {DType::q8_0, DType::q4_0, DType::q4_k, DType::q6_k}) {
+    cuda::kernels::random_fill_gguf(t, d_blocks, n, k, r, nullptr);
+    const GgmlType g = *to_ggml_type(t);
+    std::vector<std::uint8_t> blocks(storage_bytes(t, count));
+    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    ASSERT_EQ(cudaMemcpy(blocks.data(), d_blocks, blocks.size(), cudaMemcpyDeviceToHost), cudaSuccess);
+    if (t == DType::q8_0 || t == DType::q4_0) {
+      EXPECT_TRUE(blocks == gguf_quantize(g, vals)) << to_string(t);
+    }
+    const double err = relative_l2(gguf_dequantize(g, blocks, count), vals);
+    std::printf("  random %s blocks: rel L2 of the decoded values %.3e\n", std::string(to_string(t)).c_str(), err);
+    EXPECT_LT(err, t == DType::q8_0 ? 0.01 : (t == DType::q6_k ? 0.05 : 0.15)) << to_string(t);
+  }
+  cudaFree(d_vals);
+  cudaFree(d_blocks);
+}
+
+TEST_F(LlmSessionTest, GgufFilesFromThePythonPackageDecodeLikeTheCpuReference) {
+  // tests/golden/llama_tiny_{q8_0,q4_0,q4_k_m}.gguf: written by the Python gguf package
+  // (tools/make_gguf_llama.py), q/k rows in ggml's RoPE order. The session runs the blocks as they
+  // are; the CPU reference runs the same model dequantized (gguf_decoder_weights, itself checked
+  // against the package's dequantize in tests/weights). Greedy decoding must produce the same tokens.
+  for (const char* kind : {"q8_0", "q4_0", "q4_k_m"}) {
+    const GgufFile f = GgufFile::open(std::string(VRAMFIT_SOURCE_DIR) + "/tests/golden/llama_tiny_" + kind + ".gguf");
+    const GgufLlamaModel m = gguf_llama_model(f);
+    const DecoderConfig c = decoder_config_from_gguf(m, kind);
+    LlmSessionConfig cfg;
+    cfg.model = c;
+    cfg.precision = gguf_file_precision(m);
+    cfg.plan.source_types = gguf_source_types(m);
+    cfg.context = 64;
+    cfg.batch = 1;
+    cfg.gguf = &m;
+    LlmSession s(cfg);
+    EXPECT_EQ(s.arena_bytes(), s.plan().total_bytes());
+    constexpr std::int64_t P = 16, steps = 12;
+    std::vector<std::int32_t> prompt(P);
+    for (std::int64_t i = 0; i < P; ++i) prompt[static_cast<std::size_t>(i)] = static_cast<std::int32_t>(splitmix64(7 + i) % 256);
+    s.prefill(prompt, P);
+    std::vector<std::int32_t> gpu;
+    for (std::int64_t i = 0; i < steps; ++i) {
+      gpu.push_back(s.next_tokens()[0]);
+      s.decode();
+    }
+    cpu::ReferenceDecoder d(c, gguf_decoder_weights(m), 1, 64, DType::f16);
+    const cpu::GreedyRun r = cpu::greedy_generate(d, prompt, P, steps);
+    std::string a, b;
+    for (std::int64_t i = 0; i < steps; ++i) {
+      a += std::to_string(gpu[static_cast<std::size_t>(i)]) + " ";
+      b += std::to_string(r.generated[static_cast<std::size_t>(i)]) + " ";
+    }
+    std::printf("  %s GGUF file: GPU greedy %s| CPU reference %s\n", kind, a.c_str(), b.c_str());
+    EXPECT_EQ(gpu, r.generated) << kind;
   }
 }
 

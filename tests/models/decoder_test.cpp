@@ -214,7 +214,8 @@ TEST(DecoderPlan, WeightBytesPerPrecisionAreTheFormatsBytes) {
 
 TEST(DecoderPlan, UnsupportedPrecisionsSayWhy) {
   EXPECT_TRUE(llm_unsupported_reason(decoder_preset("llama-7b"), Precision::fp32).has_value());
-  EXPECT_TRUE(llm_unsupported_reason(decoder_preset("llama-7b"), Precision::q4_k_m).has_value());
+  EXPECT_TRUE(llm_unsupported_reason(decoder_preset("llama-7b"), Precision::fp8).has_value());
+  EXPECT_FALSE(llm_unsupported_reason(decoder_preset("llama-7b"), Precision::q4_k_m).has_value());  // GGUF blocks
   const DecoderConfig tiny = parse_decoder_config(tiny_json(), "tiny");
   const auto why = llm_unsupported_reason(tiny, Precision::int4);
   ASSERT_TRUE(why.has_value());

@@ -9,6 +9,16 @@
 namespace vramfit {
 namespace {
 
+LlmFitOptions fit_options(std::vector<std::int64_t> contexts, std::vector<std::int64_t> batches,
+                          std::optional<std::uint64_t> budget, std::int64_t ceiling) {
+  LlmFitOptions o;
+  o.contexts = std::move(contexts);
+  o.batches = std::move(batches);
+  o.budget_bytes = budget;
+  o.max_batch_ceiling = ceiling;
+  return o;
+}
+
 TEST(LlmFit, MaxContextIsTheLastThatFits) {
   const DecoderConfig c = decoder_preset("llama-7b");
   for (Precision p : {Precision::fp16, Precision::int8, Precision::int4})
@@ -60,16 +70,16 @@ TEST(LlmFit, ReasonsSayWhatDoesNotFit) {
   const LlmQuantRow fp32 = fit_llm(c, Precision::fp32, o);
   EXPECT_EQ(fp32.status, "unsupported");
   // The 70B says what it would need.
-  const LlmQuantRow big = fit_llm(decoder_preset("llama-70b"), Precision::int4, LlmFitOptions{{}, {512}, {1}, 16 * GiB, 64});
+  const LlmQuantRow big = fit_llm(decoder_preset("llama-70b"), Precision::int4, fit_options({512}, {1}, 16 * GiB, 64));
   EXPECT_EQ(big.status, "does not fit");
   EXPECT_NE(big.reason.find("weights alone need 33.85 GiB"), std::string::npos) << big.reason;
   EXPECT_NE(big.reason.find("context 512 at batch 1 needs"), std::string::npos) << big.reason;
   // A context beyond the model is an input error.
-  EXPECT_THROW(fit_llm(c, Precision::int4, LlmFitOptions{{}, {8192}, {1}, {}, 64}), InvalidInput);
+  EXPECT_THROW(fit_llm(c, Precision::int4, fit_options({8192}, {1}, std::nullopt, 64)), InvalidInput);
 }
 
 TEST(LlmFit, PointsWithoutABudget) {
-  const LlmQuantRow r = fit_llm(decoder_preset("tinyllama-1.1b"), Precision::fp16, LlmFitOptions{{}, {256, 2048}, {1, 4}, {}, 64});
+  const LlmQuantRow r = fit_llm(decoder_preset("tinyllama-1.1b"), Precision::fp16, fit_options({256, 2048}, {1, 4}, std::nullopt, 64));
   ASSERT_EQ(r.points.size(), 4u);
   EXPECT_EQ(r.points[3].kv_bytes, 4ull * 2048 * r.kv_bytes_per_token);
   EXPECT_EQ(r.kv_bytes_per_token, 2ull * 22 * 4 * 64 * 2);

@@ -28,6 +28,8 @@
 #include "core/rng.h"
 #include "weights/gguf.h"
 #include "weights/gguf_quant.h"
+#include "models/decoder_weights.h"
+#include "weights/safetensors.h"
 
 namespace vramfit {
 namespace {
@@ -292,6 +294,34 @@ TEST_F(GgufPython, TruncatedPackageFileGetsAClearError) {
     EXPECT_NE(m.find(path), std::string::npos) << m;
     EXPECT_NE(m.find("tensor \"w.q5_k\" data"), std::string::npos) << m;
     EXPECT_NE(m.find("past the end of the file"), std::string::npos) << m;
+  }
+}
+
+TEST_F(GgufPython, LlamaFilesFromThePackageDequantizeAndUnpermuteLikeThePackage) {
+  // tools/make_gguf_llama.py writes tiny Llama models with the package (q/k rows permuted as llama.cpp's
+  // converter does) and, next to each, what the file holds in HF names and row order — dequantized
+  // by the package, un-permuted by numpy. Ours (gguf_decoder_weights: our reader, dequantizer and
+  // gguf_rope_rows_to_hf) must give the same values; the committed goldens must be these files.
+  const std::string tool = std::string(VRAMFIT_SOURCE_DIR) + "/tools/make_gguf_llama.py";
+  ASSERT_EQ(std::system(("'" + py_ + "' '" + tool + "' '" + dir_.string() + "' >/dev/null").c_str()), 0);
+  for (const char* kind : {"q8_0", "q4_0", "q4_k_m"}) {
+    const std::string stem = std::string("llama_tiny_") + kind;
+    const GgufFile f = GgufFile::open((dir_ / (stem + ".gguf")).string());
+    const TensorMap ours = gguf_decoder_weights(gguf_llama_model(f));
+    const SafetensorsFile ref = SafetensorsFile::open((dir_ / (stem + ".hf.safetensors")).string());
+    ASSERT_EQ(ref.entries().size(), ours.size()) << kind;
+    for (const auto& e : ref.entries()) {
+      const Tensor r = ref.read_f32(e.name);
+      ASSERT_TRUE(ours.count(e.name)) << e.name;
+      const Tensor& o = ours.at(e.name);
+      ASSERT_EQ(o.shape, r.shape) << e.name;
+      for (std::size_t i = 0; i < r.data.size(); ++i) ASSERT_EQ(o.data[i], r.data[i]) << kind << " " << e.name << " [" << i << "]";
+    }
+    // Byte for byte the committed golden (tests/golden, used by the GPU test and the CLI test).
+    std::ifstream a(dir_ / (stem + ".gguf"), std::ios::binary), b(std::string(VRAMFIT_SOURCE_DIR) + "/tests/golden/" + stem + ".gguf",
+                                                                   std::ios::binary);
+    const std::string sa((std::istreambuf_iterator<char>(a)), {}), sb((std::istreambuf_iterator<char>(b)), {});
+    EXPECT_TRUE(sa == sb) << stem << ".gguf differs from tests/golden (re-run tools/make_gguf_llama.py tests/golden)";
   }
 }
 

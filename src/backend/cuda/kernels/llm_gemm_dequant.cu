@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "backend/cuda/cublaslt_gemm.h"
+#include "backend/cuda/kernels/gguf_gemv.cuh"
 #include "backend/cuda/kernels/llm_common.cuh"
 #include "weights/quant_int.h"
 
@@ -68,6 +69,37 @@ void dequantize_weight_rows(DType act, const LlmWeights& w, std::int64_t row0, s
   });
 }
 
+namespace {
+bool gguf_type(DType t) { return t == DType::q8_0 || t == DType::q4_0 || t == DType::q4_k || t == DType::q6_k; }
+}  // namespace
+
+void dequantize_segment_rows(DType act, std::span<const WeightSegment> w, std::int64_t k, std::int64_t row0,
+                             std::int64_t rows, void* out, cudaStream_t stream) {
+  llm::require(!w.empty() && k > 0 && row0 >= 0 && rows > 0, "dequantize_segment_rows: empty weight or row range");
+  const std::int64_t n = w.back().row0 + w.back().rows;
+  llm::require(row0 + rows <= n, "dequantize_segment_rows: rows [" + std::to_string(row0) + ", " +
+                                     std::to_string(row0 + rows) + ") outside [0, " + std::to_string(n) + ")");
+  for (const WeightSegment& seg : w) {
+    const std::int64_t a = std::max(row0, seg.row0), b = std::min(row0 + rows, seg.row0 + seg.rows);
+    if (a >= b) continue;
+    void* dst = static_cast<std::uint8_t*>(out) + (a - row0) * k * 2;
+    if (gguf_type(seg.dtype)) {
+      if (act != DType::f16)
+        throw Unsupported("dequantize_segment_rows: GGUF blocks run with f16 activations, not " + std::string(to_string(act)));
+      const auto* src = static_cast<const std::uint8_t*>(seg.data) + (a - seg.row0) * gguf_row_bytes(seg.dtype, k);
+      gguf_dequantize(seg.dtype, src, b - a, k, dst, stream);
+    } else {
+      LlmWeights lw;
+      lw.dtype = seg.dtype;
+      lw.data = seg.data;
+      lw.scale = seg.scale;
+      lw.n = seg.rows;
+      lw.k = k;
+      dequantize_weight_rows(act, lw, a - seg.row0, b - a, dst, stream);
+    }
+  }
+}
+
 struct DequantGemm::Impl {
   DType act = DType::f16, wdt = DType::i8;
   std::int64_t m = 0, n = 0, k = 0, tile = 0;
@@ -83,8 +115,8 @@ DequantGemm::DequantGemm(cublasLtHandle_t handle, DType act, DType weight_dtype,
   llm::require(m > 0 && n > 0 && k > 0 && tile_rows >= 0, "DequantGemm: m, n, k must be positive, tile_rows ≥ 0");
   if (act != DType::f16 && act != DType::bf16)
     throw Unsupported("DequantGemm: activations must be f16 or bf16, not " + std::string(to_string(act)));
-  if (weight_dtype != DType::i8 && weight_dtype != DType::i4)
-    throw Unsupported("DequantGemm: weights must be i8 or i4, not " + std::string(to_string(weight_dtype)));
+  if (weight_dtype != DType::i8 && weight_dtype != DType::i4 && !gguf_type(weight_dtype))
+    throw Unsupported("DequantGemm: weights must be i8, i4 or a GGUF block type, not " + std::string(to_string(weight_dtype)));
   llm::require(weight_dtype != DType::i4 || k % kInt4GroupSize == 0, "DequantGemm: int4 weights need k % 128 = 0");
   Impl& s = *impl_;
   s.act = act;
@@ -122,6 +154,15 @@ void DequantGemm::run(cudaStream_t stream, const void* x, const LlmWeights& w, c
                       void* scratch) const {
   const Impl& s = *impl_;
   llm::require(w.dtype == s.wdt && w.n == s.n && w.k == s.k, "DequantGemm::run: weights differ from the prepared shape");
+  const WeightSegment seg{w.dtype, w.data, w.scale, 0, w.n};
+  run(stream, x, std::span<const WeightSegment>(&seg, 1), residual, y, scratch);
+}
+
+void DequantGemm::run(cudaStream_t stream, const void* x, std::span<const WeightSegment> w, const void* residual, void* y,
+                      void* scratch) const {
+  const Impl& s = *impl_;
+  llm::require(!w.empty() && w.front().row0 == 0 && w.back().row0 + w.back().rows == s.n,
+               "DequantGemm::run: the segments must cover the prepared rows");
   llm::require((residual != nullptr) == s.has_residual, "DequantGemm::run: residual given iff has_residual");
   llm::require(scratch != nullptr && (reinterpret_cast<std::uintptr_t>(scratch) & 255u) == 0,
                "DequantGemm::run: scratch must be 256-byte aligned");
@@ -133,7 +174,7 @@ void DequantGemm::run(cudaStream_t stream, const void* x, const LlmWeights& w, c
   for (std::int64_t r0 = 0; r0 < s.n; r0 += s.tile) {
     const std::int64_t rows = std::min(s.tile, s.n - r0);
     const LinearRunner& runner = rows == s.tile ? *s.main : *s.tail;
-    dequantize_weight_rows(s.act, w, r0, rows, w_tile, stream);
+    dequantize_segment_rows(s.act, w, s.k, r0, rows, w_tile, stream);
     if (!s.tiled()) {
       runner.run(stream, x, w_tile, nullptr, residual, y, ws);
       continue;

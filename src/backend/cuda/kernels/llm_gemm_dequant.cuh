@@ -31,6 +31,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 
 #include "backend/cuda/kernels/llm_gemv.cuh"
 #include "core/dtype.h"
@@ -42,8 +43,24 @@ namespace vramfit::cuda::kernels {
 void dequantize_weight_rows(DType act, const LlmWeights& w, std::int64_t row0, std::int64_t rows, void* out,
                             cudaStream_t stream);
 
+// A weight as row ranges, each in its own format (the GGUF precisions stack q|k|v whose block types
+// differ: Q4_K_M keeps attn_v in Q6_K in half the layers): rows [row0, row0 + rows) of the [n, k]
+// matrix are `data` in `dtype` — i8/i4 with `scale` as in LlmWeights, or a GGUF block type (q8_0,
+// q4_0, q4_k, q6_k; rows of backend/cuda/kernels/gguf_gemv.cuh gguf_row_bytes, decoded by its
+// gguf_dequantize, f16 activations only). Segments are in row order and cover [0, n).
+struct WeightSegment {
+  DType dtype = DType::i8;
+  const void* data = nullptr;
+  const void* scale = nullptr;
+  std::int64_t row0 = 0, rows = 0;
+};
+// out [rows, k] = the dequantised rows [row0, row0 + rows) of the segmented weight.
+void dequantize_segment_rows(DType act, std::span<const WeightSegment> w, std::int64_t k, std::int64_t row0,
+                             std::int64_t rows, void* out, cudaStream_t stream);
+
 class DequantGemm {
  public:
+  // weight_dtype: i8, i4, or a GGUF block type (then run with segments).
   // m, n, k: x [m, k], W [n, k]. tile_rows: rows of W dequantised at a time, 0 or ≥ n for the whole
   // matrix. Prepares cuBLASLt runners (no device memory touched). InvalidInput on bad extents,
   // Unsupported for dtypes other than f16/bf16 activations with i8/i4 weights.
@@ -62,6 +79,9 @@ class DequantGemm {
   // y = x·W'ᵀ (+ residual). residual null iff !has_residual; may equal y. scratch: scratch_bytes()
   // bytes, 256-byte aligned; x, y, residual 256-byte aligned (the arena's regions are). Asynchronous.
   void run(cudaStream_t stream, const void* x, const LlmWeights& w, const void* residual, void* y,
+           void* scratch) const;
+  // The same for a segmented weight (segments covering [0, n), each of k columns).
+  void run(cudaStream_t stream, const void* x, std::span<const WeightSegment> w, const void* residual, void* y,
            void* scratch) const;
 
  private:

@@ -92,6 +92,125 @@ __global__ void int4_kernel(std::uint8_t* packed, std::uint16_t* scale, std::int
   const int other = __shfl_down_sync(0xffffffffu, nibble, 1);
   if (threadIdx.x % 2 == 0) packed[(row * k + col) / 2] = static_cast<std::uint8_t>(nibble | (other << 4));
 }
+// ---- GGUF blocks (weights/gguf_quant.h documents the layouts) ------------------------------------
+__device__ __forceinline__ void put_half(std::uint8_t* p, float v) {
+  const std::uint16_t b = __half_as_ushort(__float2half_rn(v));
+  p[0] = static_cast<std::uint8_t>(b & 0xffu);
+  p[1] = static_cast<std::uint8_t>(b >> 8);
+}
+__device__ __forceinline__ float half_value(float v) { return __half2float(__float2half_rn(v)); }
+
+// One thread per block: x holds the block's QK source values.
+__device__ void quantize_q8_0(const float* x, std::uint8_t* o) {  // ggml's reference arithmetic
+  float amax = 0.0f;
+  for (int j = 0; j < 32; ++j) amax = fmaxf(amax, fabsf(x[j]));
+  const float d = __fdiv_rn(amax, 127.0f), id = d != 0.0f ? __fdiv_rn(1.0f, d) : 0.0f;
+  put_half(o, d);
+  for (int j = 0; j < 32; ++j) o[2 + j] = static_cast<std::uint8_t>(static_cast<std::int8_t>(roundf(__fmul_rn(x[j], id))));
+}
+
+__device__ void quantize_q4_0(const float* x, std::uint8_t* o) {  // ggml's reference arithmetic
+  float amax = 0.0f, max = 0.0f;
+  for (int j = 0; j < 32; ++j)
+    if (fabsf(x[j]) > amax) {
+      amax = fabsf(x[j]);
+      max = x[j];
+    }
+  const float d = __fdiv_rn(max, -8.0f), id = d != 0.0f ? __fdiv_rn(1.0f, d) : 0.0f;
+  put_half(o, d);
+  for (int j = 0; j < 16; ++j) {
+    const int a = min(15, static_cast<int>(static_cast<std::int8_t>(__fadd_rn(__fmul_rn(x[j], id), 8.5f))));
+    const int b = min(15, static_cast<int>(static_cast<std::int8_t>(__fadd_rn(__fmul_rn(x[j + 16], id), 8.5f))));
+    o[2 + j] = static_cast<std::uint8_t>(a | (b << 4));
+  }
+}
+
+// Q4_K by min/max per 32-element sub-block (a simple quantizer, not the CPU's search: the bytes are
+// valid Q4_K blocks of these values; speed and memory do not depend on how the codes were chosen).
+__device__ void quantize_q4_k(const float* x, std::uint8_t* o) {
+  float scf[8], mnf[8], max_sc = 0.0f, max_m = 0.0f;
+  for (int s = 0; s < 8; ++s) {
+    float lo = 0.0f, hi = 0.0f;
+    for (int j = 0; j < 32; ++j) {
+      lo = fminf(lo, x[32 * s + j]);
+      hi = fmaxf(hi, x[32 * s + j]);
+    }
+    scf[s] = (hi - lo) / 15.0f;
+    mnf[s] = -lo;
+    max_sc = fmaxf(max_sc, scf[s]);
+    max_m = fmaxf(max_m, mnf[s]);
+  }
+  const float d = half_value(max_sc / 63.0f), dmin = half_value(max_m / 63.0f);
+  put_half(o, d);
+  put_half(o + 2, dmin);
+  int sc[8], m[8];
+  for (int s = 0; s < 8; ++s) {
+    sc[s] = d > 0.0f ? min(63, static_cast<int>(rintf(scf[s] / d))) : 0;
+    m[s] = dmin > 0.0f ? min(63, static_cast<int>(rintf(mnf[s] / dmin))) : 0;
+  }
+  std::uint8_t* scales = o + 4;
+  for (int s = 0; s < 4; ++s) {
+    scales[s] = static_cast<std::uint8_t>((sc[s] & 63) | ((sc[s + 4] >> 4) << 6));
+    scales[s + 4] = static_cast<std::uint8_t>((m[s] & 63) | ((m[s + 4] >> 4) << 6));
+    scales[s + 8] = static_cast<std::uint8_t>((sc[s + 4] & 15) | ((m[s + 4] & 15) << 4));
+  }
+  std::uint8_t* qs = o + 16;
+  for (int c = 0; c < 4; ++c)
+    for (int l = 0; l < 32; ++l) {
+      int q[2];
+      for (int h = 0; h < 2; ++h) {
+        const int s = 2 * c + h;
+        const float es = d * static_cast<float>(sc[s]), em = dmin * static_cast<float>(m[s]);
+        const float v = x[64 * c + 32 * h + l];
+        q[h] = es > 0.0f ? max(0, min(15, static_cast<int>(rintf((v + em) / es)))) : 0;
+      }
+      qs[32 * c + l] = static_cast<std::uint8_t>(q[0] | (q[1] << 4));
+    }
+}
+
+// Q6_K by the absolute maximum per 16-element group (simple, as above).
+__device__ void quantize_q6_k(const float* x, std::uint8_t* o) {
+  float scf[16], max_sc = 0.0f;
+  for (int g = 0; g < 16; ++g) {
+    float a = 0.0f;
+    for (int j = 0; j < 16; ++j) a = fmaxf(a, fabsf(x[16 * g + j]));
+    scf[g] = a / 31.0f;
+    max_sc = fmaxf(max_sc, scf[g]);
+  }
+  const float d = half_value(max_sc / 127.0f);
+  int sc[16];
+  for (int g = 0; g < 16; ++g) {
+    sc[g] = d > 0.0f ? min(127, static_cast<int>(rintf(scf[g] / d))) : 0;
+    o[192 + g] = static_cast<std::uint8_t>(static_cast<std::int8_t>(sc[g]));
+  }
+  put_half(o + 208, d);
+  auto code = [&](int e) {
+    const float es = d * static_cast<float>(sc[e / 16]);
+    return es > 0.0f ? max(-32, min(31, static_cast<int>(rintf(x[e] / es)))) + 32 : 32;
+  };
+  for (int h = 0; h < 2; ++h)
+    for (int l = 0; l < 32; ++l) {
+      const int b = 128 * h + l;
+      const int q0 = code(b), q1 = code(b + 32), q2 = code(b + 64), q3 = code(b + 96);
+      o[64 * h + l] = static_cast<std::uint8_t>((q0 & 15) | ((q2 & 15) << 4));
+      o[64 * h + l + 32] = static_cast<std::uint8_t>((q1 & 15) | ((q3 & 15) << 4));
+      o[128 + 32 * h + l] = static_cast<std::uint8_t>((q0 >> 4) | ((q1 >> 4) << 2) | ((q2 >> 4) << 4) | ((q3 >> 4) << 6));
+    }
+}
+
+template <int QK, int BYTES, int KIND>
+__global__ void __launch_bounds__(128) gguf_kernel(std::uint8_t* out, std::int64_t blocks, RandomSpec r) {
+  const std::int64_t b = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
+  if (b >= blocks) return;
+  float x[QK];
+  const std::uint64_t e0 = r.index0 + static_cast<std::uint64_t>(b) * QK;
+  for (int j = 0; j < QK; ++j) x[j] = weight_at(r, e0 + static_cast<std::uint64_t>(j));
+  std::uint8_t* o = out + b * BYTES;
+  if constexpr (KIND == 0) quantize_q8_0(x, o);
+  else if constexpr (KIND == 1) quantize_q4_0(x, o);
+  else if constexpr (KIND == 2) quantize_q4_k(x, o);
+  else quantize_q6_k(x, o);
+}
 
 int grid_for(std::int64_t n) {
   const std::int64_t blocks = (n + 255) / 256;
@@ -128,6 +247,23 @@ void random_fill_int4(std::uint8_t* packed, std::uint16_t* scale, std::int64_t n
   const std::int64_t blocks = n * (k / 128);
   if (blocks > 2147483647) throw InvalidInput("random_fill_int4: too many groups");
   int4_kernel<<<static_cast<unsigned>(blocks), 128, 0, stream>>>(packed, scale, k, r);
+  CUDA_CHECK(cudaGetLastError());
+}
+
+void random_fill_gguf(DType dtype, void* blocks, std::int64_t n, std::int64_t k, const RandomSpec& r, cudaStream_t stream) {
+  const std::int64_t qk = dtype == DType::q4_k || dtype == DType::q6_k ? 256 : 32;
+  if (n <= 0 || k <= 0 || k % qk != 0)
+    throw InvalidInput("random_fill_gguf: n, k positive and k a multiple of " + std::to_string(qk));
+  const std::int64_t count = n * (k / qk);
+  const unsigned grid = static_cast<unsigned>((count + 127) / 128);
+  auto* o = static_cast<std::uint8_t*>(blocks);
+  switch (dtype) {
+    case DType::q8_0: gguf_kernel<32, 34, 0><<<grid, 128, 0, stream>>>(o, count, r); break;
+    case DType::q4_0: gguf_kernel<32, 18, 1><<<grid, 128, 0, stream>>>(o, count, r); break;
+    case DType::q4_k: gguf_kernel<256, 144, 2><<<grid, 128, 0, stream>>>(o, count, r); break;
+    case DType::q6_k: gguf_kernel<256, 210, 3><<<grid, 128, 0, stream>>>(o, count, r); break;
+    default: throw Unsupported("random_fill_gguf: dtype " + std::string(to_string(dtype)) + " (q8_0, q4_0, q4_k, q6_k)");
+  }
   CUDA_CHECK(cudaGetLastError());
 }
 

@@ -10,6 +10,10 @@
 //   random_fill_int8:   rows [n, k] quantized as weights/quant_int.h quantize_int8 does it (fp16 scale
 //                       of max|w|/127 per row, q = clamp(rint(w/s), −127, 127)).
 //   random_fill_int4:   the same for int4 (groups of 128, /7, clamp −8…7, nibbles q + 8, low = even k).
+//   random_fill_gguf:   rows [n, k] as GGUF blocks (weights/gguf_quant.h layouts): q8_0 and q4_0 with
+//                       ggml's reference quantizer arithmetic (bit-identical to gguf_quantize of the
+//                       same values); q4_k and q6_k with a simple min/max (absmax) quantizer per
+//                       sub-block — valid blocks of these values, not the CPU's least-squares search.
 // Row r of the quantized rows is element row (index0/k + r) of the source tensor, so the stacked
 // q|k|v and gate|up matrices are filled source by source at a row offset.
 //
@@ -39,5 +43,8 @@ void random_fill_int8(std::int8_t* q, std::uint16_t* scale, std::int64_t n, std:
 // packed: [n, k/2]; scale: [n, k/128] fp16 bits. k % 128 = 0.
 void random_fill_int4(std::uint8_t* packed, std::uint16_t* scale, std::int64_t n, std::int64_t k, const RandomSpec& r,
                       cudaStream_t stream);
+
+// blocks: [n, k] in a GGUF block type (q8_0, q4_0, q4_k, q6_k); k a multiple of the block.
+void random_fill_gguf(DType dtype, void* blocks, std::int64_t n, std::int64_t k, const RandomSpec& r, cudaStream_t stream);
 
 }  // namespace vramfit::cuda::kernels
