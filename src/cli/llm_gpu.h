@@ -23,6 +23,7 @@ struct GpuContext {
   std::optional<std::uint64_t> vram_limit;
   std::uint64_t reserve = 0;
   std::uint64_t budget_bytes = 0;
+  std::uint64_t overhead_bytes = 0;  // this process's CUDA context and library handles, measured at probe time
   std::string budget_note;
 };
 

@@ -133,7 +133,9 @@ LlmSession::LlmSession(const LlmSessionConfig& cfg) : impl_(std::make_unique<Imp
 
   // Budget as runtime/session.cpp makes it.
   const ContextOverhead overhead = measure_context_overhead(cfg.device);
-  if (cfg.vram_limit) {
+  if (cfg.budget) {
+    s.budget = *cfg.budget;
+  } else if (cfg.vram_limit) {
     const std::uint64_t fixed = overhead.total() + cfg.reserve;
     s.budget = *cfg.vram_limit > fixed ? *cfg.vram_limit - fixed : 0;
   } else {

@@ -50,6 +50,9 @@ struct LlmSessionConfig {
   std::int64_t batch = 1;
   LlmPlanOptions plan;
   std::optional<std::uint64_t> vram_limit;  // emulated card (total bytes)
+  // The budget as the caller already measured it (vramfit llm measures this process's CUDA context
+  // once, fits against that budget and must probe against the same one); else made here as below.
+  std::optional<std::uint64_t> budget;
   std::uint64_t reserve = 0;
   std::uint64_t seed = 1;
   int device = 0;

@@ -228,10 +228,21 @@ TEST_F(LlmSessionTest, GpuRandomGgufBlocks) {
     ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
     ASSERT_EQ(cudaMemcpy(blocks.data(), d_blocks, blocks.size(), cudaMemcpyDeviceToHost), cudaSuccess);
     if (t == DType::q8_0 || t == DType::q4_0) {
-      EXPECT_TRUE(blocks == gguf_quantize(g, vals)) << to_string(t);
+      const std::vector<std::uint8_t> hb = gguf_quantize(g, vals);
+      EXPECT_TRUE(blocks == hb) << to_string(t);
+      std::string a, b;
+      for (int i = 0; i < 12; ++i) {
+        a += std::to_string(blocks[static_cast<std::size_t>(i)]) + " ";
+        b += std::to_string(hb[static_cast<std::size_t>(i)]) + " ";
+      }
+      std::printf("  %s first bytes: GPU %s| host %s\n", std::string(to_string(t)).c_str(), a.c_str(), b.c_str());
     }
-    const double err = relative_l2(gguf_dequantize(g, blocks, count), vals);
-    std::printf("  random %s blocks: rel L2 of the decoded values %.3e\n", std::string(to_string(t)).c_str(), err);
+    const std::vector<float> dec = gguf_dequantize(g, blocks, count);
+    const double err = relative_l2(dec, vals);
+    const std::vector<float> host = gguf_dequantize(g, gguf_quantize(g, vals), count);
+    std::printf("  random %s blocks: rel L2 of the decoded values %.3e (host quantizer %.3e); first values %g %g %g, "
+                "decoded %g %g %g\n", std::string(to_string(t)).c_str(), err, relative_l2(host, vals), vals[0], vals[1],
+                vals[2], dec[0], dec[1], dec[2]);
     EXPECT_LT(err, t == DType::q8_0 ? 0.01 : (t == DType::q6_k ? 0.05 : 0.15)) << to_string(t);
   }
   cudaFree(d_vals);

@@ -93,10 +93,10 @@ __global__ void int4_kernel(std::uint8_t* packed, std::uint16_t* scale, std::int
   if (threadIdx.x % 2 == 0) packed[(row * k + col) / 2] = static_cast<std::uint8_t>(nibble | (other << 4));
 }
 // ---- GGUF blocks (weights/gguf_quant.h documents the layouts) ------------------------------------
+// Every fp16 field of these blocks sits at an even offset of a block whose size is even: one aligned
+// 16-bit store.
 __device__ __forceinline__ void put_half(std::uint8_t* p, float v) {
-  const std::uint16_t b = __half_as_ushort(__float2half_rn(v));
-  p[0] = static_cast<std::uint8_t>(b & 0xffu);
-  p[1] = static_cast<std::uint8_t>(b >> 8);
+  *reinterpret_cast<unsigned short*>(p) = __half_as_ushort(__float2half_rn(v));
 }
 __device__ __forceinline__ float half_value(float v) { return __half2float(__float2half_rn(v)); }
 
