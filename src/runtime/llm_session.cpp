@@ -21,7 +21,6 @@
 #include "backend/cuda/kernels/llm_embedding.cuh"
 #include "backend/cuda/kernels/llm_gemm_dequant.cuh"
 #include "backend/cuda/kernels/llm_gemv.cuh"
-#include "backend/cuda/kernels/llm_kv_cache.cuh"
 #include "backend/cuda/kernels/llm_prefill_attention.cuh"
 #include "backend/cuda/kernels/llm_random.cuh"
 #include "backend/cuda/kernels/llm_rms_norm.cuh"
@@ -408,10 +407,15 @@ void LlmSession::Impl::pass(const LlmPassPlan& p, std::int64_t n, std::int64_t p
     ra.positions = pos;
     ra.theta = static_cast<float>(c.rope_theta);
     ra.inv_freq = rope_table;
+    // RoPE on q and k, and k, v appended to the cache, in one kernel.
+    ra.cache_k = cache_k(l);
+    ra.cache_v = cache_v(l);
+    ra.v = at(qkv, static_cast<std::uint64_t>(Q + KV) * es);
+    ra.v_stride = QKV;
+    ra.seq = seq;
+    ra.cache_batch = B;
+    ra.cache_max_ctx = cfg.context;
     k::rope(act, qkv, at(qkv, static_cast<std::uint64_t>(Q) * es), ra, s);
-    k::KvCacheDims dims{B, c.num_kv_heads, cfg.context, d};
-    k::kv_cache_append(act, at(qkv, static_cast<std::uint64_t>(Q) * es), QKV, at(qkv, static_cast<std::uint64_t>(Q + KV) * es), QKV,
-                       T, seq, pos, cache_k(l), cache_v(l), dims, s);
     if (prefill) {
       k::PrefillAttentionArgs pa;
       pa.batch = B;

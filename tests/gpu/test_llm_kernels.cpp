@@ -349,6 +349,49 @@ TEST_F(LlmKernels, KvCacheAppend) {
     }
 }
 
+TEST_F(LlmKernels, RopeWithTheFusedAppendIsRopeThenAppend) {
+  // The decode step's one kernel (RopeArgs::cache_k set) against the two it replaces, bit for bit:
+  // rotated q and k in place, rotated k and the plain v in the cache, skipped entries untouched.
+  for (DType dt : kFloat)
+    for (I64 d : {64, 128}) {
+      const kern::KvCacheDims dims{3, 2, 40, d};
+      const I64 hq = 4, stride = (hq + 2 * dims.kv_heads) * d;
+      const std::vector<std::int32_t> seq = {1, 1, 1, 0, 2, 0, 5};
+      const std::vector<std::int32_t> pos = {10, 11, 12, 0, 39, 40, 3};
+      const I64 tokens = static_cast<I64>(seq.size());
+      const auto qkv = rounded(dt, random_values(sz(tokens * stride), 21));
+      const auto init = rounded(dt, random_values(sz(dims.elements()), 22));
+      Raw dseq(seq), dpos(pos);
+      Buf q1(dt, qkv.size()), k1(dt, init.size()), v1(dt, init.size()), q2(dt, qkv.size()), k2(dt, init.size()), v2(dt, init.size());
+      for (Buf* b : {&q1, &q2}) b->upload(qkv);
+      for (Buf* b : {&k1, &v1, &k2, &v2}) b->upload(init);
+      kern::RopeArgs a;
+      a.tokens = tokens;
+      a.head_dim = d;
+      a.q_heads = hq;
+      a.q_stride = stride;
+      a.kv_heads = dims.kv_heads;
+      a.k_stride = stride;
+      a.positions = dpos.as<std::int32_t>();
+      kern::rope(dt, q1.at(), q1.at(sz(hq * d)), a, stream_);
+      kern::kv_cache_append(dt, q1.at(sz(hq * d)), stride, q1.at(sz((hq + dims.kv_heads) * d)), stride, tokens,
+                            dseq.as<std::int32_t>(), dpos.as<std::int32_t>(), k1.at(), v1.at(), dims, stream_);
+      a.cache_k = k2.at();
+      a.cache_v = v2.at();
+      a.v = q2.at(sz((hq + dims.kv_heads) * d));
+      a.v_stride = stride;
+      a.seq = dseq.as<std::int32_t>();
+      a.cache_batch = dims.batch;
+      a.cache_max_ctx = dims.max_ctx;
+      kern::rope(dt, q2.at(), q2.at(sz(hq * d)), a, stream_);
+      sync();
+      const std::string w = nm(dt) + " d " + std::to_string(d);
+      expect_close("fused rope qkv " + w, q2.download(qkv.size()), q1.download(qkv.size()), Tol{0, 0});
+      expect_close("fused rope cache k " + w, k2.download(init.size()), k1.download(init.size()), Tol{0, 0});
+      expect_close("fused rope cache v " + w, v2.download(init.size()), v1.download(init.size()), Tol{0, 0});
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // GEMV and the dequantising GEMM.
 

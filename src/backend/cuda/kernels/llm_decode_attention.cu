@@ -15,7 +15,7 @@ constexpr int kThreadsDecode = 128;  // 4 warps
 constexpr int kWarps = kThreadsDecode / 32;
 constexpr int kMaxChunk = 512;       // keys per split (score buffer)
 constexpr int kMinChunk = 64;        // fewer keys per split than this is not worth a block
-constexpr int kUnrollKeys = 4;       // 16-byte K/V loads in flight per lane
+constexpr int kUnrollKeys = 8;       // 16-byte K/V loads in flight per lane (a 64-key chunk at d = 128 in one step)
 
 template <class T> __device__ __forceinline__ void to_float8(const uint4& u, float (&f)[8]) {
   const std::uint32_t w[4] = {u.x, u.y, u.z, u.w};
@@ -115,7 +115,9 @@ __global__ void __launch_bounds__(kThreadsDecode) decode_attention_kernel(
     }
   }
 
-  // Scores.
+  // Scores. The V vectors of the first step are loaded with its K vectors (they do not depend on the
+  // scores), so a chunk of ≤ KPB·kUnrollKeys keys costs one memory round trip, not two.
+  uint4 v_first[kUnrollKeys];
   for (int jb = warp * KPW; jb < count; jb += KPB * kUnrollKeys) {
     uint4 kv[kUnrollKeys];
 #pragma unroll
@@ -123,6 +125,13 @@ __global__ void __launch_bounds__(kThreadsDecode) decode_attention_kernel(
       const int j = jb + u * KPB + key_in_warp;
       if (j < count) kv[u] = *reinterpret_cast<const uint4*>(kb + static_cast<std::int64_t>(j0 + j) * D);
       else kv[u] = make_uint4(0, 0, 0, 0);
+    }
+    if (jb == warp * KPW) {
+#pragma unroll
+      for (int u = 0; u < kUnrollKeys; ++u) {
+        const int j = jb + u * KPB + key_in_warp;
+        v_first[u] = j < count ? *reinterpret_cast<const uint4*>(vb + static_cast<std::int64_t>(j0 + j) * D) : make_uint4(0, 0, 0, 0);
+      }
     }
 #pragma unroll
     for (int u = 0; u < kUnrollKeys; ++u) {
@@ -170,10 +179,12 @@ __global__ void __launch_bounds__(kThreadsDecode) decode_attention_kernel(
     for (int e = 0; e < 8; ++e) acc[g][e] = 0.0f;
   for (int jb = warp * KPW; jb < count; jb += KPB * kUnrollKeys) {
     uint4 vv[kUnrollKeys];
+    const bool first = jb == warp * KPW;
 #pragma unroll
     for (int u = 0; u < kUnrollKeys; ++u) {
       const int j = jb + u * KPB + key_in_warp;
-      if (j < count) vv[u] = *reinterpret_cast<const uint4*>(vb + static_cast<std::int64_t>(j0 + j) * D);
+      if (first) vv[u] = v_first[u];
+      else if (j < count) vv[u] = *reinterpret_cast<const uint4*>(vb + static_cast<std::int64_t>(j0 + j) * D);
     }
 #pragma unroll
     for (int u = 0; u < kUnrollKeys; ++u) {

@@ -24,6 +24,8 @@
 // Tiling: one thread per rotated pair (i, i + d/2) of one head of one token — grid-stride over
 // tokens·(q_heads + kv_heads)·d/2; consecutive threads take consecutive i, so the loads of x[i] and of
 // x[i + d/2] are each coalesced. Memory-bound (reads and writes q and k once); a few µs at decode.
+// With the fused append, v heads are further items (a pair copied per thread) and the rotated k pair
+// is stored twice (in place and into the cache).
 //
 // Launch on `stream`; no scratch. InvalidInput on bad extents (d odd or > 256, strides too small).
 #pragma once
@@ -45,6 +47,16 @@ struct RopeArgs {
   float theta = 10000.0f;                   // rope_theta (used when inv_freq is null)
   const float* inv_freq = nullptr;          // device [head_dim/2] or null
   float scale = 1.0f;                       // multiplies cos and sin (HF attention_scaling)
+  // Optional, fused KV append (llm_kv_cache.cuh, same layout and skipping rules): with cache_k set,
+  // the rotated k and the values v (tokens v_stride apart, kv_heads·head_dim each) of token t are
+  // also written to cache_k / cache_v[seq[t], head, positions[t], :] — one kernel where the decode
+  // step had two.
+  void* cache_k = nullptr;
+  void* cache_v = nullptr;
+  const void* v = nullptr;
+  std::int64_t v_stride = 0;
+  const std::int32_t* seq = nullptr;
+  std::int64_t cache_batch = 0, cache_max_ctx = 0;
 };
 
 void rope(DType dtype, void* q, void* k, const RopeArgs& args, cudaStream_t stream);
