@@ -15,7 +15,7 @@ constexpr int kThreadsDecode = 128;  // 4 warps
 constexpr int kWarps = kThreadsDecode / 32;
 constexpr int kMaxChunk = 512;       // keys per split (score buffer)
 constexpr int kMinChunk = 64;        // fewer keys per split than this is not worth a block
-constexpr int kUnrollKeys = 8;       // 16-byte K/V loads in flight per lane (a 64-key chunk at d = 128 in one step)
+constexpr int kUnrollKeys = 4;       // 16-byte K/V loads in flight per lane (8 measured slower at 4096 keys: 33.7 vs 29.0 µs)
 
 template <class T> __device__ __forceinline__ void to_float8(const uint4& u, float (&f)[8]) {
   const std::uint32_t w[4] = {u.x, u.y, u.z, u.w};

@@ -17,13 +17,13 @@
 // split s — L_b is cut into n_s = min(splits, ⌈L_b/64⌉) chunks of ⌈L_b/n_s⌉ keys (blocks past n_s
 // exit), so short sequences use few blocks and the launch shape depends only on `splits` (graph-safe)
 // — and serves all G query heads of kv head g, so K and V are read once per group:
-//   scores: d/8 lanes share a key, each loading 16 bytes (8 values) of it, eight keys in flight per
+//   scores: d/8 lanes share a key, each loading 16 bytes (8 values) of it, four keys in flight per
 //     lane; a lane forms the G partial dot products of its 8 dims and a butterfly reduce-scatter over
 //     the d/8 lanes (G − 1 + log2(d/8/G) shuffles, not G·log2(d/8)) leaves one head's score per lane,
 //     written to shared memory (G × ≤ 512 fp32, log2 domain);
 //   softmax: a warp per head: chunk max, p = 2^(s − m), sum;
 //   p·V: the same lane/key mapping over V (the first step's V vectors were loaded together with its K
-//     vectors, so a chunk of ≤ 64 keys at d = 128 waits for memory once), accumulators [G][8] per lane, reduced across the lanes
+//     vectors: one memory round trip fewer per split), accumulators [G][8] per lane, reduced across the lanes
 //     and warps that hold the same dims (shuffles, then shared memory).
 // Output: normalised o directly when splits = 1, else (m, l, unnormalised o) per split to scratch and
 // kernel 2 (grid batch·H, d threads) merges them: M = max m_s, o = Σ 2^(m_s − M)·o_s / Σ 2^(m_s − M)·l_s.
