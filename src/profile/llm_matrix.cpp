@@ -91,10 +91,9 @@ LlmPrecisionResult profile_llm_precision(const ModelInfo& m, Precision p, const 
     // Not even context 1: the planner's reason (weights alone, or the whole sum), and the GPU's when
     // the planner thought otherwise.
     r.status = "oom";
-    const Probe& last = r.max_context.probes.back();
-    r.reason = !fit.reason.empty() ? fit.reason : last.reason;
-    if (fit.reason.empty() && !r.max_context.prediction_confirmed)
-      r.reason = fmt::format("the planner predicted max context {}, but context 1 was out of memory: {}", r.max_context.predicted, last.reason);
+    r.reason = !fit.reason.empty() ? fit.reason
+                                   : fmt::format("the planner predicted max context {}, but context 1 was out of memory: {}",
+                                                 r.max_context.predicted, r.max_context.probes.back().reason);
     return r;
   }
   if (auto it = timed.find(max_ctx); it != timed.end()) {

@@ -349,10 +349,10 @@ std::string constraints_markdown(const ProfileDoc& d) {
     }
     s += fmt::format("\nMax context: the planner's largest context at batch 1 under the budget, run on the GPU (✓: it ran and one "
                      "token more was out of memory; \"model max\": the model's max_position_embeddings, more memory would not help). "
-                     "Prefill: {} − 1 prompt tokens from an empty cache (a session keeps a position free to decode). Decode: {} steps "
+                     "Prefill: {} − 1 prompt tokens from an empty cache (a session keeps a position free to decode). Decode: {} "
                      "after a prompt that leaves room for them, and at the max context with the KV cache filled to its end. VRAM: the "
                      "process total (the session's one arena + CUDA context and handles).\n",
-                     ctx, steps);
+                     ctx, steps > 0 ? fmt::format("{} timed steps", steps) : std::string("timed steps"));
   }
 
   s += "\n## What does not fit, and why\n\n";
