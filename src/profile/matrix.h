@@ -11,6 +11,7 @@
 //      precision, relative L2 error, cosine and top-1 agreement of the outputs.
 // Every step is one worker configuration (a JSON object) handed to a WorkerFn: in `vramfit profile`
 // that spawns a process and journals the answer; in tests it is a fake. Nothing here knows CUDA.
+// Decoder LLMs have their own steps (max context at batch 1, tokens/s at context 512): llm_matrix.h.
 #pragma once
 
 #include <cstdint>
