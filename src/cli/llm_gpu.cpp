@@ -19,5 +19,9 @@ LlmMeasured measure_llm(const GpuContext&, const DecoderConfig&, const LlmQuantR
   throw InternalError("measure_llm without the CUDA backend");
 }
 
+nlohmann::json llm_worker_measure(const nlohmann::json&) {
+  throw Unsupported("this vramfit was built without the CUDA backend (VRAMFIT_CUDA=OFF): a profile worker cannot measure");
+}
+
 }  // namespace vramfit::cli
 #endif

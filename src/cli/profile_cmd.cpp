@@ -1,6 +1,8 @@
 // `vramfit profile` — the whole matrix on this GPU: max batch (predicted, then confirmed), latency and
-// VRAM at a ladder of batches, fidelity against fp32; every step in a worker process (DESIGN rule 5),
-// every answer journaled (rule 6); writes DIR/profile.json, DIR/constraints.md, DIR/report.html.
+// VRAM at a ladder of batches, fidelity against fp32; for decoder LLMs the max context at batch 1
+// (predicted, then confirmed) and prefill/decode tokens/s at context 512 (profile/llm_matrix.h); every
+// step in a worker process (DESIGN rule 5), every answer journaled (rule 6); writes DIR/profile.json,
+// DIR/constraints.md, DIR/report.html.
 //
 // The hidden `profile --worker` is the child: one configuration as JSON on stdin, one JSON result on
 // stdout (profile/worker.h). It is the only part here that touches CUDA; the parent never creates a
@@ -20,6 +22,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/llm_gpu.h"
 #include "core/bytes.h"
 #include "core/dtype.h"
 #include "core/error.h"
@@ -43,7 +46,7 @@ constexpr const char* kNoGpu =
     "no CUDA GPU here: `vramfit profile` measures on a GPU; use `vramfit plan` (e.g. vramfit plan -m resnet50 -p fp16 --vram-limit 8GiB)";
 
 struct ProfileOptions {
-  std::vector<std::string> models{"resnet50", "vit-b16", "yolo11n-pose"}, precisions;
+  std::vector<std::string> models{"resnet50", "vit-b16", "yolo11n-pose", "llama-7b"}, precisions;
   std::string device = "0";
   std::string output, system_id, vram_limit, reserve = "0", workspace = "128MiB";
   long long max_batch = 4096;
@@ -82,6 +85,7 @@ double top1_agreement(const Tensor& a, const Tensor& ref) {
 
 nlohmann::json measure_in_worker(const nlohmann::json& c) {
   const std::string kind = c.at("kind").get<std::string>();
+  if (kind == "llm") return llm_worker_measure(c);  // cli/llm_gpu.h: the LLM session's side
   if (kind == "device") {
     const int d = c.value("device", 0);
     const ContextOverhead oh = measure_context_overhead(d);
@@ -122,17 +126,10 @@ nlohmann::json measure_in_worker(const nlohmann::json& c) {
     nlohmann::json j = to_json(session_row(cfg, s, t ? &*t : nullptr));
     const SetupTimes& st = s.setup_times();
     j["setup_s"] = {{"plan", st.plan_s}, {"weights", st.weights_s}, {"device", st.device_s}, {"capture", st.capture_s}, {"total", st.total()}};
-    // This process's VRAM by the driver's own count: NVML's per-process figure where it lists us,
-    // else the device-wide used count (which includes any other process on the card).
-    const std::string pci = cuda::query(cfg.device).pci_bus_id;
-    if (auto b = cuda::Nvml::instance().process_used_bytes(pci)) {
-      j["process_vram_bytes"] = *b;
-      j["process_vram_source"] = "nvml";
-    } else {
-      j["process_vram_bytes"] = s.vram().device_used;
-      j["process_vram_source"] = cuda::Nvml::instance().available() ? "cudaMemGetInfo (NVML does not list this pid)"
-                                                                     : "cudaMemGetInfo (" + cuda::Nvml::instance().why_unavailable() + ")";
-    }
+    // This process's VRAM by the driver's own count (NVML), else the device-wide count.
+    const ProcessVram pv = process_vram(cfg.device, s.vram().device_used);
+    j["process_vram_bytes"] = pv.bytes;
+    j["process_vram_source"] = pv.source;
     return j;
   }
   if (kind == "fidelity") {
@@ -310,12 +307,9 @@ int run_one_device(const ProfileOptions& o, int device, bool several) {
   if (auto before = journal.find(profile::journal_key(dev_cfg))) dev = *before;
   else journal.append(profile::journal_key(dev_cfg), dev);
 
-  if (precisions.empty()) {
-    precisions = {Precision::fp32, Precision::fp16};
-    const std::string cc = dev.value("compute_capability", "0.0");
-    const int ccn = std::stoi(cc.substr(0, cc.find('.'))) * 10 + std::stoi(cc.substr(cc.find('.') + 1));
-    if (ccn >= min_compute_capability(Precision::bf16)) precisions.push_back(Precision::bf16);
-  }
+  // Without --precisions each family gets its own list (profile/llm_matrix.h precisions_for).
+  const std::string cc = dev.value("compute_capability", "0.0");
+  const int ccn = std::stoi(cc.substr(0, cc.find('.'))) * 10 + std::stoi(cc.substr(cc.find('.') + 1));
 
   doc.date = utc_now();
   doc.vramfit_version = VRAMFIT_VERSION;
@@ -335,12 +329,15 @@ int run_one_device(const ProfileOptions& o, int device, bool several) {
   std::fprintf(stderr, "vramfit: %s\nvramfit: budget %s for weights + activations + workspace; output %s\n", dev.value("summary", "").c_str(),
                format_bytes(doc.budget_bytes).c_str(), dir.c_str());
 
-  Progress progress(models.size() * precisions.size());
+  std::size_t total = 0;
+  for (const auto* m : models) total += profile::precisions_for(*m, precisions, ccn).size();
+  Progress progress(total);
   std::size_t done = 0;
+  const profile::ProgressFn step = [&](const std::string& what) { progress.step(done, what); };
   for (const auto* m : models)
-    for (Precision p : precisions) {
-      doc.results.push_back(profile::profile_model_precision(*m, p, mo, doc.budget_bytes, run,
-                                                             [&](const std::string& what) { progress.step(done, what); }));
+    for (Precision p : profile::precisions_for(*m, precisions, ccn)) {
+      if (m->family == ModelFamily::DecoderLLM) doc.llm_results.push_back(profile::profile_llm_precision(*m, p, mo, doc.budget_bytes, run, step));
+      else doc.results.push_back(profile::profile_model_precision(*m, p, mo, doc.budget_bytes, run, step));
       ++done;
     }
   progress.finish();
@@ -360,10 +357,16 @@ int run_one_device(const ProfileOptions& o, int device, bool several) {
 Runner register_profile(CLI::App& app) {
   auto o = std::make_shared<ProfileOptions>();
   auto* sub = app.add_subcommand("profile", "The whole matrix on this GPU: max batch under the real or emulated budget (predicted, then "
-                                            "confirmed), latency and VRAM per batch, fidelity vs fp32; writes DIR/profile.json, "
-                                            "DIR/constraints.md, DIR/report.html");
-  sub->add_option("-m,--models", o->models, "Models: ids or aliases, space- or comma-separated (default resnet50 vit-b16 yolo11n-pose)")->expected(1, -1);
-  sub->add_option("-p,--precisions", o->precisions, "Precisions (default fp32,fp16, and bf16 where the GPU supports it)")->expected(1, -1);
+                                            "confirmed), latency and VRAM per batch, fidelity vs fp32; for decoder LLMs the max context "
+                                            "at batch 1 (predicted, then confirmed) and prefill/decode tokens/s at context 512; writes "
+                                            "DIR/profile.json, DIR/constraints.md, DIR/report.html");
+  sub->add_option("-m,--models", o->models,
+                  "Models: ids or aliases, space- or comma-separated (default resnet50 vit-b16 yolo11n-pose llama-7b)")
+      ->expected(1, -1);
+  sub->add_option("-p,--precisions", o->precisions,
+                  "Precisions for every model (default: vision fp32,fp16, and bf16 where the GPU supports it; decoder LLMs "
+                  "fp16,int8,int4,q8_0,q4_0,q4_k_m, each unsupported one a row with the reason)")
+      ->expected(1, -1);
   sub->add_option("--device", o->device, "GPU ordinal, or 'all' for every GPU in turn (each its own system and folder: "
                                           "DIR/<system-id>-gpuN); default 0");
   sub->add_option("--output", o->output, "Output folder (default reports/<system-id>/)");

@@ -78,8 +78,11 @@ Runner register_report(CLI::App& app) {
   sub->add_option("--html", o->html, "Also write a self-contained HTML page with charts (inline SVG)");
   sub->add_option("--json", o->json, "Also write the summary as JSON (schema/summary.schema.json)");
   sub->add_option("--csv", o->csv, "Also write the flat table as CSV (one row per system × model × precision)");
-  sub->add_option("-m,--models", o->models, "Models every system table lists (default resnet50 vit-b16; profiles add theirs)")->expected(1, -1);
-  sub->add_option("-p,--precisions", o->precisions, "Precisions every table lists (default fp32 fp16 bf16; profiles add theirs)")->expected(1, -1);
+  sub->add_option("-m,--models", o->models,
+                  "Models every system table lists (default resnet50 vit-b16; profiles add theirs); a decoder LLM (llama-7b, …) "
+                  "is listed in the LLM section instead, at fp16, int8, int4, q8_0, q4_0, q4_k_m")
+      ->expected(1, -1);
+  sub->add_option("-p,--precisions", o->precisions, "Precisions every batch table lists (default fp32 fp16 bf16; profiles add theirs)")->expected(1, -1);
   sub->add_option("--min-batch", o->min_batch, "Batch a deployment needs: a smaller max batch is marked ⚠️ (default 8)");
   sub->add_option("--max-batch", o->max_batch, "Largest batch searched for predicted cells (default 4096, as `vramfit profile`)");
   sub->add_option("--workspace", o->workspace, "cuDNN/cuBLASLt workspace budget of predicted cells (default 128MiB)");

@@ -2,6 +2,9 @@
 #ifdef VRAMFIT_HAVE_CUDA
 #include "cli/session_row.h"
 
+#include "backend/cuda/device.h"
+#include "backend/cuda/nvml.h"
+
 namespace vramfit::cli {
 
 RunRow session_row(const SessionConfig& cfg, Session& s, const TimingStats* t) {
@@ -37,6 +40,12 @@ RunRow session_row(const SessionConfig& cfg, Session& s, const TimingStats* t) {
   row.budget_bytes = v.budget;
   row.algorithms = s.algorithm_choices();
   return row;
+}
+
+ProcessVram process_vram(int device, std::uint64_t device_used) {
+  const cuda::Nvml& nvml = cuda::Nvml::instance();
+  if (auto b = nvml.process_used_bytes(cuda::query(device).pci_bus_id)) return {*b, "nvml"};
+  return {device_used, nvml.available() ? "cudaMemGetInfo (NVML does not list this pid)" : "cudaMemGetInfo (" + nvml.why_unavailable() + ")"};
 }
 
 }  // namespace vramfit::cli

@@ -117,4 +117,10 @@ LlmQuantRow fit_llm(const DecoderConfig& c, Precision p, const LlmFitOptions& o)
   return r;
 }
 
+const std::vector<Precision>& default_llm_precisions() {
+  static const std::vector<Precision> p{Precision::fp16, Precision::int8, Precision::int4,
+                                        Precision::q8_0, Precision::q4_0, Precision::q4_k_m};
+  return p;
+}
+
 }  // namespace vramfit

@@ -72,4 +72,14 @@ std::string llm_does_not_fit_reason(const LlmMemoryPlan& plan, std::uint64_t bud
 // One row per precision (unsupported ones say why).
 LlmQuantRow fit_llm(const DecoderConfig& c, Precision p, const LlmFitOptions& o);
 
+// vramfit's LLM attention kernels use tensor-core mma.sync m16n8k16 (the gate of
+// backend/cuda/kernels/llm_prefill_attention.cu): no LLM precision runs below sm_80. Used where no GPU
+// answers — cards not at hand (`vramfit report`'s predicted cells).
+constexpr int kLlmMinComputeCapability = 80;
+
+// The LLM precisions `vramfit profile` tries by default (and `vramfit report` lists): fp16, int8, int4
+// and the GGUF types q8_0, q4_0, q4_k_m. Whether each runs is llm_unsupported_reason's answer, asked
+// per model — never assumed here.
+const std::vector<Precision>& default_llm_precisions();
+
 }  // namespace vramfit

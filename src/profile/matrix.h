@@ -11,6 +11,7 @@
 //      precision, relative L2 error, cosine and top-1 agreement of the outputs.
 // Every step is one worker configuration (a JSON object) handed to a WorkerFn: in `vramfit profile`
 // that spawns a process and journals the answer; in tests it is a fake. Nothing here knows CUDA.
+// Decoder LLMs have their own steps (max context at batch 1, tokens/s at context 512): llm_matrix.h.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "models/decoder_plan.h"
 #include "models/registry.h"
 #include "predict/memory.h"
 #include "profile/journal.h"
@@ -42,6 +44,15 @@ struct MatrixOptions {
   std::uint64_t handles_bytes = 0;       // one cuDNN + cuBLASLt handle pair on this card (device worker)
   std::int64_t max_streams_ceiling = 64;  // pose models: most concurrent streams searched
   std::uint64_t seed = 1;
+  // Decoder LLM rows (profile/llm_matrix.h): the context where speed is measured (batch 1), and the
+  // plan's options — `vramfit llm`'s defaults (prefill chunk 512, cuBLASLt workspace 32 MiB), not
+  // --workspace, which is the vision sessions' budget.
+  std::int64_t llm_context = 512;
+  LlmPlanOptions llm_plan;
+  // Decode steps timed at the speed context, and at the max context (where each step reads the whole
+  // KV cache). A 7B model decodes 100–300 tokens/s on a current card: a few hundred steps is ~1 s.
+  std::int64_t llm_decode_steps() const { return quick ? 32 : 128; }
+  std::int64_t llm_fit_decode_steps() const { return quick ? 16 : 32; }
   int warmup() const { return quick ? 3 : 10; }
   int iterations() const { return quick ? 10 : 50; }
   // Seconds of timing per measurement: fewer iterations where one replay is long (≥ 10 always).

@@ -59,6 +59,26 @@ std::string max_batch_cell(const ModelPrecisionResult& r) {
   return fmt::format("{}{}", r.max_batch.capped ? "≥ " : "", r.max_batch.max_batch);
 }
 
+// LLM rows: a number from a worker's answer when it is ok and holds it.
+std::optional<double> llm_number(const std::optional<nlohmann::json>& m, const char* key) {
+  if (!m || m->value("status", "") != "ok" || !m->contains(key) || !(*m)[key].is_number()) return std::nullopt;
+  return (*m)[key].get<double>();
+}
+std::optional<std::uint64_t> llm_process_total(const std::optional<nlohmann::json>& m) {
+  if (!m || m->value("status", "") != "ok" || !m->contains("vram_bytes")) return std::nullopt;
+  return (*m)["vram_bytes"].value("process_total", std::uint64_t{0});
+}
+nlohmann::json or_null(const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); }
+std::string rate_cell(const std::optional<double>& v) { return v ? fmt::format("{:.1f}", *v) : "—"; }
+
+std::string max_context_cell(const LlmPrecisionResult& r) {
+  if (r.status != "ok") return r.status == "oom" ? "0" : "—";
+  std::string s = fmt::format("{}", r.max_context.max_batch);
+  if (r.max_context.capped) s += " (model max)";
+  s += r.max_context.prediction_confirmed ? " ✓" : fmt::format(" (planner: {})", r.max_context.predicted);
+  return s;
+}
+
 std::string fidelity_cell(const ModelPrecisionResult& r) {
   if (!r.fidelity) return r.precision == Precision::fp32 ? "reference" : "—";
   const auto& f = *r.fidelity;
@@ -86,6 +106,7 @@ std::string sanitize_system_id(const std::string& raw) {
 
 nlohmann::json to_json(const ModelPrecisionResult& r) {
   nlohmann::json j;
+  j["kind"] = "vision";
   j["model"] = r.model;
   j["precision"] = std::string(to_string(r.precision));
   j["status"] = r.status;
@@ -117,6 +138,66 @@ nlohmann::json to_json(const ModelPrecisionResult& r) {
   return j;
 }
 
+nlohmann::json to_json(const LlmPrecisionResult& r) {
+  nlohmann::json j;
+  j["kind"] = "llm";
+  j["model"] = r.model;
+  j["precision"] = std::string(to_string(r.precision));
+  j["status"] = r.status;
+  if (!r.reason.empty()) j["reason"] = r.reason;
+  j["budget_bytes"] = r.budget_bytes;
+  j["context"] = r.context;
+  j["batch"] = 1;
+  j["model_max_context"] = r.model_max_context;
+  j["weights_bytes"] = r.weights_bytes;
+  j["kv_bytes_per_token"] = r.kv_bytes_per_token;
+  j["predicted_bytes"] = r.predicted_bytes;
+  j["max_context_batch1"] = r.status == "ok" ? r.max_context.max_batch : 0;
+  nlohmann::json mc;
+  mc["status"] = r.max_context.status;
+  if (!r.max_context.reason.empty()) mc["reason"] = r.max_context.reason;
+  mc["predicted"] = r.max_context.predicted;
+  mc["predicted_bytes_at_max"] = r.predicted_bytes_at_max;
+  mc["max_context"] = r.max_context.max_batch;
+  mc["model_limit"] = r.model_max_context;
+  mc["capped"] = r.max_context.capped;
+  mc["prediction_confirmed"] = r.max_context.prediction_confirmed;
+  mc["probes"] = nlohmann::json::array();
+  for (const auto& p : r.max_context.probes) {
+    nlohmann::json pj{{"context", p.batch}, {"status", p.status}};
+    if (!p.reason.empty()) pj["reason"] = p.reason;
+    mc["probes"].push_back(pj);
+  }
+  j["max_context"] = mc;
+  // The headline numbers, copied from the two measurements below (null when not measured).
+  const auto prefill_tokens = llm_number(r.speed, "prefill_tokens");
+  j["prefill_tokens"] = prefill_tokens ? nlohmann::json(static_cast<std::int64_t>(*prefill_tokens)) : nlohmann::json(nullptr);
+  j["prefill_tokens_per_s"] = or_null(llm_number(r.speed, "prefill_tokens_per_s"));
+  j["decode_tokens_per_s"] = or_null(llm_number(r.speed, "decode_tokens_per_s"));
+  j["decode_tokens_per_s_max_context"] = or_null(llm_number(r.at_max, "decode_tokens_per_s"));
+  const auto vram = llm_process_total(r.speed);
+  j["vram_at_context_bytes"] = vram ? nlohmann::json(*vram) : nlohmann::json(nullptr);
+  if (!r.speed_note.empty()) j["speed_note"] = r.speed_note;
+  j["measurements"] = nlohmann::json::array();
+  auto add = [&](const std::optional<nlohmann::json>& m, const char* measure, std::int64_t context) {
+    if (!m) return;
+    nlohmann::json x = *m;
+    x["kind"] = "llm";
+    x["measure"] = measure;
+    x["model"] = r.model;
+    x["precision"] = std::string(to_string(r.precision));
+    x["context"] = context;
+    x["batch"] = 1;
+    j["measurements"].push_back(std::move(x));
+  };
+  add(r.speed, "speed", r.context);
+  add(r.at_max, "fit", r.max_context.max_batch);
+  const StatusMark sm = status_mark(r);
+  j["mark"] = sm.mark;
+  if (!sm.note.empty()) j["mark_note"] = sm.note;
+  return j;
+}
+
 nlohmann::json to_json(const ProfileDoc& d) {
   nlohmann::json j;
   j["schema_version"] = kProfileSchemaVersion;
@@ -137,6 +218,7 @@ nlohmann::json to_json(const ProfileDoc& d) {
   j["warnings"] = d.warnings;
   j["results"] = nlohmann::json::array();
   for (const auto& r : d.results) j["results"].push_back(to_json(r));
+  for (const auto& r : d.llm_results) j["results"].push_back(to_json(r));
   return j;
 }
 
@@ -167,6 +249,26 @@ StatusMark status_mark(const ModelPrecisionResult& r) {
   return {"⚠️", s};
 }
 
+StatusMark status_mark(const LlmPrecisionResult& r) {
+  if (r.status != "ok") return {"❌", r.status == "oom" ? "does not fit: " + r.reason : r.status + ": " + r.reason};
+  std::vector<std::string> notes;
+  if (!r.max_context.prediction_confirmed)
+    notes.push_back(fmt::format("planner predicted max context {}, the GPU ran {}", r.max_context.predicted, r.max_context.max_batch));
+  auto failed = [](const std::optional<nlohmann::json>& m) { return m && m->value("status", "") != "ok"; };
+  if (!r.speed_note.empty()) notes.push_back(r.speed_note);
+  else if (failed(r.speed))
+    notes.push_back(fmt::format("context {}: {} ({})", r.context, r.speed->value("status", "error"), r.speed->value("reason", "")));
+  else if (r.speed && !llm_number(r.speed, "decode_tokens_per_s"))
+    notes.push_back(fmt::format("decode not timed at context {}", r.context));
+  if (failed(r.at_max))
+    notes.push_back(fmt::format("decode at the max context {}: {} ({})", r.max_context.max_batch, r.at_max->value("status", "error"),
+                                r.at_max->value("reason", "")));
+  if (notes.empty()) return {"✅", ""};
+  std::string s;
+  for (const auto& n : notes) s += (s.empty() ? "" : "; ") + n;
+  return {"⚠️", s};
+}
+
 std::string constraints_markdown(const ProfileDoc& d) {
   std::string s = fmt::format("# GPU constraints: {}\n\n", d.system_id);
   s += fmt::format("- Device: {}\n", d.device.value("summary", d.device.value("name", "unknown")));
@@ -181,25 +283,29 @@ std::string constraints_markdown(const ProfileDoc& d) {
     s += fmt::format("- Budget: the card's free memory — {} for weights + activations + workspace (CUDA context and handles {}, "
                      "--reserve {})\n",
                      mib(d.budget_bytes), mib(d.context_bytes), mib(d.reserve_bytes));
-  s += "\n| model | precision | max batch | VRAM at max batch | latency batch 1 | latency at max batch | items/s at max batch | fidelity vs fp32 | status |\n";
-  s += "|---|---|---:|---:|---:|---:|---:|---|---|\n";
-  for (const auto& r : d.results) {
-    const StatusMark sm = status_mark(r);
-    const nlohmann::json* at_max = r.status == "ok" ? measurement_at(r, r.max_batch.max_batch) : nullptr;
-    const nlohmann::json* at_1 = r.status == "ok" ? measurement_at(r, 1) : nullptr;
-    s += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", r.model, to_string(r.precision), max_batch_cell(r),
-                     ok(at_max) ? mib(process_total(*at_max)) : "—", ms_cell(at_1), ms_cell(at_max),
-                     ok(at_max) ? fmt::format("{:.0f}", at_max->value("items_per_s", 0.0)) : "—", md_cell(fidelity_cell(r)),
-                     md_cell(sm.note.empty() ? sm.mark : sm.mark + " " + sm.note));
+  // The vision table (left out of a profile of LLMs only).
+  const bool vision_table = !d.results.empty() || d.llm_results.empty();
+  if (vision_table) {
+    s += "\n| model | precision | max batch | VRAM at max batch | latency batch 1 | latency at max batch | items/s at max batch | fidelity vs fp32 | status |\n";
+    s += "|---|---|---:|---:|---:|---:|---:|---|---|\n";
+    for (const auto& r : d.results) {
+      const StatusMark sm = status_mark(r);
+      const nlohmann::json* at_max = r.status == "ok" ? measurement_at(r, r.max_batch.max_batch) : nullptr;
+      const nlohmann::json* at_1 = r.status == "ok" ? measurement_at(r, 1) : nullptr;
+      s += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", r.model, to_string(r.precision), max_batch_cell(r),
+                       ok(at_max) ? mib(process_total(*at_max)) : "—", ms_cell(at_1), ms_cell(at_max),
+                       ok(at_max) ? fmt::format("{:.0f}", at_max->value("items_per_s", 0.0)) : "—", md_cell(fidelity_cell(r)),
+                       md_cell(sm.note.empty() ? sm.mark : sm.mark + " " + sm.note));
+    }
+    s += fmt::format(
+        "\nStatus: ✅ runs — the planner's max batch was confirmed on the GPU (the predicted batch ran and one more was out of "
+        "memory), every measurement is ok with trusted timing, and below fp32 the top-1 agreement with fp32 is ≥ 99 %. "
+        "⚠️ runs, with the reason given (prediction not confirmed, a measurement failed, timing not trusted, fidelity low or "
+        "not measured). ❌ does not run here: not even batch 1 fits the budget, the precision is unsupported on this GPU, or "
+        "the worker failed. VRAM is the process total (weights + activations + workspace + CUDA context and handles). "
+        "Max batch is searched up to --max-batch {}; \"≥\" means that ceiling was reached.\n",
+        d.max_batch_ceiling);
   }
-  s += fmt::format(
-      "\nStatus: ✅ runs — the planner's max batch was confirmed on the GPU (the predicted batch ran and one more was out of "
-      "memory), every measurement is ok with trusted timing, and below fp32 the top-1 agreement with fp32 is ≥ 99 %. "
-      "⚠️ runs, with the reason given (prediction not confirmed, a measurement failed, timing not trusted, fidelity low or "
-      "not measured). ❌ does not run here: not even batch 1 fits the budget, the precision is unsupported on this GPU, or "
-      "the worker failed. VRAM is the process total (weights + activations + workspace + CUDA context and handles). "
-      "Max batch is searched up to --max-batch {}; \"≥\" means that ceiling was reached.\n",
-      d.max_batch_ceiling);
 
   bool any_streams = false;
   for (const auto& r : d.results) any_streams = any_streams || !r.streams.empty();
@@ -220,6 +326,35 @@ std::string constraints_markdown(const ProfileDoc& d) {
       }
   }
 
+  if (!d.llm_results.empty()) {
+    std::int64_t ctx = 512, steps = 0;
+    for (const auto& r : d.llm_results) {
+      if (r.context > 0) ctx = r.context;
+      if (r.speed) steps = r.speed->value("decode_steps", steps);
+    }
+    s += fmt::format("\n## Decoder LLMs (batch 1)\n\n"
+                     "| model | precision | weights | KV cache per token | max context (batch 1) | VRAM at context {} | prefill tokens/s | "
+                     "decode tokens/s at {} | decode tokens/s at max context | status |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n",
+                     ctx, ctx);
+    for (const auto& r : d.llm_results) {
+      const StatusMark sm = status_mark(r);
+      const bool planned = r.status != "unsupported";
+      const auto vram = llm_process_total(r.speed);
+      s += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", r.model, to_string(r.precision),
+                       planned ? fmt::format("{:.2f} GiB", to_gib(r.weights_bytes)) : "—",
+                       planned ? fmt::format("{:.1f} KiB", static_cast<double>(r.kv_bytes_per_token) / 1024.0) : "—", max_context_cell(r),
+                       vram ? mib(*vram) : "—", rate_cell(llm_number(r.speed, "prefill_tokens_per_s")),
+                       rate_cell(llm_number(r.speed, "decode_tokens_per_s")), rate_cell(llm_number(r.at_max, "decode_tokens_per_s")),
+                       md_cell(sm.note.empty() ? sm.mark : sm.mark + " " + sm.note));
+    }
+    s += fmt::format("\nMax context: the planner's largest context at batch 1 under the budget, run on the GPU (✓: it ran and one "
+                     "token more was out of memory; \"model max\": the model's max_position_embeddings, more memory would not help). "
+                     "Prefill: {} − 1 prompt tokens from an empty cache (a session keeps a position free to decode). Decode: {} "
+                     "after a prompt that leaves room for them, and at the max context with the KV cache filled to its end. VRAM: the "
+                     "process total (the session's one arena + CUDA context and handles).\n",
+                     ctx, steps > 0 ? fmt::format("{} timed steps", steps) : std::string("timed steps"));
+  }
+
   s += "\n## What does not fit, and why\n\n";
   bool any = false;
   for (const auto& r : d.results) {
@@ -235,6 +370,26 @@ std::string constraints_markdown(const ProfileDoc& d) {
       if (p.status == "oom" && (!first_oom || p.batch < first_oom->batch)) first_oom = &p;
     if (first_oom) {
       s += fmt::format("- **{} {}**: batch {} does not fit: {}\n", r.model, to_string(r.precision), first_oom->batch,
+                       md_cell(first_oom->reason));
+      any = true;
+    }
+  }
+  for (const auto& r : d.llm_results) {
+    if (r.status != "ok") {
+      s += fmt::format("- **{} {}** ({}): {}\n", r.model, to_string(r.precision), r.status, md_cell(r.reason));
+      any = true;
+      continue;
+    }
+    if (!r.speed_note.empty()) {
+      s += fmt::format("- **{} {}**: {}\n", r.model, to_string(r.precision), md_cell(r.speed_note));
+      any = true;
+    }
+    if (r.max_context.capped) continue;
+    const Probe* first_oom = nullptr;
+    for (const auto& p : r.max_context.probes)
+      if (p.status == "oom" && (!first_oom || p.batch < first_oom->batch)) first_oom = &p;
+    if (first_oom) {
+      s += fmt::format("- **{} {}**: context {} at batch 1 does not fit: {}\n", r.model, to_string(r.precision), first_oom->batch,
                        md_cell(first_oom->reason));
       any = true;
     }
@@ -354,26 +509,51 @@ std::string report_html(const ProfileDoc& d) {
   o += fmt::format("<p>Budget for weights + activations + workspace: {} ({}); CUDA context and handles {}; reserve {}.</p>\n",
                    html_escape(mib(d.budget_bytes)), d.vram_limit_bytes ? "emulated card of " + html_escape(d.vram_limit) : "free memory",
                    html_escape(mib(d.context_bytes)), html_escape(mib(d.reserve_bytes)));
-  o += "<table>\n<tr><th>model</th><th>precision</th><th>max batch</th><th>predicted</th><th>VRAM at max batch</th>"
-       "<th>latency batch 1</th><th>latency at max batch</th><th>items/s at max batch</th><th>fidelity vs fp32</th><th>status</th></tr>\n";
-  for (const auto& r : d.results) {
-    const StatusMark sm = status_mark(r);
-    const nlohmann::json* at_max = r.status == "ok" ? measurement_at(r, r.max_batch.max_batch) : nullptr;
-    const nlohmann::json* at_1 = r.status == "ok" ? measurement_at(r, 1) : nullptr;
-    o += fmt::format("<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>"
-                     "<td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td>{} {}</td></tr>\n",
-                     html_escape(r.model), to_string(r.precision), html_escape(max_batch_cell(r)), r.max_batch.predicted,
-                     r.max_batch.prediction_confirmed ? " (confirmed)" : " (not confirmed)",
-                     ok(at_max) ? html_escape(mib(process_total(*at_max))) : "—", html_escape(ms_cell(at_1)), html_escape(ms_cell(at_max)),
-                     ok(at_max) ? fmt::format("{:.0f}", at_max->value("items_per_s", 0.0)) : "—", html_escape(fidelity_cell(r)), sm.mark,
-                     html_escape(sm.note));
+  const bool vision_table = !d.results.empty() || d.llm_results.empty();  // left out of a profile of LLMs only
+  if (vision_table) {
+    o += "<table>\n<tr><th>model</th><th>precision</th><th>max batch</th><th>predicted</th><th>VRAM at max batch</th>"
+         "<th>latency batch 1</th><th>latency at max batch</th><th>items/s at max batch</th><th>fidelity vs fp32</th><th>status</th></tr>\n";
+    for (const auto& r : d.results) {
+      const StatusMark sm = status_mark(r);
+      const nlohmann::json* at_max = r.status == "ok" ? measurement_at(r, r.max_batch.max_batch) : nullptr;
+      const nlohmann::json* at_1 = r.status == "ok" ? measurement_at(r, 1) : nullptr;
+      o += fmt::format("<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>"
+                       "<td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td>{} {}</td></tr>\n",
+                       html_escape(r.model), to_string(r.precision), html_escape(max_batch_cell(r)), r.max_batch.predicted,
+                       r.max_batch.prediction_confirmed ? " (confirmed)" : " (not confirmed)",
+                       ok(at_max) ? html_escape(mib(process_total(*at_max))) : "—", html_escape(ms_cell(at_1)), html_escape(ms_cell(at_max)),
+                       ok(at_max) ? fmt::format("{:.0f}", at_max->value("items_per_s", 0.0)) : "—", html_escape(fidelity_cell(r)), sm.mark,
+                       html_escape(sm.note));
+    }
+    o += "</table>\n";
   }
-  o += "</table>\n<div class=\"charts\">\n";
-  o += svg_chart("VRAM (process total) against batch", "MiB", vram,
-                 std::make_pair(card_mib, fmt::format("budget {:.0f} MiB", card_mib)));
-  o += svg_chart("Latency (median) against batch", "ms", latency, std::nullopt);
-  o += svg_chart("Throughput against batch", "items/s", throughput, std::nullopt);
-  o += "</div>\n<h2>Constraints (Markdown)</h2>\n<pre>" + html_escape(md) + "</pre>\n</body>\n</html>\n";
+  if (!d.llm_results.empty()) {
+    o += "<h2>Decoder LLMs (batch 1)</h2>\n<table>\n<tr><th>model</th><th>precision</th><th>weights</th><th>KV cache per token</th>"
+         "<th>max context (batch 1)</th><th>VRAM at the speed context</th><th>prefill tokens/s</th><th>decode tokens/s</th>"
+         "<th>decode tokens/s at max context</th><th>status</th></tr>\n";
+    for (const auto& r : d.llm_results) {
+      const StatusMark sm = status_mark(r);
+      const bool planned = r.status != "unsupported";
+      const auto at_ctx = llm_process_total(r.speed);
+      o += fmt::format("<tr class=\"llm\"><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>"
+                       "<td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{} {}</td></tr>\n",
+                       html_escape(r.model), to_string(r.precision), planned ? fmt::format("{:.2f} GiB", to_gib(r.weights_bytes)) : "—",
+                       planned ? fmt::format("{:.1f} KiB", static_cast<double>(r.kv_bytes_per_token) / 1024.0) : "—",
+                       html_escape(max_context_cell(r)), at_ctx ? html_escape(fmt::format("{} (context {})", mib(*at_ctx), r.context)) : "—",
+                       rate_cell(llm_number(r.speed, "prefill_tokens_per_s")), rate_cell(llm_number(r.speed, "decode_tokens_per_s")),
+                       rate_cell(llm_number(r.at_max, "decode_tokens_per_s")), sm.mark, html_escape(sm.note));
+    }
+    o += "</table>\n";
+  }
+  if (vision_table) {
+    o += "<div class=\"charts\">\n";
+    o += svg_chart("VRAM (process total) against batch", "MiB", vram,
+                   std::make_pair(card_mib, fmt::format("budget {:.0f} MiB", card_mib)));
+    o += svg_chart("Latency (median) against batch", "ms", latency, std::nullopt);
+    o += svg_chart("Throughput against batch", "items/s", throughput, std::nullopt);
+    o += "</div>\n";
+  }
+  o += "<h2>Constraints (Markdown)</h2>\n<pre>" + html_escape(md) + "</pre>\n</body>\n</html>\n";
   return o;
 }
 

@@ -7,6 +7,8 @@
 //   journal.h  DIR/journal.jsonl, one fsync'ed line per finished worker; --resume; atomic final files.
 //   matrix.h   one model × precision: max batch predicted by the planner, confirmed on the GPU (or
 //              searched), latency and VRAM at a ladder of batches, fidelity against fp32.
+//   llm_matrix.h  one decoder LLM × precision at batch 1: max context predicted, confirmed (or
+//              searched), prefill and decode tokens/s at context 512.
 //   this file  the whole result (ProfileDoc) and its views: profile.json (schema/profile.schema.json),
 //              constraints.md (the table people read) and report.html (inline SVG charts).
 //
@@ -20,11 +22,14 @@
 #include <string>
 #include <vector>
 
+#include "profile/llm_matrix.h"
 #include "profile/matrix.h"
 
 namespace vramfit::profile {
 
-constexpr int kProfileSchemaVersion = 1;
+// 2: results hold decoder-LLM rows ("kind": "llm") beside the vision rows ("kind": "vision"); version 1
+// files (vision rows only, no "kind") are still read by report/profile_reader.h.
+constexpr int kProfileSchemaVersion = 2;
 
 struct ProfileDoc {
   std::string system_id;
@@ -41,10 +46,12 @@ struct ProfileDoc {
   bool quick = false;
   double timeout_s = 300;
   std::vector<std::string> warnings;
-  std::vector<ModelPrecisionResult> results;
+  std::vector<ModelPrecisionResult> results;      // vision and pose models
+  std::vector<LlmPrecisionResult> llm_results;    // decoder LLMs (written after them in "results")
 };
 
 nlohmann::json to_json(const ModelPrecisionResult& r);
+nlohmann::json to_json(const LlmPrecisionResult& r);
 nlohmann::json to_json(const ProfileDoc& d);
 
 // ✅ / ⚠️ / ❌ and the reason for anything but ✅ (the rule is written under the constraints table).
@@ -53,6 +60,10 @@ struct StatusMark {
   std::string note;
 };
 StatusMark status_mark(const ModelPrecisionResult& r);
+// LLM rows: ✅ the max context was confirmed and the speed measured; ⚠️ with the reason (prediction
+// not confirmed, context 512 does not fit or failed, decode not timed); ❌ nothing fits, unsupported,
+// or the worker failed.
+StatusMark status_mark(const LlmPrecisionResult& r);
 
 std::string constraints_markdown(const ProfileDoc& d);
 // Self-contained: inline CSS and SVG, no scripts, no external resources.

@@ -35,6 +35,12 @@ class Reader {
     if (!v.is_string()) fail(join(at, key), fmt::format("expected a string, found {}", v.type_name()));
     return v.get<std::string>();
   }
+  std::optional<double> opt_number(const json& obj, const std::string& at, const char* key) const {
+    auto it = obj.find(key);
+    if (it == obj.end() || it->is_null()) return std::nullopt;
+    if (!it->is_number()) fail(join(at, key), fmt::format("expected a number or null, found {}", it->dump()));
+    return it->get<double>();
+  }
   std::optional<std::string> opt_str(const json& obj, const std::string& at, const char* key) const {
     auto it = obj.find(key);
     if (it == obj.end() || it->is_null()) return std::nullopt;
@@ -135,6 +141,41 @@ ProfiledCell read_cell(const Reader& rd, const json& r, const std::string& at) {
   return c;
 }
 
+ProfiledLlmCell read_llm_cell(const Reader& rd, const json& r, const std::string& at) {
+  ProfiledLlmCell c;
+  c.model = rd.str(r, at, "model");
+  c.precision_id = rd.str(r, at, "precision");
+  try {
+    c.precision = parse_precision(c.precision_id);
+  } catch (const InvalidInput&) {
+    c.precision.reset();
+  }
+  c.status = rd.str(r, at, "status");
+  check_status(rd, at + ".status", c.status);
+  if (auto s = rd.opt_str(r, at, "reason")) c.reason = *s;
+  c.budget_bytes = rd.bytes(r, at, "budget_bytes");
+  c.context = rd.integer(r, at, "context");
+  c.model_max_context = rd.integer(r, at, "model_max_context");
+  c.weights_bytes = rd.bytes(r, at, "weights_bytes");
+  c.kv_bytes_per_token = rd.bytes(r, at, "kv_bytes_per_token");
+  c.predicted_bytes = rd.bytes(r, at, "predicted_bytes");
+  c.max_context = rd.integer(r, at, "max_context_batch1");
+  const std::string mat = at + ".max_context";
+  const json& mc = rd.field(r, at, "max_context", "an object");
+  c.predicted_max_context = rd.integer(mc, mat, "predicted");
+  c.capped = rd.boolean(mc, mat, "capped");
+  c.prediction_confirmed = rd.boolean(mc, mat, "prediction_confirmed");
+  if (c.max_context < 0 || c.predicted_max_context < 0 || c.context < 1) rd.fail(at, "contexts must be ≥ 0 (the speed context ≥ 1)");
+  if (auto t = rd.opt_number(r, at, "prefill_tokens")) c.prefill_tokens = static_cast<std::int64_t>(*t);
+  c.prefill_tokens_per_s = rd.opt_number(r, at, "prefill_tokens_per_s");
+  c.decode_tokens_per_s = rd.opt_number(r, at, "decode_tokens_per_s");
+  c.decode_tokens_per_s_max_context = rd.opt_number(r, at, "decode_tokens_per_s_max_context");
+  if (auto it = r.find("vram_at_context_bytes"); it != r.end() && !it->is_null()) c.vram_at_context_bytes = rd.bytes(r, at, "vram_at_context_bytes");
+  c.mark = rd.str(r, at, "mark");
+  if (auto n = rd.opt_str(r, at, "mark_note")) c.mark_note = *n;
+  return c;
+}
+
 }  // namespace
 
 const MeasuredPoint* ProfiledCell::at(std::int64_t batch) const {
@@ -164,11 +205,11 @@ ProfileFile parse_profile(const std::string& text, const std::string& path) {
   const json& sv = rd.field(j, "", "schema_version", "an integer");
   if (!sv.is_number_integer()) rd.fail("schema_version", fmt::format("expected an integer, found {}", sv.dump()));
   f.schema_version = sv.get<int>();
-  if (f.schema_version != kReadableProfileSchemaVersion)
-    rd.fail("schema_version", fmt::format("the profile has schema_version {}, this vramfit reads schema_version {} "
+  if (f.schema_version < kOldestReadableProfileSchemaVersion || f.schema_version > kReadableProfileSchemaVersion)
+    rd.fail("schema_version", fmt::format("the profile has schema_version {}, this vramfit reads schema_version {} to {} "
                                           "(schema/profile.schema.json); re-run `vramfit profile` with this version or use the "
                                           "vramfit that wrote it",
-                                          f.schema_version, kReadableProfileSchemaVersion));
+                                          f.schema_version, kOldestReadableProfileSchemaVersion, kReadableProfileSchemaVersion));
   if (rd.str(j, "", "command") != "profile") rd.fail("command", "expected \"profile\"");
   f.vramfit_version = rd.str(j, "", "vramfit_version");
   f.system_id = rd.str(j, "", "system_id");
@@ -190,7 +231,14 @@ ProfileFile parse_profile(const std::string& text, const std::string& path) {
   for (const auto& w : rd.array(j, "", "warnings"))
     if (w.is_string()) f.warnings.push_back(w.get<std::string>());
   const json& results = rd.array(j, "", "results");
-  for (std::size_t i = 0; i < results.size(); ++i) f.cells.push_back(read_cell(rd, results[i], fmt::format("results[{}]", i)));
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    const std::string at = fmt::format("results[{}]", i);
+    // Version 1 rows have no kind (all vision); version 2 rows name theirs.
+    const std::string kind = f.schema_version >= 2 ? rd.str(results[i], at, "kind") : rd.opt_str(results[i], at, "kind").value_or("vision");
+    if (kind == "vision") f.cells.push_back(read_cell(rd, results[i], at));
+    else if (kind == "llm") f.llm_cells.push_back(read_llm_cell(rd, results[i], at));
+    else rd.fail(at + ".kind", fmt::format("unknown kind '{}' (expected vision or llm)", kind));
+  }
   return f;
 }
 

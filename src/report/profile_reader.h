@@ -2,8 +2,10 @@
 // back into plain structs for `vramfit report`.
 //
 // In: a file path. Out: ProfileFile — the header (system id, date, device, emulated limit, budget,
-// context) and one ProfiledCell per model × precision with what the report needs: the confirmed max
-// batch and the planner's prediction, the measured VRAM and latency at each batch, fidelity, the mark.
+// context), one ProfiledCell per vision model × precision with what the report needs: the confirmed
+// max batch and the planner's prediction, the measured VRAM and latency at each batch, fidelity, the
+// mark; and one ProfiledLlmCell per decoder LLM × precision (rows of kind "llm", schema version 2):
+// the confirmed max context at batch 1, prefill and decode tokens/s, the mark.
 // The report stage sits before the profile stage in the build (report → profile), so this parses the
 // JSON the profile writer produces rather than its structs; tests feed it files made by that writer.
 //
@@ -22,8 +24,10 @@
 
 namespace vramfit {
 
-// The profile schema version this build reads (profile/profile.h kProfileSchemaVersion writes it).
-constexpr int kReadableProfileSchemaVersion = 1;
+// The profile schema versions this build reads (profile/profile.h kProfileSchemaVersion writes the
+// newest): 1 (vision rows only) and 2 (rows carry a kind; decoder-LLM rows).
+constexpr int kOldestReadableProfileSchemaVersion = 1;
+constexpr int kReadableProfileSchemaVersion = 2;
 
 struct MeasuredPoint {
   std::int64_t batch = 0;
@@ -59,6 +63,27 @@ struct ProfiledCell {
   const MeasuredPoint* at(std::int64_t batch) const;  // an ok or failed point at this batch
 };
 
+// A decoder LLM × precision at batch 1 (profile/llm_matrix.h).
+struct ProfiledLlmCell {
+  std::string model;
+  std::string precision_id;
+  std::optional<Precision> precision;
+  std::string status;  // ok | oom (not even context 1) | unsupported | error
+  std::string reason;
+  std::uint64_t budget_bytes = 0;
+  std::int64_t context = 0;            // where speed was measured
+  std::int64_t model_max_context = 0;  // max_position_embeddings
+  std::uint64_t weights_bytes = 0, kv_bytes_per_token = 0, predicted_bytes = 0;
+  std::int64_t max_context = 0;        // largest context at batch 1 that ran
+  std::int64_t predicted_max_context = 0;
+  bool capped = false;                 // the model's limit
+  bool prediction_confirmed = false;
+  std::optional<std::int64_t> prefill_tokens;
+  std::optional<double> prefill_tokens_per_s, decode_tokens_per_s, decode_tokens_per_s_max_context;
+  std::optional<std::uint64_t> vram_at_context_bytes;  // process total at (context, batch 1)
+  std::string mark, mark_note;
+};
+
 struct ProfileFile {
   std::string path;
   int schema_version = 0;
@@ -77,7 +102,8 @@ struct ProfileFile {
   std::int64_t max_batch_ceiling = 0;
   bool quick = false;
   std::vector<std::string> warnings;
-  std::vector<ProfiledCell> cells;
+  std::vector<ProfiledCell> cells;         // vision rows
+  std::vector<ProfiledLlmCell> llm_cells;  // decoder-LLM rows
 
   bool emulated() const { return vram_limit_bytes.has_value(); }
 };

@@ -249,6 +249,156 @@ void recommend(SystemSummary& s, const std::vector<std::string>& models, std::in
   }
 }
 
+// --- decoder LLMs ---------------------------------------------------------------------------------
+
+void apply_llm_mark(LlmSummaryCell& c, const std::vector<std::string>& caveats) {
+  if (c.status == "not applicable") {
+    c.mark = "n/a";
+    c.mark_note = c.reason;
+    return;
+  }
+  if (c.status != "ok") {
+    c.mark = "❌";
+    c.mark_note = c.reason;
+    return;
+  }
+  std::vector<std::string> notes;
+  if (c.max_context < c.context)
+    notes.push_back(fmt::format("context {} does not fit at batch 1 (at most {} tokens)", c.context, thousands(c.max_context)));
+  notes.insert(notes.end(), caveats.begin(), caveats.end());
+  c.mark = notes.empty() ? "✅" : "⚠️";
+  c.mark_note = join(notes, "; ");
+}
+
+// Why this card cannot run an LLM precision at all (nullopt: it can).
+std::optional<std::string> llm_card_cannot(const GpuSpec& g, Precision p) {
+  if (g.compute_capability < kLlmMinComputeCapability)
+    return fmt::format("vramfit's LLM attention kernels need sm_{}; {} is sm_{}", kLlmMinComputeCapability, g.name, g.compute_capability);
+  return precision_unsupported_reason(g, p);
+}
+
+// From the exact plan for the system's budget (no speed: tokens/s are measured, never estimated).
+LlmSummaryCell predicted_llm_cell(const ModelInfo* m, const std::string& model, const std::string& precision_id,
+                                  const std::optional<Precision>& p, const SystemSummary& s) {
+  LlmSummaryCell c;
+  c.model = model;
+  c.precision = precision_id;
+  c.source = CellSource::predicted;
+  c.speed_source = "not measured: profile this machine (vramfit profile -m " + model + ")";
+  if (!m || !p || m->family != ModelFamily::DecoderLLM) {
+    c.status = "not applicable";
+    c.reason = !m || m->family != ModelFamily::DecoderLLM ? fmt::format("'{}' is not a decoder LLM of this vramfit's zoo", model)
+                                                          : fmt::format("precision '{}' is not known to this vramfit", precision_id);
+    apply_llm_mark(c, {});
+    return c;
+  }
+  const DecoderConfig dc = m->decoder();
+  c.context = std::min<std::int64_t>(512, dc.max_position_embeddings);
+  if (const auto why = llm_unsupported_reason(dc, *p)) {
+    c.status = "not applicable";
+    c.reason = "the engine does not run it yet: " + *why;
+  } else if (const auto cannot = llm_card_cannot(s.gpu, *p)) {
+    c.status = "unsupported";
+    c.reason = *cannot;
+  } else {
+    LlmFitOptions fo;
+    fo.contexts = {c.context};
+    fo.budget_bytes = s.predicted_budget_bytes;
+    fo.max_batch_ceiling = 1;
+    const LlmQuantRow row = fit_llm(dc, *p, fo);
+    c.weights_bytes = row.weights_bytes;
+    c.kv_bytes_per_token = row.kv_bytes_per_token;
+    c.max_context = row.max_context;
+    c.max_context_is_model_limit = row.max_context_is_model_limit;
+    if (row.status == "does not fit") {
+      c.status = "does not fit";
+      c.reason = fmt::format("{} (budget: VRAM {} − CUDA context and handles {})", row.reason, mib(s.gpu.vram_bytes), mib(s.context_bytes));
+    } else if (row.points.front().fits) {
+      c.vram_at_context_bytes = row.points.front().total_bytes + s.context_bytes;
+    }
+  }
+  apply_llm_mark(c, {});
+  return c;
+}
+
+LlmSummaryCell measured_llm_cell(const ModelInfo* m, const ProfiledLlmCell& pc, const ProfileFile& f, const SystemSummary& s) {
+  LlmSummaryCell c;
+  c.model = pc.model;
+  c.precision = pc.precision_id;
+  c.source = f.emulated() ? CellSource::emulated : CellSource::profiled;
+  c.profile_path = f.path;
+  c.date = f.date;
+  c.context = pc.context;
+  c.weights_bytes = pc.weights_bytes;
+  c.kv_bytes_per_token = pc.kv_bytes_per_token;
+  const std::optional<std::string> engine_cannot =
+      m && m->family == ModelFamily::DecoderLLM && pc.precision ? llm_unsupported_reason(m->decoder(), *pc.precision) : std::nullopt;
+  const std::optional<std::string> card_cannot = pc.precision ? llm_card_cannot(s.gpu, *pc.precision) : std::nullopt;
+  std::vector<std::string> caveats;
+  if (pc.status == "unsupported" && engine_cannot) {
+    c.status = "not applicable";
+    c.reason = "the engine does not run it yet: " + pc.reason;
+  } else if (card_cannot && c.source == CellSource::emulated) {
+    c.status = "unsupported";
+    c.reason = *card_cannot + fmt::format(" (the emulation on {} does not apply)", f.device_name);
+  } else if (pc.status == "oom") {
+    c.status = "does not fit";
+    c.reason = pc.reason;
+  } else if (pc.status != "ok") {
+    c.status = pc.status;
+    c.reason = pc.reason;
+  } else {
+    c.max_context = pc.max_context;
+    c.max_context_is_model_limit = pc.capped;
+    c.max_context_confirmed = pc.prediction_confirmed;
+    c.vram_at_context_bytes = pc.vram_at_context_bytes;
+    if (c.source == CellSource::profiled) {
+      c.prefill_tokens_per_s = pc.prefill_tokens_per_s;
+      c.decode_tokens_per_s = pc.decode_tokens_per_s;
+      c.decode_tokens_per_s_max_context = pc.decode_tokens_per_s_max_context;
+      c.speed_source = "measured on " + f.device_name;
+    } else {
+      c.speed_source = fmt::format("not shown: measured on {} emulating this card's memory (speed does not transfer)", f.device_name);
+    }
+    if (pc.mark == "⚠️" && !pc.mark_note.empty() && pc.max_context >= pc.context) caveats.push_back(pc.mark_note);
+  }
+  apply_llm_mark(c, caveats);
+  return c;
+}
+
+// Per LLM: the least-quantized precision (the largest weights) that runs the speed context at batch 1.
+void recommend_llm(SystemSummary& s, const std::vector<std::string>& models) {
+  for (const auto& model : models) {
+    std::vector<const LlmSummaryCell*> cells;
+    const LlmSummaryCell* best = nullptr;
+    for (const auto& c : s.llm_cells) {
+      if (c.model != model) continue;
+      cells.push_back(&c);
+      if (c.status == "ok" && c.max_context >= c.context && (!best || c.weights_bytes > best->weights_bytes)) best = &c;
+    }
+    if (cells.empty()) continue;
+    if (!best) {
+      std::vector<std::string> why;
+      for (const auto* c : cells)
+        if (c->mark != "n/a") why.push_back(fmt::format("{}: {}", c->precision, c->status == "ok" ? c->mark_note : c->reason));
+      s.recommendations.push_back(fmt::format("**{}** does not run context 512 at batch 1 here at any precision asked for ({}): quantize "
+                                              "further or use a larger card.",
+                                              model, join(why, "; ")));
+      continue;
+    }
+    std::string text = fmt::format("**{}**: the least quantization that runs context {} at batch 1 is **{}** — weights {}, max context {}{}",
+                                   model, best->context, best->precision, summary_format::gib(best->weights_bytes), thousands(best->max_context),
+                                   best->max_context_is_model_limit ? " (the model's limit)" : "");
+    if (best->decode_tokens_per_s) text += fmt::format(", decode {:.0f} tokens/s (measured)", *best->decode_tokens_per_s);
+    std::vector<std::string> heavier;
+    for (const auto* c : cells)
+      if (c != best && c->weights_bytes > best->weights_bytes && c->mark != "n/a")
+        heavier.push_back(fmt::format("{} ({})", c->precision, c->status == "ok" ? c->mark_note : c->reason));
+    if (!heavier.empty()) text += "; not " + join(heavier, "; not ");
+    s.recommendations.push_back(text + ".");
+  }
+}
+
 }  // namespace
 
 std::string to_string(CellSource s) {
@@ -262,6 +412,12 @@ std::string to_string(CellSource s) {
 
 const SummaryCell* SystemSummary::find(const std::string& model, const std::string& precision) const {
   for (const auto& c : cells)
+    if (c.model == model && c.precision == precision) return &c;
+  return nullptr;
+}
+
+const LlmSummaryCell* SystemSummary::find_llm(const std::string& model, const std::string& precision) const {
+  for (const auto& c : llm_cells)
     if (c.model == model && c.precision == precision) return &c;
   return nullptr;
 }
@@ -382,29 +538,32 @@ Summary build_summary(const SystemsFile& systems, const GpuDatabase& db, const s
   }
 
   // 2. The rows every system table has: the models and precisions asked for, plus any a profile holds.
-  std::vector<std::string> models;
+  auto add = [](std::vector<std::string>& v, const std::string& x) {
+    if (std::find(v.begin(), v.end(), x) == v.end()) v.push_back(x);
+  };
+  std::vector<std::string> models, llm_models;
   for (const auto& id : o.models) {
     const ModelInfo* m = try_model(id);
-    const std::string canon = m ? m->id : id;
-    if (m && m->family == ModelFamily::DecoderLLM) {
-      out.left_out.push_back(fmt::format("{}: a decoder LLM — the LLM section (quantization × context) is not implemented yet", canon));
-      continue;
-    }
-    if (std::find(models.begin(), models.end(), canon) == models.end()) models.push_back(canon);
+    add(m && m->family == ModelFamily::DecoderLLM ? llm_models : models, m ? m->id : id);
   }
-  std::vector<std::string> precisions;
-  for (Precision p : o.precisions) {
-    const std::string id(to_string(p));
-    if (std::find(precisions.begin(), precisions.end(), id) == precisions.end()) precisions.push_back(id);
-  }
+  std::vector<std::string> precisions, llm_precisions;
+  for (Precision p : o.precisions) add(precisions, std::string(to_string(p)));
+  for (Precision p : o.llm_precisions) add(llm_precisions, std::string(to_string(p)));
   for (const auto& list : per_system)
-    for (const auto& f : list)
+    for (const auto& f : list) {
       for (const auto& c : f.cells) {
-        if (std::find(models.begin(), models.end(), c.model) == models.end()) models.push_back(c.model);
-        if (std::find(precisions.begin(), precisions.end(), c.precision_id) == precisions.end()) precisions.push_back(c.precision_id);
+        add(models, c.model);
+        add(precisions, c.precision_id);
       }
+      for (const auto& c : f.llm_cells) {
+        add(llm_models, c.model);
+        add(llm_precisions, c.precision_id);
+      }
+    }
   out.models = models;
   out.precisions = precisions;
+  out.llm_models = llm_models;
+  if (!llm_models.empty()) out.llm_precisions = llm_precisions;
 
   // A calibration for systems without a profile of their own: the newest profile of a database GPU.
   std::optional<Calibration> fleet_calibration;
@@ -483,6 +642,17 @@ Summary build_summary(const SystemsFile& systems, const GpuDatabase& db, const s
         if (win.first == &c) s.profiles[k].cells_used.push_back(label);
         else s.profiles[k].cells_superseded.push_back(fmt::format("{} (by {})", label, profs[win.second]->path));
       }
+    // The same for LLM rows.
+    std::map<std::pair<std::string, std::string>, std::pair<const ProfiledLlmCell*, std::size_t>> merged_llm;
+    for (std::size_t k = 0; k < profs.size(); ++k)
+      for (const auto& c : profs[k]->llm_cells) merged_llm[{c.model, c.precision_id}] = {&c, k};
+    for (std::size_t k = 0; k < profs.size(); ++k)
+      for (const auto& c : profs[k]->llm_cells) {
+        const auto& win = merged_llm[{c.model, c.precision_id}];
+        const std::string label = c.model + " " + c.precision_id;
+        if (win.first == &c) s.profiles[k].cells_used.push_back(label);
+        else s.profiles[k].cells_superseded.push_back(fmt::format("{} (by {})", label, profs[win.second]->path));
+      }
 
     for (const auto& model : models) {
       const ModelInfo* m = try_model(model);
@@ -504,6 +674,26 @@ Summary build_summary(const SystemsFile& systems, const GpuDatabase& db, const s
         (c.source == CellSource::profiled ? s.profiled_cells : c.source == CellSource::emulated ? s.emulated_cells : s.predicted_cells)++;
       }
     }
+    for (const auto& model : llm_models) {
+      const ModelInfo* m = try_model(model);
+      for (const auto& pid : llm_precisions) {
+        std::optional<Precision> p;
+        try {
+          p = parse_precision(pid);
+        } catch (const InvalidInput&) {
+        }
+        auto it = merged_llm.find({model, pid});
+        if (it != merged_llm.end()) {
+          const ProfileFile& f = *profs[it->second.second];
+          s.llm_cells.push_back(measured_llm_cell(m, *it->second.first, f, s));
+          s.newest_date = std::max(s.newest_date, f.date);
+        } else {
+          s.llm_cells.push_back(predicted_llm_cell(m, model, pid, p, s));
+        }
+        const auto& c = s.llm_cells.back();
+        (c.source == CellSource::profiled ? s.profiled_cells : c.source == CellSource::emulated ? s.emulated_cells : s.predicted_cells)++;
+      }
+    }
     std::vector<std::string> parts;
     if (s.profiled_cells) parts.push_back(fmt::format("profiled{}", s.predicted_cells || s.emulated_cells ? fmt::format(" ({} cell{})", s.profiled_cells, s.profiled_cells == 1 ? "" : "s") : ""));
     if (s.emulated_cells) parts.push_back(fmt::format("emulated{}", s.predicted_cells || s.profiled_cells ? fmt::format(" ({} cell{})", s.emulated_cells, s.emulated_cells == 1 ? "" : "s") : ""));
@@ -511,6 +701,7 @@ Summary build_summary(const SystemsFile& systems, const GpuDatabase& db, const s
     s.status = join(parts, " + ");
     if (!s.newest_date.empty()) s.status += ", " + date_only(s.newest_date);
     recommend(s, models, o.min_batch);
+    recommend_llm(s, llm_models);
     out.systems.push_back(std::move(s));
   }
 
@@ -545,6 +736,28 @@ Summary build_summary(const SystemsFile& systems, const GpuDatabase& db, const s
       }
       out.smallest.push_back(b);
     }
+    for (const auto& c : small->llm_cells) {
+      Breakage b;
+      b.model = c.model;
+      b.precision = c.precision;
+      const std::string src = to_string(c.source);
+      if (c.mark == "n/a") {
+        b.category = "not applicable";
+        b.text = c.reason;
+      } else if (c.mark == "❌") {
+        b.category = "will not work";
+        b.text = c.reason + " (" + src + ")";
+      } else {
+        b.category = c.mark == "⚠️" ? "works with constraints" : "safe";
+        b.text = fmt::format("max context {}{} at batch 1", thousands(c.max_context), c.max_context_is_model_limit ? " (the model's limit)" : "");
+        if (c.vram_at_context_bytes)
+          b.text += fmt::format(", {} at context {} of {}", mib(*c.vram_at_context_bytes), c.context, mib(small->gpu.vram_bytes));
+        if (c.decode_tokens_per_s) b.text += fmt::format(", decode {:.0f} tokens/s (measured)", *c.decode_tokens_per_s);
+        b.text += " — " + src;
+        if (!c.mark_note.empty()) b.text += "; " + c.mark_note;
+      }
+      out.smallest.push_back(b);
+    }
   }
 
   // How to reproduce: the exact commands per system.
@@ -568,6 +781,23 @@ Summary build_summary(const SystemsFile& systems, const GpuDatabase& db, const s
                                      s.id, format_bytes_exact(s.gpu.vram_bytes), model_list, plist, s.id));
     r.commands.push_back(fmt::format("vramfit plan --system {} --systems {} -m {} -p {}   # no GPU: the predicted cells", s.id, systems.path,
                                      model_list, plist));
+    if (!llm_models.empty()) [&] {
+      std::vector<std::string> llm_runnable;
+      for (const auto& pid : llm_precisions) {
+        bool applicable = false;
+        for (const auto& c : s.llm_cells)
+          if (c.precision == pid && c.mark != "n/a" && c.status != "unsupported") applicable = true;
+        if (applicable) llm_runnable.push_back(pid);
+      }
+      if (llm_runnable.empty()) return;
+      const std::string llm_list = join(llm_models, ","), llm_plist = join(llm_runnable, ",");
+      r.commands.push_back(fmt::format("vramfit profile --system-id {} -m {} -p {} --output profiles/{}-llm   # on {} itself: the LLM rows",
+                                       s.id, llm_list, llm_plist, s.id, s.id));
+      for (const auto& model : llm_models)
+        r.commands.push_back(fmt::format("vramfit llm -m {} -q {} --context 512 --vram-limit {} --reserve {} --no-run   # no GPU: the "
+                                         "predicted LLM cells (reserve = the CUDA context)",
+                                         model, llm_plist, format_bytes_exact(s.gpu.vram_bytes), format_bytes_exact(s.context_bytes)));
+    }();
     out.reproduce.push_back(r);
   }
   ReproduceStep all;

@@ -17,8 +17,11 @@
 //
 // The document's sections, in order: overview, per system (table, sources, prediction checks,
 // recommendations), what breaks on the smallest card, how to reproduce. Decoder LLMs (ModelFamily::
-// DecoderLLM) get their own section — quantization × context per system — when the zoo has them; until
-// then they are left out of the batch tables and the section is omitted, never guessed.
+// DecoderLLM) are not in the batch tables: they have their own section, one LlmSummaryCell per system ×
+// model × precision at batch 1 — the max context, VRAM at context 512 and tokens/s from a profile's LLM
+// rows (profile/llm_matrix.h), else the max context from the exact plan (predict/llm_fit.h) for the
+// card's budget, with no speed (an LLM's tokens/s is not estimated). The section exists when an LLM is
+// asked for (--models) or a profile holds LLM rows.
 #pragma once
 
 #include <cstdint>
@@ -29,6 +32,7 @@
 #include "core/dtype.h"
 #include "predict/gpu_spec.h"
 #include "predict/latency.h"
+#include "predict/llm_fit.h"
 #include "predict/memory.h"
 #include "predict/systems.h"
 #include "report/profile_reader.h"
@@ -86,6 +90,27 @@ struct SummaryCell {
   std::vector<VramPoint> vram_curve;     // for the charts
 };
 
+// A decoder LLM × precision on one system, at batch 1.
+struct LlmSummaryCell {
+  std::string model;
+  std::string precision;  // id
+  CellSource source = CellSource::predicted;
+  std::string profile_path;  // profiled/emulated
+  std::string date;
+  std::string status = "ok";  // ok | does not fit | unsupported | not applicable | error
+  std::string reason;
+  std::int64_t context = 0;  // the speed context (512, or the model's maximum when smaller)
+  std::uint64_t weights_bytes = 0, kv_bytes_per_token = 0;
+  std::int64_t max_context = 0;  // at batch 1 under the budget
+  bool max_context_is_model_limit = false;
+  bool max_context_confirmed = false;  // measured: it ran and one token more did not (or the model's limit)
+  std::optional<std::uint64_t> vram_at_context_bytes;  // process total at (context, batch 1); predicted: plan + context
+  std::optional<double> prefill_tokens_per_s, decode_tokens_per_s, decode_tokens_per_s_max_context;  // profiled only
+  std::string speed_source;  // where the tokens/s were measured, or why there are none
+  std::string mark;          // ✅ ⚠️ ❌ n/a
+  std::string mark_note;
+};
+
 struct ProfileUse {
   std::string path;
   std::string date;
@@ -109,10 +134,12 @@ struct SystemSummary {
   std::string latency_calibration;  // how estimates were calibrated
   std::vector<ProfileUse> profiles;
   std::vector<SummaryCell> cells;
+  std::vector<LlmSummaryCell> llm_cells;  // decoder LLMs, at batch 1
   std::vector<std::string> recommendations;
   std::vector<std::string> warnings;
 
   const SummaryCell* find(const std::string& model, const std::string& precision) const;
+  const LlmSummaryCell* find_llm(const std::string& model, const std::string& precision) const;
 };
 
 struct Breakage {
@@ -135,6 +162,8 @@ struct Summary {
   std::string command_line;
   std::vector<std::string> models;
   std::vector<std::string> precisions;
+  std::vector<std::string> llm_models;      // decoder LLMs (their own section); empty: no section
+  std::vector<std::string> llm_precisions;
   std::int64_t min_batch = 8;
   std::int64_t ceiling = 4096;
   std::uint64_t workspace_bytes = kDefaultWorkspaceBytes;
@@ -143,12 +172,13 @@ struct Summary {
   std::vector<Breakage> smallest;
   std::vector<ReproduceStep> reproduce;
   std::vector<std::string> warnings;
-  std::vector<std::string> left_out;  // models not in the batch tables, with why (decoder LLMs)
+  std::vector<std::string> left_out;  // models in no table, with why
 };
 
 struct SummaryOptions {
   std::vector<std::string> models{"resnet50", "vit-b16"};  // profiles add theirs
   std::vector<Precision> precisions{Precision::fp32, Precision::fp16, Precision::bf16};
+  std::vector<Precision> llm_precisions = default_llm_precisions();  // for decoder LLMs (profiles add theirs)
   std::int64_t min_batch = 8;     // ✅ needs at least this batch; fewer is ⚠️
   std::int64_t ceiling = 4096;    // largest batch searched for predicted cells (profile's default)
   std::uint64_t workspace = kDefaultWorkspaceBytes;

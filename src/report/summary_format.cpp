@@ -53,4 +53,20 @@ std::optional<double> throughput(const SummaryCell& c) {
   return std::nullopt;
 }
 
+std::string source_cell(const LlmSummaryCell& c) {
+  if (c.source == CellSource::predicted) return "predicted";
+  return fmt::format("{} {}", to_string(c.source), c.date.substr(0, 10));
+}
+
+std::string max_context_cell(const LlmSummaryCell& c) {
+  if (c.status != "ok") return c.status == "does not fit" ? "0" : "—";
+  std::string s = thousands(c.max_context);
+  if (c.max_context_is_model_limit) s += " (model max)";
+  if (c.source == CellSource::predicted) s += " (planned)";
+  else if (c.max_context_confirmed) s += " ✓";
+  return s;
+}
+
+std::string rate_cell(const std::optional<double>& v) { return v ? fmt::format("{:.1f}", *v) : "—"; }
+
 }  // namespace vramfit::summary_format

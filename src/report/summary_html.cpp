@@ -285,6 +285,28 @@ std::string summary_html(const Summary& s) {
     o += "</ul>\n";
   }
 
+  if (!s.llm_models.empty()) {
+    o += "<h2>LLM: decoder models at batch 1</h2>\n<p class=\"small\">The largest context at batch 1 (✓: it ran on the GPU and one "
+         "token more did not; \"planned\": the exact plan for the card's budget), VRAM at context 512 (process total) and tokens/s "
+         "measured by a profile on that machine. Speeds are never estimated.</p>\n<table>\n<tr><th>system</th><th>model</th>"
+         "<th>precision</th><th>weights</th><th>KV cache per token</th><th>max context (batch 1)</th><th>VRAM at context 512</th>"
+         "<th>prefill tokens/s</th><th>decode tokens/s</th><th>decode tokens/s at max context</th><th>source</th><th>status</th></tr>\n";
+    for (const auto& sys : s.systems)
+      for (const auto& c : sys.llm_cells) {
+        const char* cls = c.mark == "✅" ? "m-ok" : c.mark == "⚠️" ? "m-warn" : c.mark == "❌" ? "m-bad" : "m-na";
+        const bool planned = c.weights_bytes > 0;
+        o += fmt::format("<tr class=\"llm\"><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>"
+                         "<td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>"
+                         "<td>{}</td><td class=\"{}\">{} {}</td></tr>\n",
+                         esc(sys.id), esc(c.model), esc(c.precision), planned ? esc(sf::gib(c.weights_bytes)) : "—",
+                         planned ? fmt::format("{:.1f} KiB", static_cast<double>(c.kv_bytes_per_token) / 1024.0) : "—",
+                         esc(sf::max_context_cell(c)), c.vram_at_context_bytes ? esc(sf::mib(*c.vram_at_context_bytes)) : "—",
+                         sf::rate_cell(c.prefill_tokens_per_s), sf::rate_cell(c.decode_tokens_per_s),
+                         sf::rate_cell(c.decode_tokens_per_s_max_context), esc(sf::source_cell(c)), cls, esc(c.mark), esc(c.mark_note));
+      }
+    o += "</table>\n";
+  }
+
   if (!s.smallest_system.empty()) {
     o += fmt::format("<h2>What breaks on the smallest card: {}</h2>\n", esc(s.smallest_system));
     for (const char* cat : {"will not work", "works with constraints", "safe", "not applicable"}) {

@@ -67,6 +67,32 @@ nlohmann::json to_json(const SummaryCell& c) {
   return j;
 }
 
+nlohmann::json to_json(const LlmSummaryCell& c, const std::string& system_id) {
+  nlohmann::json j;
+  j["system_id"] = system_id;
+  j["model"] = c.model;
+  j["precision"] = c.precision;
+  j["source"] = to_string(c.source);
+  j["profile"] = opt_str(c.profile_path);
+  j["date"] = opt_str(c.date);
+  j["status"] = c.status;
+  j["reason"] = c.reason;
+  j["context"] = c.context;
+  j["weights_bytes"] = c.weights_bytes;
+  j["kv_bytes_per_token"] = c.kv_bytes_per_token;
+  j["max_context_batch1"] = c.max_context;
+  j["max_context_is_model_limit"] = c.max_context_is_model_limit;
+  j["max_context_confirmed"] = c.max_context_confirmed;
+  j["vram_at_context_bytes"] = opt(c.vram_at_context_bytes);
+  j["prefill_tokens_per_s"] = opt(c.prefill_tokens_per_s);
+  j["decode_tokens_per_s"] = opt(c.decode_tokens_per_s);
+  j["decode_tokens_per_s_max_context"] = opt(c.decode_tokens_per_s_max_context);
+  j["speed_source"] = c.speed_source;
+  j["mark"] = c.mark;
+  j["mark_note"] = c.mark_note;
+  return j;
+}
+
 std::string csv_field(const std::string& s) {
   if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
   std::string o = "\"";
@@ -140,6 +166,29 @@ std::string summary_markdown(const Summary& s) {
     }
     o += "\nRecommendations:\n\n";
     for (const auto& r : sys.recommendations) o += "- " + r + "\n";
+  }
+
+  if (!s.llm_models.empty()) {
+    o += "\n## LLM: decoder models at batch 1\n\n";
+    o += "Per system and precision: the largest context at batch 1 (✓: it ran on the GPU and one token more did not; \"planned\": "
+         "the exact plan for the card's budget), the VRAM the process holds at context 512 (weights + KV cache + activations + "
+         "scratch + CUDA context and handles), and the tokens/s a profile measured on that machine (prefill of 511 tokens; decode "
+         "at context 512 and with the KV cache filled to the max context). Speeds are never estimated: predicted and emulated "
+         "cells have none.\n\n";
+    rows.clear();
+    for (const auto& sys : s.systems)
+      for (const auto& c : sys.llm_cells) {
+        const bool planned = c.weights_bytes > 0;
+        rows.push_back({sys.id, c.model, c.precision, planned ? sf::gib(c.weights_bytes) : "—",
+                        planned ? fmt::format("{:.1f} KiB", static_cast<double>(c.kv_bytes_per_token) / 1024.0) : "—",
+                        sf::max_context_cell(c), c.vram_at_context_bytes ? sf::mib(*c.vram_at_context_bytes) : "—",
+                        sf::rate_cell(c.prefill_tokens_per_s), sf::rate_cell(c.decode_tokens_per_s),
+                        sf::rate_cell(c.decode_tokens_per_s_max_context), sf::source_cell(c),
+                        md_cell(c.mark_note.empty() ? c.mark : c.mark + " " + c.mark_note)});
+      }
+    o += markdown_table({"system", "model", "precision", "weights", "KV cache per token", "max context (batch 1)", "VRAM at context 512",
+                         "prefill tokens/s", "decode tokens/s", "decode tokens/s at max context", "source", "status"},
+                        rows);
   }
 
   if (!s.smallest_system.empty()) {
@@ -232,6 +281,15 @@ nlohmann::json to_json(const Summary& s) {
     j["reproduce"].push_back({{"system_id", opt_str(r.system_id)}, {"comment", r.comment}, {"commands", r.commands}});
   j["left_out"] = s.left_out;
   j["warnings"] = s.warnings;
+  if (!s.llm_models.empty()) {
+    nlohmann::json llm;
+    llm["models"] = s.llm_models;
+    llm["precisions"] = s.llm_precisions;
+    llm["cells"] = nlohmann::json::array();
+    for (const auto& sys : s.systems)
+      for (const auto& c : sys.llm_cells) llm["cells"].push_back(to_json(c, sys.id));
+    j["llm"] = llm;
+  }
   return j;
 }
 
@@ -241,7 +299,9 @@ const std::vector<std::string>& summary_csv_columns() {
       "precision",           "source",            "profile",             "date",               "status",
       "max_batch",           "capped",            "vram_at_max_batch_bytes", "vram_at_batch1_bytes", "latency_ms_batch1",
       "latency_ms_max_batch", "latency_kind",     "items_per_s_max_batch", "relative_l2",      "top1_agreement",
-      "mark",                "note",              "planner_max_batch",   "prediction_agrees"};
+      "mark",                "note",              "planner_max_batch",   "prediction_agrees",  "kind",
+      "context",             "max_context_batch1", "weights_bytes",      "kv_bytes_per_token", "vram_at_context_bytes",
+      "prefill_tokens_per_s", "decode_tokens_per_s"};
   return cols;
 }
 
@@ -254,6 +314,13 @@ std::string summary_csv(const Summary& s) {
   o += "\n";
   auto num = [](const std::optional<double>& v) { return v ? fmt::format("{:.6g}", *v) : std::string(); };
   auto bytes = [](const std::optional<std::uint64_t>& v) { return v ? std::to_string(*v) : std::string(); };
+  auto line = [&](const std::vector<std::string>& f) {
+    for (std::size_t i = 0; i < f.size(); ++i) {
+      if (i) o += ',';
+      o += csv_field(f[i]);
+    }
+    o += "\n";
+  };
   for (const auto& sys : s.systems)
     for (const auto& c : sys.cells) {
       const std::vector<std::string> f{sys.id,
@@ -279,12 +346,37 @@ std::string summary_csv(const Summary& s) {
                                        c.mark,
                                        c.mark_note.empty() ? c.reason : c.mark_note,
                                        c.check ? std::to_string(c.check->planner_max_batch) : "",
-                                       c.check ? (c.check->agrees ? "true" : "false") : ""};
-      for (std::size_t i = 0; i < f.size(); ++i) {
-        if (i) o += ',';
-        o += csv_field(f[i]);
-      }
-      o += "\n";
+                                       c.check ? (c.check->agrees ? "true" : "false") : "",
+                                       "vision", "", "", "", "", "", "", ""};
+      line(f);
+    }
+  // Decoder LLMs: the batch columns stay empty; the last columns are theirs.
+  for (const auto& sys : s.systems)
+    for (const auto& c : sys.llm_cells) {
+      const bool planned = c.weights_bytes > 0;
+      const std::vector<std::string> f{sys.id,
+                                       sys.gpu.name,
+                                       std::to_string(sys.gpu.vram_bytes),
+                                       compute_capability_string(sys.gpu.compute_capability),
+                                       c.model,
+                                       c.precision,
+                                       to_string(c.source),
+                                       c.profile_path,
+                                       c.date,
+                                       c.status,
+                                       "", "", "", "", "", "", "", "", "", "",
+                                       c.mark,
+                                       c.mark_note.empty() ? c.reason : c.mark_note,
+                                       "", "",
+                                       "llm",
+                                       std::to_string(c.context),
+                                       c.status == "ok" || c.status == "does not fit" ? std::to_string(c.max_context) : "",
+                                       planned ? std::to_string(c.weights_bytes) : "",
+                                       planned ? std::to_string(c.kv_bytes_per_token) : "",
+                                       bytes(c.vram_at_context_bytes),
+                                       num(c.prefill_tokens_per_s),
+                                       num(c.decode_tokens_per_s)};
+      line(f);
     }
   return o;
 }

@@ -58,6 +58,39 @@ TEST(ProfileCli, HelpListsTheFlagsButNotTheWorker) {
                         "--quick", "--resume", "--timeout"})
     EXPECT_NE(r.out.find(f), std::string::npos) << f;
   EXPECT_EQ(r.out.find("--worker"), std::string::npos);
+  // The default matrix and each family's default precisions are stated.
+  EXPECT_NE(r.out.find("resnet50 vit-b16 yolo11n-pose llama-7b"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("fp16,int8,int4,q8_0,q4_0,q4_k_m"), std::string::npos) << r.out;
+}
+
+TEST(ProfileCli, LlmModelsAndPrecisionsAreCheckedBeforeAnythingRuns) {
+  // LLM precisions and decoder models parse like the others (aliases included); a typo is an input error.
+  Result r = vramfit("profile --models llama_7b resnet50 --precisions int4,q4_k_m");
+  if (!gpu_here()) {
+    EXPECT_EQ(r.status, 2) << r.out;
+    EXPECT_NE(r.out.find("no CUDA GPU here"), std::string::npos) << r.out;
+  }
+  r = vramfit("profile --models llama-7b --precisions q4_k");
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.out.find("q4_k"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("q4_k_m"), std::string::npos) << r.out;  // the valid ids are listed
+}
+
+TEST(ProfileCli, WorkerAnswersAnLlmConfigurationWithOneJsonLine) {
+  const std::string cfg =
+      R"({"kind":"llm","measure":"speed","model":"llama-7b","precision":"int4","context":512,"batch":1,"vram_limit":8589934592,)"
+      R"("reserve":0,"device":0,"seed":1,"prefill_chunk":512,"workspace":33554432,"decode_steps":32,"prefill_tokens":511,"worker_index":2})";
+  Result r = sh("echo '" + cfg + "' | VRAMFIT_FAULT=oom@2 " + std::string(VRAMFIT_BINARY) + " profile --worker 2>/dev/null");
+  EXPECT_EQ(r.status, 0);
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["status"], "oom") << j.dump();
+  if (gpu_here()) return;
+  // Without a GPU (or without CUDA in this build) the worker says why, as one JSON result.
+  r = sh("echo '" + cfg + "' | " + std::string(VRAMFIT_BINARY) + " profile --worker 2>/dev/null");
+  EXPECT_EQ(r.status, 0);
+  j = nlohmann::json::parse(r.out);
+  EXPECT_TRUE(j["status"] == "unsupported" || j["status"] == "error") << j.dump();
+  EXPECT_FALSE(j.value("reason", "").empty()) << j.dump();
 }
 
 TEST(ProfileCli, WorkerAnswersOneJsonLine) {

@@ -109,13 +109,15 @@ TEST_F(Printers, MatrixThroughFakeWorkersFindsEachCardsMaxBatch) {
 
 TEST_F(Printers, JsonHasTheDocumentedStructure) {
   const auto j = to_json(doc_);
-  EXPECT_EQ(j["schema_version"], 1);
+  EXPECT_EQ(j["schema_version"], kProfileSchemaVersion);
+  EXPECT_EQ(j["schema_version"], 2);
   EXPECT_EQ(j["command"], "profile");
   EXPECT_EQ(j["system_id"], "test-host-nvidia-fake-gpu");
   EXPECT_EQ(j["vram_limit_bytes"], 2 * GiB);
   ASSERT_EQ(j["results"].size(), 4u);
   for (const auto& r : j["results"]) {
-    for (const char* k : {"model", "precision", "status", "max_batch", "measurements", "fidelity", "mark"}) EXPECT_TRUE(r.contains(k)) << k;
+    for (const char* k : {"kind", "model", "precision", "status", "max_batch", "measurements", "fidelity", "mark"}) EXPECT_TRUE(r.contains(k)) << k;
+    EXPECT_EQ(r["kind"], "vision");
     for (const char* k : {"predicted", "max_batch", "prediction_confirmed", "probes"}) EXPECT_TRUE(r["max_batch"].contains(k)) << k;
     for (const auto& m : r["measurements"]) {
       EXPECT_EQ(m["status"], "ok");

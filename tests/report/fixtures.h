@@ -117,6 +117,30 @@ inline profile::ModelPrecisionResult cell(const std::string& model, Precision p,
   return r;
 }
 
+// A decoder LLM × precision through the real matrix (profile/llm_matrix.h) against a fake card that
+// holds what the plan says under `budget` — and no context above `max_context` when given (a card on
+// which the planner is wrong). Measured rates are fixed: prefill 20000 tokens/s, decode `decode_tps`.
+inline profile::LlmPrecisionResult llm_cell(const std::string& model, Precision p, std::uint64_t budget, std::uint64_t context,
+                                            std::optional<std::int64_t> max_context = std::nullopt, double decode_tps = 300.0) {
+  const ModelInfo& m = find_model(model);
+  const DecoderConfig c = m.decoder();
+  profile::MatrixOptions o;
+  o.quick = true;
+  const profile::WorkerFn fake = [&](const nlohmann::json& cfg) -> nlohmann::json {
+    const std::int64_t ctx = cfg.at("context").get<std::int64_t>();
+    const std::uint64_t total = plan_llm_memory(c, p, ctx, 1, o.llm_plan).total_bytes();
+    if (total > budget || (max_context && ctx > *max_context)) return {{"status", "oom"}, {"reason", "device arena needs more than the budget"}};
+    nlohmann::json j{{"status", "ok"}, {"vram_bytes", {{"process_total", total + context}}}, {"process_vram_bytes", total + context}};
+    if (cfg.at("measure") == "speed") {
+      j["prefill_tokens"] = cfg.at("prefill_tokens");
+      j["prefill_tokens_per_s"] = 20000.0;
+    }
+    if (cfg.value("decode_steps", 0) > 0) j["decode_tokens_per_s"] = decode_tps;
+    return j;
+  };
+  return profile::profile_llm_precision(m, p, o, budget, fake);
+}
+
 // A profile document: `vram_limit` set → emulated on `device`.
 inline profile::ProfileDoc doc(const std::string& system_id, const std::string& date, const std::string& device,
                                std::optional<std::uint64_t> vram_limit, std::uint64_t budget, std::uint64_t context) {

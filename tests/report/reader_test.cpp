@@ -63,6 +63,75 @@ TEST(ProfileReader, ReadsWhatTheProfileWriterWrites) {
   EXPECT_EQ(f.cells[1].mark, "❌");
 }
 
+TEST(ProfileReader, ReadsLlmRowsBesideVisionRows) {
+  TempDir t;
+  auto d = sample();
+  const std::uint64_t budget = d.budget_bytes;
+  d.llm_results.push_back(llm_cell("llama-7b", Precision::fp16, budget, d.context_bytes));  // does not fit
+  d.llm_results.push_back(llm_cell("llama-7b", Precision::int8, budget, d.context_bytes));
+  d.llm_results.push_back(llm_cell("llama-7b", Precision::int4, budget, d.context_bytes));
+  d.llm_results.push_back(llm_cell("llama-7b", Precision::fp32, budget, d.context_bytes));  // unsupported
+  const ProfileFile f = read_profile(write_profile(t, "p.json", d));
+  ASSERT_EQ(f.cells.size(), 2u);
+  ASSERT_EQ(f.llm_cells.size(), 4u);
+  const ProfiledLlmCell& fp16 = f.llm_cells[0];
+  EXPECT_EQ(fp16.status, "oom");
+  EXPECT_NE(fp16.reason.find("weights alone need"), std::string::npos);
+  EXPECT_EQ(fp16.max_context, 0);
+  EXPECT_FALSE(fp16.prefill_tokens_per_s);
+  const ProfiledLlmCell& int8 = f.llm_cells[1];
+  EXPECT_EQ(int8.model, "llama-7b");
+  ASSERT_TRUE(int8.precision);
+  EXPECT_EQ(*int8.precision, Precision::int8);
+  EXPECT_EQ(int8.status, "ok");
+  EXPECT_EQ(int8.context, 512);
+  EXPECT_EQ(int8.model_max_context, 4096);
+  EXPECT_EQ(int8.kv_bytes_per_token, 512u * 1024u);
+  EXPECT_EQ(int8.weights_bytes, d.llm_results[1].weights_bytes);
+  EXPECT_EQ(int8.max_context, d.llm_results[1].max_context.max_batch);
+  EXPECT_EQ(int8.predicted_max_context, int8.max_context);
+  EXPECT_TRUE(int8.prediction_confirmed);
+  EXPECT_FALSE(int8.capped);
+  EXPECT_EQ(int8.prefill_tokens.value_or(0), 511);
+  EXPECT_DOUBLE_EQ(int8.prefill_tokens_per_s.value_or(0), 20000.0);
+  EXPECT_DOUBLE_EQ(int8.decode_tokens_per_s.value_or(0), 300.0);
+  EXPECT_DOUBLE_EQ(int8.decode_tokens_per_s_max_context.value_or(0), 300.0);
+  EXPECT_TRUE(int8.vram_at_context_bytes);
+  EXPECT_EQ(int8.mark, "✅");
+  EXPECT_TRUE(f.llm_cells[2].capped);
+  EXPECT_EQ(f.llm_cells[2].max_context, 4096);
+  EXPECT_EQ(f.llm_cells[3].status, "unsupported");
+}
+
+TEST(ProfileReader, VersionOneFilesWithoutKindAreVisionRows) {
+  TempDir t;
+  nlohmann::json j = profile::to_json(sample());
+  j["schema_version"] = 1;
+  for (auto& r : j["results"]) r.erase("kind");
+  const ProfileFile f = read_profile(t.write("v1.json", j.dump()));
+  EXPECT_EQ(f.cells.size(), 2u);
+  EXPECT_TRUE(f.llm_cells.empty());
+  // Version 2 names every row's kind.
+  j["schema_version"] = 2;
+  EXPECT_NE(error_of(t.write("v2.json", j.dump())).find("results[0]: missing field 'kind'"), std::string::npos);
+  j["results"][0]["kind"] = "audio";
+  EXPECT_NE(error_of(t.write("v2k.json", j.dump())).find("results[0].kind: unknown kind 'audio'"), std::string::npos);
+}
+
+TEST(ProfileReader, LlmRowMissingFieldNamesItsPath) {
+  TempDir t;
+  auto d = sample();
+  d.llm_results.push_back(llm_cell("llama-7b", Precision::int4, d.budget_bytes, d.context_bytes));
+  nlohmann::json j = profile::to_json(d);
+  j["results"][2]["max_context"].erase("prediction_confirmed");
+  const std::string e = error_of(t.write("m.json", j.dump()));
+  EXPECT_NE(e.find("results[2].max_context: missing field 'prediction_confirmed'"), std::string::npos) << e;
+  j = profile::to_json(d);
+  j["results"][2]["decode_tokens_per_s"] = "fast";
+  const std::string e2 = error_of(t.write("m2.json", j.dump()));
+  EXPECT_NE(e2.find("results[2].decode_tokens_per_s: expected a number or null"), std::string::npos) << e2;
+}
+
 TEST(ProfileReader, ReadsTheH200BenchProfile) {
   const ProfileFile f = read_profile(h200_emulated_profile());
   EXPECT_EQ(f.device_name, "NVIDIA H200");
@@ -86,12 +155,12 @@ TEST(ProfileReader, TruncatedJsonNamesTheFileAndTheByte) {
 TEST(ProfileReader, AnotherSchemaVersionIsAnErrorNamingTheFile) {
   TempDir t;
   nlohmann::json j = profile::to_json(sample());
-  j["schema_version"] = 2;
-  const fs::path p = t.write("v2.json", j.dump());
+  j["schema_version"] = 3;
+  const fs::path p = t.write("v3.json", j.dump());
   const std::string e = error_of(p);
   EXPECT_NE(e.find(p.string()), std::string::npos) << e;
-  EXPECT_NE(e.find("schema_version 2"), std::string::npos) << e;
-  EXPECT_NE(e.find("reads schema_version 1"), std::string::npos) << e;
+  EXPECT_NE(e.find("schema_version 3"), std::string::npos) << e;
+  EXPECT_NE(e.find("reads schema_version 1 to 2"), std::string::npos) << e;
 }
 
 TEST(ProfileReader, MissingFieldNamesItsPath) {

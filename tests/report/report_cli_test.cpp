@@ -44,6 +44,25 @@ TEST_F(ReportCli, WritesMarkdownHtmlJsonCsv) {
   EXPECT_NE(read_text(out / "S.md").find("emulated 2026-11-28"), std::string::npos);
 }
 
+TEST_F(ReportCli, LlmRowsOfAProfileGetTheLlmSection) {
+  auto d = doc("edge", "2026-11-29T10:00:00Z", "NVIDIA H200", 8 * GiB, 8 * GiB - 540 * MiB, 540 * MiB);
+  d.results.push_back(cell("resnet50", Precision::fp16, d.budget_bytes, d.context_bytes));
+  for (Precision p : {Precision::fp16, Precision::int8, Precision::int4}) d.llm_results.push_back(llm_cell("llama-7b", p, d.budget_bytes, 540 * MiB));
+  const fs::path s = systems(kEdge), p = write_profile(t, "edge-llm/profile.json", d);
+  const fs::path out = t.path() / "out";
+  const CliRun r = run_vramfit("report --systems \"" + s.string() + "\" \"" + p.string() + "\" -o \"" + (out / "S.md").string() + "\" --json \"" +
+                               (out / "S.json").string() + "\" --csv \"" + (out / "S.csv").string() + "\" " + gpus);
+  ASSERT_EQ(r.status, 0) << r.out;
+  const std::string md = read_text(out / "S.md");
+  EXPECT_NE(md.find("## LLM: decoder models at batch 1"), std::string::npos) << md;
+  EXPECT_NE(md.find("**llama-7b**: the least quantization that runs context 512 at batch 1 is **"), std::string::npos) << md;
+  const auto j = nlohmann::json::parse(read_text(out / "S.json"));
+  ASSERT_TRUE(j.contains("llm"));
+  EXPECT_EQ(j["llm"]["models"], nlohmann::json::array({"llama-7b"}));
+  const std::string csv = read_text(out / "S.csv");
+  EXPECT_NE(csv.find(",llm,512,"), std::string::npos) << csv;
+}
+
 TEST_F(ReportCli, UnknownGpuListsCloseMatches) {
   const fs::path s = systems("[[system]]\nid = \"edge\"\ngpu = \"RTX 3070 Tie\"\nprimary_use = \"x\"\n");
   const CliRun r = report(s, "");

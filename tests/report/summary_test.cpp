@@ -307,4 +307,199 @@ TEST(SummaryPrinters, CsvJsonMarkdownHtml) {
   for (const char* bad : {"<script", "src=", "href=", "@import", "url("}) EXPECT_EQ(html.find(bad), std::string::npos) << bad;
 }
 
+// --- decoder LLMs ----------------------------------------------------------------------------------
+
+// desk-3070ti emulated at 8 GiB and lab-h200 profiled, each with llama-7b rows; laptop-4080 predicted.
+struct LlmFleet : Fleet {
+  fs::path em_llm, lab_llm;
+  LlmFleet() {
+    auto em = doc("desk-3070ti", "2026-11-29T10:00:00Z", "NVIDIA H200", 8 * GiB, 8 * GiB - kCtx, kCtx);
+    for (Precision p : default_llm_precisions()) em.llm_results.push_back(llm_cell("llama-7b", p, em.budget_bytes, kCtx));
+    em_llm = write_profile(t, "em-llm/profile.json", em);
+    auto lab = doc("lab-h200", "2026-11-29T11:00:00Z", "NVIDIA H200", std::nullopt, 130 * GiB, kCtx);
+    lab.llm_results.push_back(llm_cell("llama-7b", Precision::int4, lab.budget_bytes, kCtx, std::nullopt, 323.0));
+    lab_llm = write_profile(t, "lab-llm/profile.json", lab);
+  }
+};
+
+const LlmSummaryCell& llm_at(const Summary& s, const std::string& id, const std::string& p) {
+  const LlmSummaryCell* c = sys(s, id).find_llm("llama-7b", p);
+  if (!c) throw std::runtime_error("no LLM cell " + id + " " + p);
+  return *c;
+}
+
+TEST(SummaryLlm, ProfilesBringTheLlmSectionMeasuredEmulatedOrPlanned) {
+  LlmFleet f;
+  const Summary s = f.build({f.emulated, f.em_llm, f.lab_llm});
+  EXPECT_EQ(s.llm_models, (std::vector<std::string>{"llama-7b"}));
+  ASSERT_EQ(s.llm_precisions.size(), default_llm_precisions().size());
+  // LLMs stay out of the batch tables.
+  EXPECT_EQ(std::find(s.models.begin(), s.models.end(), "llama-7b"), s.models.end());
+  for (const auto& sy : s.systems) {
+    EXPECT_EQ(sy.find("llama-7b", "int8"), nullptr);
+    EXPECT_EQ(sy.llm_cells.size(), default_llm_precisions().size()) << sy.id;
+  }
+  const auto c = find_model("llama-7b").decoder();
+  // Emulated on the H200 at 8 GiB: memory transfers, speed does not.
+  const LlmSummaryCell& e8 = llm_at(s, "desk-3070ti", "int8");
+  EXPECT_EQ(e8.source, CellSource::emulated);
+  EXPECT_EQ(e8.status, "ok");
+  EXPECT_EQ(e8.max_context, max_context_under(c, Precision::int8, 8 * GiB - kCtx, 1));
+  EXPECT_TRUE(e8.max_context_confirmed);
+  EXPECT_FALSE(e8.decode_tokens_per_s);
+  EXPECT_NE(e8.speed_source.find("does not transfer"), std::string::npos);
+  EXPECT_EQ(e8.mark, "✅");
+  const LlmSummaryCell& e16 = llm_at(s, "desk-3070ti", "fp16");
+  EXPECT_EQ(e16.status, "does not fit");
+  EXPECT_EQ(e16.mark, "❌");
+  EXPECT_NE(e16.reason.find("weights alone need"), std::string::npos) << e16.reason;
+  // Profiled on the machine: its tokens/s.
+  const LlmSummaryCell& l4 = llm_at(s, "lab-h200", "int4");
+  EXPECT_EQ(l4.source, CellSource::profiled);
+  EXPECT_EQ(l4.max_context, 4096);
+  EXPECT_TRUE(l4.max_context_is_model_limit);
+  EXPECT_DOUBLE_EQ(l4.decode_tokens_per_s.value_or(0), 323.0);
+  EXPECT_DOUBLE_EQ(l4.prefill_tokens_per_s.value_or(0), 20000.0);
+  // Predicted for the 12 GiB laptop: the exact plan for VRAM − context, no speed.
+  const SystemSummary& lap = sys(s, "laptop-4080");
+  const LlmSummaryCell& p8 = llm_at(s, "laptop-4080", "int8");
+  EXPECT_EQ(p8.source, CellSource::predicted);
+  EXPECT_EQ(p8.max_context, max_context_under(c, Precision::int8, lap.predicted_budget_bytes, 1));
+  EXPECT_FALSE(p8.max_context_confirmed);
+  EXPECT_FALSE(p8.decode_tokens_per_s);
+  ASSERT_TRUE(p8.vram_at_context_bytes);
+  EXPECT_EQ(*p8.vram_at_context_bytes, plan_llm_memory(c, Precision::int8, 512, 1).total_bytes() + lap.context_bytes);
+  EXPECT_EQ(llm_at(s, "laptop-4080", "fp16").status, "does not fit");
+  // Precisions the engine does not run (today the GGUF types) are n/a, never ❌, wherever they come from.
+  for (const char* id : {"q8_0", "q4_0", "q4_k_m"})
+    if (llm_unsupported_reason(c, parse_precision(id))) {
+      EXPECT_EQ(llm_at(s, "desk-3070ti", id).mark, "n/a") << id;
+      EXPECT_EQ(llm_at(s, "laptop-4080", id).mark, "n/a") << id;
+    }
+  // Recommendation: the least quantization (the largest weights) that runs context 512 — int8 today; a
+  // GGUF type with larger weights once the engine runs it.
+  const LlmSummaryCell* least = nullptr;
+  for (const auto& x : sys(s, "desk-3070ti").llm_cells)
+    if (x.status == "ok" && x.max_context >= 512 && (!least || x.weights_bytes > least->weights_bytes)) least = &x;
+  ASSERT_NE(least, nullptr);
+  if (llm_unsupported_reason(c, Precision::q8_0)) {
+    EXPECT_EQ(least->precision, "int8");
+  }
+  const auto& recs = sys(s, "desk-3070ti").recommendations;
+  EXPECT_TRUE(std::any_of(recs.begin(), recs.end(), [&](const std::string& r) {
+    return r.find("**llama-7b**: the least quantization that runs context 512 at batch 1 is **" + least->precision + "**") != std::string::npos;
+  })) << ::testing::PrintToString(recs);
+  // The smallest card lists what breaks for the LLM too.
+  EXPECT_TRUE(std::any_of(s.smallest.begin(), s.smallest.end(), [](const Breakage& b) {
+    return b.model == "llama-7b" && b.precision == "fp16" && b.category == "will not work";
+  }));
+  // Reproduce: an LLM profile and a plan-only `vramfit llm` per system.
+  const auto& cmds = s.reproduce.at(1).commands;
+  EXPECT_TRUE(std::any_of(cmds.begin(), cmds.end(), [](const std::string& x) {
+    return x.find("vramfit profile --system-id desk-3070ti -m llama-7b -p fp16,int8,int4") != std::string::npos;
+  })) << ::testing::PrintToString(cmds);
+  const std::string reserve = "--vram-limit 8GiB --reserve " + format_bytes_exact(sys(s, "desk-3070ti").context_bytes) + " --no-run";
+  EXPECT_TRUE(std::any_of(cmds.begin(), cmds.end(), [&](const std::string& x) {
+    return x.find("vramfit llm -m llama-7b -q fp16,int8,int4") != std::string::npos && x.find(reserve) != std::string::npos;
+  })) << ::testing::PrintToString(cmds);
+}
+
+TEST(SummaryLlm, AskingForAnLlmPlansItForEveryCardWithoutProfiles) {
+  const GpuDatabase db = load_gpu_database(gpus_toml());
+  const SystemsFile systems = load_systems(source_dir() / "data" / "systems.example.toml", db);
+  SummaryOptions o;
+  o.models = {"resnet50", "llama-7b"};
+  const Summary s = build_summary(systems, db, {}, o);
+  EXPECT_TRUE(s.left_out.empty());
+  EXPECT_EQ(s.models, (std::vector<std::string>{"resnet50"}));
+  for (const auto& sy : s.systems) {
+    ASSERT_EQ(sy.llm_cells.size(), default_llm_precisions().size());
+    for (const auto& c : sy.llm_cells) {
+      SCOPED_TRACE(sy.id + " " + c.precision);
+      EXPECT_EQ(c.source, CellSource::predicted);
+      EXPECT_FALSE(c.prefill_tokens_per_s || c.decode_tokens_per_s);
+      if (c.status == "ok") {
+        EXPECT_GT(c.max_context, 0);
+        if (c.vram_at_context_bytes) {
+          EXPECT_LE(*c.vram_at_context_bytes, sy.gpu.vram_bytes);
+        }
+      } else {
+        EXPECT_FALSE(c.reason.empty());
+      }
+    }
+  }
+  // 16 GB fits fp16 llama-7b; 8 GB does not.
+  EXPECT_EQ(llm_at(s, "desk-5070ti", "fp16").status, "ok");
+  EXPECT_EQ(llm_at(s, "desk-3070ti", "fp16").status, "does not fit");
+  EXPECT_EQ(llm_at(s, "desk-3070ti", "int4").max_context, 4096);
+}
+
+TEST(SummaryLlm, PrintersShowTheLlmTable) {
+  LlmFleet f;
+  const Summary s = f.build({f.emulated, f.em_llm, f.lab_llm});
+  const std::size_t n = 3 * default_llm_precisions().size();
+  const std::string md = summary_markdown(s);
+  const std::size_t sec = md.find("## LLM: decoder models at batch 1");
+  ASSERT_NE(sec, std::string::npos);
+  std::size_t rows = 0;
+  for (std::size_t p = md.find("\n| ", sec); p != std::string::npos && p < md.find("\n## ", sec + 1); p = md.find("\n| ", p + 1))
+    rows += md.compare(p, 5, "\n| sy") != 0;
+  EXPECT_EQ(rows, n);
+  // The lab's int4 row (columns are padded): profiled, at the model's limit, with its decode speed.
+  std::string lab_row;
+  for (std::size_t p = md.find("\n| lab-h200 ", sec); p != std::string::npos; p = md.find("\n| lab-h200 ", p + 1)) {
+    const std::string l = md.substr(p + 1, md.find('\n', p + 1) - p - 1);
+    if (l.find("| int4 ") != std::string::npos) lab_row = l;
+  }
+  for (const char* x : {"| 3.60 GiB ", "| 512.0 KiB ", "| 4,096 (model max) ✓ ", "| 20000.0 ", "| 323.0 ", "| profiled 2026-11-29 ", "| ✅ "})
+    EXPECT_NE(lab_row.find(x), std::string::npos) << x << " in " << lab_row;
+  const std::string html = summary_html(s);
+  std::size_t tr = 0;
+  for (std::size_t p = html.find("<tr class=\"llm\">"); p != std::string::npos; p = html.find("<tr class=\"llm\">", p + 1)) ++tr;
+  EXPECT_EQ(tr, n);
+  // CSV: LLM rows after the batch rows, as wide as the header, kind "llm".
+  const std::string csv = summary_csv(s);
+  std::size_t llm_lines = 0;
+  for (std::size_t a = 0, b; (b = csv.find('\n', a)) != std::string::npos; a = b + 1) {
+    const std::string l = csv.substr(a, b - a);
+    std::size_t fields = 1;
+    bool q = false;
+    for (char ch : l) {
+      if (ch == '"') q = !q;
+      else if (ch == ',' && !q) ++fields;
+    }
+    EXPECT_EQ(fields, summary_csv_columns().size()) << l;
+    llm_lines += l.find(",llm,") != std::string::npos;
+  }
+  EXPECT_EQ(llm_lines, n);
+  // JSON: the "llm" section with the fields the schema requires.
+  const nlohmann::json j = to_json(s);
+  const nlohmann::json schema = nlohmann::json::parse(read_text(source_dir() / "schema" / "summary.schema.json"));
+  ASSERT_TRUE(j.contains("llm"));
+  EXPECT_EQ(j["llm"]["cells"].size(), n);
+  for (const auto& cell : j["llm"]["cells"])
+    for (const auto& k : schema["$defs"]["llm_cell"]["required"]) EXPECT_TRUE(cell.contains(k.get<std::string>())) << k;
+  const auto& lab = *std::find_if(j["llm"]["cells"].begin(), j["llm"]["cells"].end(),
+                                  [](const nlohmann::json& x) { return x["system_id"] == "lab-h200" && x["precision"] == "int4"; });
+  EXPECT_EQ(lab["decode_tokens_per_s"], 323.0);
+  EXPECT_EQ(lab["max_context_batch1"], 4096);
+  EXPECT_EQ(lab["source"], "profiled");
+  // And against the schema itself where Python's jsonschema exists.
+  std::string python;
+  for (const std::string& cand : {std::string(std::getenv("VRAMFIT_PYTHON") ? std::getenv("VRAMFIT_PYTHON") : ""),
+                                 (source_dir() / ".venv" / "bin" / "python").string(), std::string("python3")})
+    if (!cand.empty() && std::system(("'" + cand + "' -c 'import jsonschema' >/dev/null 2>&1").c_str()) == 0) {
+      python = cand;
+      break;
+    }
+  if (python.empty()) GTEST_SKIP() << "no Python with jsonschema: the structural checks above ran";
+  TempDir t;
+  const fs::path out = t.write("S.json", j.dump());
+  const std::string script = "import json,sys,jsonschema; s=json.load(open(sys.argv[1])); jsonschema.Draft202012Validator.check_schema(s); "
+                             "jsonschema.Draft202012Validator(s).validate(json.load(open(sys.argv[2])))";
+  EXPECT_EQ(std::system(("'" + python + "' -c \"" + script + "\" '" + (source_dir() / "schema" / "summary.schema.json").string() + "' '" +
+                         out.string() + "'").c_str()),
+            0);
+}
+
 }  // namespace
