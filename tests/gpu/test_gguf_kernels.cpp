@@ -10,6 +10,10 @@
 //     the tensor ends off a 16-byte boundary), B = 1, 2, 3, 8; fp32 and fp16 outputs.
 //     Tolerance: |got − ref| ≤ 1e-5·Σ|w·x| (fp32 accumulation in another order) + 2^-10·|ref| for
 //     an fp16 output; every case prints the share of the tolerance it used.
+//   * gguf_gemv with a residual read from y itself, y a column slice of a wider buffer (ldy > N).
+//   * gguf_embedding: rows picked by device ids (first, last, repeated, clamped) equal the CPU
+//     dequantization bit for bit; f16 rows are copied.
+//   * gguf_dequantize from a row range starting at a 2-byte-aligned (not 4-byte) address.
 //   * bad requests are InvalidInput / Unsupported.
 //   * DISABLED_Throughput (run with --gtest_also_run_disabled_tests) times Llama-2-7B's matrices
 //     per type at B = 1 and 8 and prints GB/s against the bytes moved.
@@ -77,6 +81,36 @@ std::vector<std::uint16_t> random_x(std::int64_t n, std::uint64_t stream) {
   return x;
 }
 
+// ref[b·N + n] = Σ_k W[n, k]·x[b, k] in double, mag the same sum of |products|.
+struct Reference {
+  std::vector<double> ref, mag;
+};
+Reference reference_gemv(const std::vector<float>& W, const std::vector<std::uint16_t>& x, std::int64_t N, std::int64_t K,
+                         int B) {
+  Reference r{std::vector<double>(static_cast<std::size_t>(B * N)), std::vector<double>(static_cast<std::size_t>(B * N))};
+  for (int b = 0; b < B; ++b)
+    for (std::int64_t n = 0; n < N; ++n) {
+      double acc = 0, m = 0;
+      for (std::int64_t k = 0; k < K; ++k) {
+        const double p = static_cast<double>(W[static_cast<std::size_t>(n * K + k)]) *
+                         half_bits_to_float(x[static_cast<std::size_t>(b * K + k)]);
+        acc += p;
+        m += std::fabs(p);
+      }
+      r.ref[static_cast<std::size_t>(b * N + n)] = acc;
+      r.mag[static_cast<std::size_t>(b * N + n)] = m;
+    }
+  return r;
+}
+
+// Allowed |got − want| for one output: `mag` = Σ|w·x| of its dot product, `want` the exact value
+// (dot product + residual), yt the output dtype.
+double gemv_tolerance(double mag, double want, DType yt) {
+  // fp32 accumulation in another order than the double reference: ≤ K·2^-24·Σ|w·x| in the worst
+  // case, far less in practice; 1e-5·Σ|w·x| covers K ≤ 11008 with room.
+  return 1e-5 * mag + (yt == DType::f16 ? std::ldexp(std::fabs(want), -10) : 0.0) + 1e-7;
+}
+
 TEST(GgufKernels, DequantizeMatchesTheCpuExactly) {
   VRAMFIT_REQUIRE_GPU();
   cuda::Stream stream;
@@ -115,19 +149,9 @@ TEST(GgufKernels, GemvMatchesTheCpuReference) {
       dw.upload(q.data(), q.size());
       for (int B : {1, 2, 3, 8}) {
         const auto x = random_x(B * s.K, static_cast<std::uint64_t>(B));
-        std::vector<double> ref(static_cast<std::size_t>(B * s.N)), mag(ref.size());
-        for (int b = 0; b < B; ++b)
-          for (std::int64_t n = 0; n < s.N; ++n) {
-            double acc = 0, m = 0;
-            for (std::int64_t k = 0; k < s.K; ++k) {
-              const double p = static_cast<double>(W[static_cast<std::size_t>(n * s.K + k)]) *
-                               half_bits_to_float(x[static_cast<std::size_t>(b * s.K + k)]);
-              acc += p;
-              m += std::fabs(p);
-            }
-            ref[static_cast<std::size_t>(b * s.N + n)] = acc;
-            mag[static_cast<std::size_t>(b * s.N + n)] = m;
-          }
+        const Reference r = reference_gemv(W, x, s.N, s.K, B);
+        const std::vector<double>& ref = r.ref;
+        const std::vector<double>& mag = r.mag;
         DeviceBytes dx(x.size() * 2), dy(ref.size() * 4);
         dx.upload(x.data(), x.size() * 2);
         for (DType yt : {DType::f32, DType::f16}) {
@@ -143,7 +167,7 @@ TEST(GgufKernels, GemvMatchesTheCpuReference) {
           }
           double worst = 0;
           for (std::size_t i = 0; i < got.size(); ++i) {
-            const double tol = 1e-5 * mag[i] + (yt == DType::f16 ? std::ldexp(std::fabs(ref[i]), -10) : 0.0) + 1e-7;
+            const double tol = gemv_tolerance(mag[i], ref[i], yt);
             const double err = std::fabs(got[i] - ref[i]);
             worst = std::max(worst, err / tol);
             if (err > tol) {
@@ -161,6 +185,175 @@ TEST(GgufKernels, GemvMatchesTheCpuReference) {
   }
 }
 
+// y as a column slice [col0, col0 + N) of a wider [B, ldy] buffer, with the residual read from y
+// itself: y[b, col0 + n] = residual + Σ x·W, and the columns outside the slice keep their values.
+TEST(GgufKernels, GemvAddsTheResidualIntoAStridedSlice) {
+  VRAMFIT_REQUIRE_GPU();
+  cuda::Stream stream;
+  for (DType t : kTypes) {
+    const std::int64_t N = 37, K = 768, ldy = 53, col0 = 5;  // odd col0: y only element-aligned
+    const auto w = random_weights(N * K, 77);
+    const auto q = gguf_quantize(ggml_of(t), w);
+    const auto W = gguf_dequantize(ggml_of(t), q, w.size());
+    DeviceBytes dw(q.size());
+    dw.upload(q.data(), q.size());
+    for (int B : {1, 3, 8}) {
+      const auto x = random_x(B * K, static_cast<std::uint64_t>(100 + B));
+      const Reference r = reference_gemv(W, x, N, K, B);
+      DeviceBytes dx(x.size() * 2);
+      dx.upload(x.data(), x.size() * 2);
+      for (DType yt : {DType::f32, DType::f16}) {
+        const std::size_t cells = static_cast<std::size_t>(B * ldy), esz = yt == DType::f32 ? 4 : 2;
+        // Initial buffer: values exactly representable in fp16, so both dtypes start from the same numbers.
+        std::vector<float> init(cells);
+        for (std::size_t i = 0; i < cells; ++i) init[i] = round_to_half(2.0f * normal01(33, static_cast<std::uint64_t>(B), i));
+        std::vector<std::uint8_t> raw(cells * esz);
+        for (std::size_t i = 0; i < cells; ++i) {
+          if (yt == DType::f32) std::memcpy(raw.data() + 4 * i, &init[i], 4);
+          else {
+            const std::uint16_t h = float_to_half_bits(init[i]);
+            std::memcpy(raw.data() + 2 * i, &h, 2);
+          }
+        }
+        DeviceBytes dy(raw.size());
+        dy.upload(raw.data(), raw.size());
+        void* y = static_cast<char*>(dy.get()) + col0 * static_cast<std::int64_t>(esz);
+        kern::gguf_gemv(t, dw.get(), N, K, dx.get(), B, y, yt, stream, /*residual=*/y, ldy);
+        stream.synchronize();
+        dy.download(raw.data(), raw.size());
+        double worst = 0;
+        std::size_t untouched_changed = 0;
+        for (int b = 0; b < B; ++b)
+          for (std::int64_t c = 0; c < ldy; ++c) {
+            const std::size_t i = static_cast<std::size_t>(b * ldy + c);
+            float got;
+            if (yt == DType::f32) std::memcpy(&got, raw.data() + 4 * i, 4);
+            else {
+              std::uint16_t h;
+              std::memcpy(&h, raw.data() + 2 * i, 2);
+              got = half_bits_to_float(h);
+            }
+            if (c < col0 || c >= col0 + N) {
+              untouched_changed += got != init[i];
+              continue;
+            }
+            const std::size_t j = static_cast<std::size_t>(b * N + (c - col0));
+            const double want = r.ref[j] + init[i];
+            const double tol = gemv_tolerance(r.mag[j], want, yt);
+            const double err = std::fabs(got - want);
+            worst = std::max(worst, err / tol);
+            if (err > tol)
+              ADD_FAILURE() << to_string(t) << " B " << B << " y " << to_string(yt) << ": y[" << b << ", " << c
+                            << "] = " << got << ", want " << want << " (tolerance " << tol << ")";
+          }
+        EXPECT_EQ(untouched_changed, 0u) << to_string(t) << " B " << B << " y " << to_string(yt);
+        std::printf("  gemv+residual %-4s B %d y %s ldy %lld: worst error %.2f of the tolerance\n",
+                    std::string(to_string(t)).c_str(), B, std::string(to_string(yt)).c_str(),
+                    static_cast<long long>(ldy), worst);
+      }
+    }
+  }
+}
+
+// gguf_embedding: every element equals round_to_half(CPU value) of the row its id names; ids
+// include the first and last rows, repeats, and out-of-range ids (clamped).
+TEST(GgufKernels, EmbeddingMatchesTheCpuExactly) {
+  VRAMFIT_REQUIRE_GPU();
+  cuda::Stream stream;
+  const std::vector<std::int32_t> ids = {0, 36, 5, 36, 0, 17, 1, 35};
+  const std::int64_t rows = 37, T = static_cast<std::int64_t>(ids.size());
+  DeviceBytes dids(ids.size() * 4);
+  dids.upload(ids.data(), ids.size() * 4);
+  for (DType t : kTypes) {
+    for (std::int64_t K : {256, 768, 11008}) {
+      const auto w = random_weights(rows * K, static_cast<std::uint64_t>(K + 5));
+      const auto q = gguf_quantize(ggml_of(t), w);
+      const auto ref = gguf_dequantize(ggml_of(t), q, w.size());
+      DeviceBytes dw(q.size()), dout(static_cast<std::size_t>(T * K * 2));
+      dw.upload(q.data(), q.size());
+      kern::gguf_embedding(t, dw.get(), rows, K, static_cast<const std::int32_t*>(dids.get()), T, dout.get(), stream);
+      stream.synchronize();
+      std::vector<std::uint16_t> got(static_cast<std::size_t>(T * K));
+      dout.download(got.data(), got.size() * 2);
+      std::size_t differ = 0;
+      for (std::int64_t i = 0; i < T; ++i)
+        for (std::int64_t k = 0; k < K; ++k)
+          differ += got[static_cast<std::size_t>(i * K + k)] !=
+                    float_to_half_bits(ref[static_cast<std::size_t>(ids[static_cast<std::size_t>(i)] * K + k)]);
+      EXPECT_EQ(differ, 0u) << to_string(t) << " K " << K;
+    }
+  }
+  // Clamping: ids below 0 and ≥ rows read the first and last rows.
+  {
+    const std::vector<std::int32_t> bad = {-3, 37, 1000};
+    DeviceBytes dbad(bad.size() * 4);
+    dbad.upload(bad.data(), bad.size() * 4);
+    const std::int64_t K = 256;
+    const auto w = random_weights(rows * K, 9);
+    const auto q = gguf_quantize(GgmlType::Q4_K, w);
+    const auto ref = gguf_dequantize(GgmlType::Q4_K, q, w.size());
+    DeviceBytes dw(q.size()), dout(bad.size() * K * 2);
+    dw.upload(q.data(), q.size());
+    kern::gguf_embedding(DType::q4_k, dw.get(), rows, K, static_cast<const std::int32_t*>(dbad.get()), 3, dout.get(), stream);
+    stream.synchronize();
+    std::vector<std::uint16_t> got(bad.size() * K);
+    dout.download(got.data(), got.size() * 2);
+    const std::int64_t row_of[] = {0, rows - 1, rows - 1};
+    std::size_t differ = 0;
+    for (std::int64_t i = 0; i < 3; ++i)
+      for (std::int64_t k = 0; k < K; ++k)
+        differ += got[static_cast<std::size_t>(i * K + k)] != float_to_half_bits(ref[static_cast<std::size_t>(row_of[i] * K + k)]);
+    EXPECT_EQ(differ, 0u) << "clamped ids";
+  }
+  // f16 rows: a copy, through the 16-byte path (K = 64) and the per-element one (K = 13, and W off
+  // 16-byte alignment).
+  for (auto [K, shift] : {std::pair<std::int64_t, std::size_t>{64, 0}, {13, 0}, {64, 2}}) {
+    std::vector<std::uint16_t> w = random_x(rows * K, static_cast<std::uint64_t>(K));
+    DeviceBytes dw(w.size() * 2 + 16), dout(static_cast<std::size_t>(T * K * 2));
+    CUDA_CHECK(cudaMemcpy(static_cast<char*>(dw.get()) + shift, w.data(), w.size() * 2, cudaMemcpyHostToDevice));
+    kern::gguf_embedding(DType::f16, static_cast<char*>(dw.get()) + shift, rows, K,
+                         static_cast<const std::int32_t*>(dids.get()), T, dout.get(), stream);
+    stream.synchronize();
+    std::vector<std::uint16_t> got(static_cast<std::size_t>(T * K));
+    dout.download(got.data(), got.size() * 2);
+    std::size_t differ = 0;
+    for (std::int64_t i = 0; i < T; ++i)
+      for (std::int64_t k = 0; k < K; ++k)
+        differ += got[static_cast<std::size_t>(i * K + k)] != w[static_cast<std::size_t>(ids[static_cast<std::size_t>(i)] * K + k)];
+    EXPECT_EQ(differ, 0u) << "f16 K " << K << " shift " << shift;
+  }
+}
+
+// gguf_dequantize of a row range that starts mid-tensor: rows of 102 (q8_0, K = 96), 54 (q4_0,
+// K = 96) and 9030 (q6_k, K = 11008) bytes put row 1 off 4-byte alignment; the tensor is also
+// placed so that the first decoded row sits at 2 and 6 mod 16 (q4_k's 144-byte rows only through
+// that placement).
+TEST(GgufKernels, DequantizeFromATwoByteAlignedRow) {
+  VRAMFIT_REQUIRE_GPU();
+  cuda::Stream stream;
+  for (DType t : kTypes) {
+    const std::int64_t K = t == DType::q6_k ? 11008 : t == DType::q4_k ? 256 : 96, rows = 5, r0 = 1;
+    const auto w = random_weights(rows * K, static_cast<std::uint64_t>(K + 11));
+    const auto q = gguf_quantize(ggml_of(t), w);
+    const auto ref = gguf_dequantize(ggml_of(t), q, w.size());
+    const std::int64_t rb = kern::gguf_row_bytes(t, K);
+    for (std::int64_t target : {2, 6}) {
+      const std::int64_t shift = ((target - r0 * rb) % 16 + 16) % 16;  // even: rb is even
+      DeviceBytes dw(q.size() + 16), dout(static_cast<std::size_t>((rows - r0) * K * 2));
+      CUDA_CHECK(cudaMemcpy(static_cast<char*>(dw.get()) + shift, q.data(), q.size(), cudaMemcpyHostToDevice));
+      const void* src = static_cast<const char*>(dw.get()) + shift + r0 * rb;
+      ASSERT_EQ(reinterpret_cast<std::uintptr_t>(src) % 16, static_cast<std::uintptr_t>(target));
+      kern::gguf_dequantize(t, src, rows - r0, K, dout.get(), stream);
+      stream.synchronize();
+      std::vector<std::uint16_t> got(static_cast<std::size_t>((rows - r0) * K));
+      dout.download(got.data(), got.size() * 2);
+      std::size_t differ = 0;
+      for (std::size_t i = 0; i < got.size(); ++i) differ += got[i] != float_to_half_bits(ref[static_cast<std::size_t>(r0 * K) + i]);
+      EXPECT_EQ(differ, 0u) << to_string(t) << " K " << K << " address mod 16 = " << target;
+    }
+  }
+}
+
 TEST(GgufKernels, BadRequestsAreErrors) {
   VRAMFIT_REQUIRE_GPU();
   cuda::Stream stream;
@@ -173,6 +366,13 @@ TEST(GgufKernels, BadRequestsAreErrors) {
   EXPECT_THROW(kern::gguf_gemv(DType::f16, dw.get(), 4, 32, dx.get(), 1, dy.get(), DType::f32, stream), Unsupported);
   EXPECT_THROW(kern::gguf_gemv(DType::q8_0, dw.get(), 4, 32, dx.get(), 1, dy.get(), DType::bf16, stream), Unsupported);
   EXPECT_THROW(kern::gguf_dequantize(DType::q6_k, dw.get(), 0, 256, dy.get(), stream), InvalidInput);
+  EXPECT_THROW(kern::gguf_gemv(DType::q8_0, dw.get(), 4, 32, dx.get(), 1, dy.get(), DType::f32, stream, nullptr, 3),
+               InvalidInput);  // ldy < N
+  const auto* ids = static_cast<const std::int32_t*>(dx.get());
+  EXPECT_THROW(kern::gguf_embedding(DType::q4_k, dw.get(), 4, 32, ids, 1, dy.get(), stream), InvalidInput);
+  EXPECT_THROW(kern::gguf_embedding(DType::q8_0, dw.get(), 4, 32, ids, 1, static_cast<char*>(dy.get()) + 2, stream),
+               InvalidInput);
+  EXPECT_THROW(kern::gguf_embedding(DType::f32, dw.get(), 4, 32, ids, 1, dy.get(), stream), Unsupported);
 }
 
 // Llama-2-7B's matrices, per type, at B = 1 and 8: GB/s of weights + x + y moved per call. Four

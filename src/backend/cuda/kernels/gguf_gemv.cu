@@ -115,8 +115,8 @@ template <DType T> constexpr int stage_bytes_per_warp() {
 template <DType T, int BMAX>
 __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(const std::uint8_t* __restrict__ w, std::int64_t N,
                                                          std::int64_t K, std::int64_t row_bytes,
-                                                         const __half* __restrict__ x, int B, void* __restrict__ y,
-                                                         bool y_f32) {
+                                                         const __half* __restrict__ x, int B, void* y, bool y_f32,
+                                                         const void* residual, std::int64_t ldy) {
   using Blk = Block<T>;
   extern __shared__ __align__(16) std::uint8_t smem[];
   __half* xs = reinterpret_cast<__half*>(smem);  // [BMAX][kChunk]
@@ -191,10 +191,18 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(const std::uint8_t* _
 #pragma unroll
   for (int b = 0; b < BMAX; ++b) {
     if (b < nb) {
-      const float v = detail::warp_sum(acc[b]);
+      float v = detail::warp_sum(acc[b]);
       if (lane == 0) {
-        if (y_f32) static_cast<float*>(y)[static_cast<std::int64_t>(b) * N + n] = v;
-        else static_cast<__half*>(y)[static_cast<std::int64_t>(b) * N + n] = __float2half_rn(v);
+        // residual may alias y: this lane reads element (b, n) before it writes it, and no other
+        // thread touches it.
+        const std::int64_t o = static_cast<std::int64_t>(b) * ldy + n;
+        if (y_f32) {
+          if (residual != nullptr) v += static_cast<const float*>(residual)[o];
+          static_cast<float*>(y)[o] = v;
+        } else {
+          if (residual != nullptr) v += __half2float(static_cast<const __half*>(residual)[o]);
+          static_cast<__half*>(y)[o] = __float2half_rn(v);
+        }
       }
     }
   }
@@ -216,6 +224,44 @@ __global__ void dequant_kernel(const std::uint8_t* __restrict__ w, std::int64_t 
 #pragma unroll
     for (int i = 0; i < 4; ++i) h2[i] = __floats2half2_rn(v[2 * i], v[2 * i + 1]);
     *reinterpret_cast<uint4*>(out + r * K + e) = u;
+  }
+}
+
+// out[t, :] = row clamp(ids[t]) of W, decoded exactly as dequant_kernel does.
+template <DType T>
+__global__ void embedding_kernel(const std::uint8_t* __restrict__ w, std::int64_t rows, std::int64_t K,
+                                 std::int64_t row_bytes, const std::int32_t* __restrict__ ids, std::int64_t T_,
+                                 __half* __restrict__ out) {
+  using Blk = Block<T>;
+  const std::int64_t groups_per_row = K / 8;
+  const std::int64_t total = T_ * groups_per_row;
+  for (std::int64_t g = detail::global_thread(); g < total; g += detail::grid_threads()) {
+    const std::int64_t t = g / groups_per_row;
+    const std::int64_t e = (g % groups_per_row) * 8;
+    std::int64_t r = ids[t];
+    r = r < 0 ? 0 : (r >= rows ? rows - 1 : r);
+    float v[8];
+    decode8<T>(w + r * row_bytes + (e / Blk::elems) * Blk::bytes, static_cast<int>(e % Blk::elems), v);
+    uint4 u;
+    __half2* h2 = reinterpret_cast<__half2*>(&u);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) h2[i] = __floats2half2_rn(v[2 * i], v[2 * i + 1]);
+    *reinterpret_cast<uint4*>(out + t * K + e) = u;
+  }
+}
+
+// fp16 rows: a copy, 16 bytes at a time when W, the row length and out allow it (V = 8), else per element.
+template <int V>
+__global__ void embedding_f16_kernel(const __half* __restrict__ w, std::int64_t rows, std::int64_t K,
+                                     const std::int32_t* __restrict__ ids, std::int64_t T_, __half* __restrict__ out) {
+  const std::int64_t units_per_row = K / V;
+  const std::int64_t total = T_ * units_per_row;
+  for (std::int64_t g = detail::global_thread(); g < total; g += detail::grid_threads()) {
+    const std::int64_t t = g / units_per_row;
+    const std::int64_t e = (g % units_per_row) * V;
+    std::int64_t r = ids[t];
+    r = r < 0 ? 0 : (r >= rows ? rows - 1 : r);
+    detail::store_unit<__half, V>(out + t * K + e, detail::load_unit<__half, V>(w + r * K + e));
   }
 }
 
@@ -249,7 +295,7 @@ std::int64_t gguf_row_bytes(DType t, std::int64_t K) {
 }
 
 void gguf_gemv(DType wtype, const void* w, std::int64_t N, std::int64_t K, const void* x, int B, void* y, DType y_dtype,
-               cudaStream_t stream) {
+               cudaStream_t stream, const void* residual, std::int64_t ldy) {
   dispatch_block(wtype, "gguf_gemv", [&](auto tag) {
     constexpr DType T = decltype(tag)::value;
     check_shape("gguf_gemv", T, N, K);
@@ -259,6 +305,12 @@ void gguf_gemv(DType wtype, const void* w, std::int64_t N, std::int64_t K, const
       throw InvalidInput("gguf_gemv: the weights and x must be 16-byte aligned");
     if (y_dtype != DType::f16 && y_dtype != DType::f32)
       throw Unsupported("gguf_gemv: output dtype " + std::string(to_string(y_dtype)) + " (f16 or f32 only)");
+    if (ldy == 0) ldy = N;
+    if (ldy < N)
+      throw InvalidInput("gguf_gemv: ldy = " + std::to_string(ldy) + " is below N = " + std::to_string(N));
+    const std::uintptr_t esz = y_dtype == DType::f32 ? 4u : 2u;
+    if ((reinterpret_cast<std::uintptr_t>(y) % esz) != 0 || (reinterpret_cast<std::uintptr_t>(residual) % esz) != 0)
+      throw InvalidInput("gguf_gemv: y and the residual must be aligned to their element");
     const auto grid = static_cast<unsigned>((N + kWarps - 1) / kWarps);
     const std::int64_t rb = gguf_row_bytes(T, K);
     const auto* wb = static_cast<const std::uint8_t*>(w);
@@ -266,10 +318,10 @@ void gguf_gemv(DType wtype, const void* w, std::int64_t N, std::int64_t K, const
     const bool f32 = y_dtype == DType::f32;
     if (B == 1) {
       const std::size_t smem = 1 * kChunk * sizeof(__half) + kWarps * stage_bytes_per_warp<T>();
-      gemv_kernel<T, 1><<<grid, kWarps * 32, smem, stream>>>(wb, N, K, rb, xh, B, y, f32);
+      gemv_kernel<T, 1><<<grid, kWarps * 32, smem, stream>>>(wb, N, K, rb, xh, B, y, f32, residual, ldy);
     } else {
       const std::size_t smem = kMaxBatch * kChunk * sizeof(__half) + kWarps * stage_bytes_per_warp<T>();
-      gemv_kernel<T, kMaxBatch><<<grid, kWarps * 32, smem, stream>>>(wb, N, K, rb, xh, B, y, f32);
+      gemv_kernel<T, kMaxBatch><<<grid, kWarps * 32, smem, stream>>>(wb, N, K, rb, xh, B, y, f32, residual, ldy);
     }
     CUDA_CHECK(cudaGetLastError());
   });
@@ -283,6 +335,36 @@ void gguf_dequantize(DType wtype, const void* w, std::int64_t rows, std::int64_t
     if ((reinterpret_cast<std::uintptr_t>(w) & 1u) != 0) throw InvalidInput("gguf_dequantize: the weights must be 2-byte aligned");
     dequant_kernel<T><<<detail::grid_for(rows * (K / 8)), detail::kThreads, 0, stream>>>(
         static_cast<const std::uint8_t*>(w), rows, K, gguf_row_bytes(T, K), static_cast<__half*>(out_f16));
+    CUDA_CHECK(cudaGetLastError());
+  });
+}
+
+void gguf_embedding(DType wtype, const void* w, std::int64_t rows, std::int64_t K, const std::int32_t* ids, std::int64_t T,
+                    void* out_f16, cudaStream_t stream) {
+  if (T < 0) throw InvalidInput("gguf_embedding: T = " + std::to_string(T) + " is negative");
+  if (!detail::aligned16(out_f16)) throw InvalidInput("gguf_embedding: the output must be 16-byte aligned");
+  if ((reinterpret_cast<std::uintptr_t>(w) & 1u) != 0) throw InvalidInput("gguf_embedding: the weights must be 2-byte aligned");
+  if (wtype == DType::f16) {
+    if (rows < 1 || K < 1)
+      throw InvalidInput("gguf_embedding: extents must be positive, got rows " + std::to_string(rows) + ", K " +
+                         std::to_string(K));
+    if (T == 0) return;
+    const auto* wh = static_cast<const __half*>(w);
+    auto* o = static_cast<__half*>(out_f16);
+    if (K % 8 == 0 && detail::aligned16(w)) {
+      embedding_f16_kernel<8><<<detail::grid_for(T * (K / 8)), detail::kThreads, 0, stream>>>(wh, rows, K, ids, T, o);
+    } else {
+      embedding_f16_kernel<1><<<detail::grid_for(T * K), detail::kThreads, 0, stream>>>(wh, rows, K, ids, T, o);
+    }
+    CUDA_CHECK(cudaGetLastError());
+    return;
+  }
+  dispatch_block(wtype, "gguf_embedding", [&](auto tag) {
+    constexpr DType Ty = decltype(tag)::value;
+    check_shape("gguf_embedding", Ty, rows, K);
+    if (T == 0) return;
+    embedding_kernel<Ty><<<detail::grid_for(T * (K / 8)), detail::kThreads, 0, stream>>>(
+        static_cast<const std::uint8_t*>(w), rows, K, gguf_row_bytes(Ty, K), ids, T, static_cast<__half*>(out_f16));
     CUDA_CHECK(cudaGetLastError());
   });
 }
