@@ -98,8 +98,8 @@ template <> __device__ __forceinline__ void decode8<DType::q6_k>(const std::uint
 // exact integers (dp4a), f and g the run's weight scale and offset, xq/dx the run's x as int8.
 // A warp step is 32 pieces (1024 elements); piece p = 32·step + lane.
 
-// 16 bytes from global memory that are read once: no L1 allocation (x stays there), with a 256-byte
-// L2 prefetch (the neighbouring lanes' bytes).
+// 16 bytes from global memory that are read once (q4_k): no L1 allocation (x stays there), with a
+// 256-byte L2 prefetch (the neighbouring lanes' bytes).
 __device__ __forceinline__ uint4 ld_stream16(const std::uint8_t* p) {
   uint4 v;
   asm volatile("ld.global.nc.L1::no_allocate.L2::256B.v4.u32 {%0, %1, %2, %3}, [%4];\n"
@@ -108,9 +108,18 @@ __device__ __forceinline__ uint4 ld_stream16(const std::uint8_t* p) {
   return v;
 }
 
-__device__ __forceinline__ uint2 ld_stream8(const std::uint8_t* p) {
+// Window loads (q8_0, q4_0, q6_k): neighbouring lanes' windows overlap, and a lane reads its window
+// in 2-3 loads, so the bytes are kept in L1 — marked to be evicted first — for the next load.
+__device__ __forceinline__ uint4 ld_window16(const std::uint8_t* p) {
+  uint4 v;
+  asm volatile("ld.global.nc.L1::evict_first.L2::256B.v4.u32 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+               : "l"(p));
+  return v;
+}
+__device__ __forceinline__ uint2 ld_window8(const std::uint8_t* p) {
   uint2 v;
-  asm volatile("ld.global.nc.L1::no_allocate.L2::256B.v2.u32 {%0, %1}, [%2];\n" : "=r"(v.x), "=r"(v.y) : "l"(p));
+  asm volatile("ld.global.nc.L1::evict_first.L2::256B.v2.u32 {%0, %1}, [%2];\n" : "=r"(v.x), "=r"(v.y) : "l"(p));
   return v;
 }
 
@@ -145,7 +154,7 @@ template <bool kGuard, int NW>
 __device__ __forceinline__ void load_window(const std::uint8_t* a16, const std::uint8_t* end, unsigned (&win)[4 * NW]) {
 #pragma unroll
   for (int i = 0; i < NW - 1; ++i) {
-    const uint4 v = ld_stream16(a16 + 16 * i);
+    const uint4 v = ld_window16(a16 + 16 * i);
     win[4 * i] = v.x;
     win[4 * i + 1] = v.y;
     win[4 * i + 2] = v.z;
@@ -153,7 +162,7 @@ __device__ __forceinline__ void load_window(const std::uint8_t* a16, const std::
   }
   const std::uint8_t* last = a16 + 16 * (NW - 1);
   if (!kGuard || last + 16 <= end) {
-    const uint4 v = ld_stream16(last);
+    const uint4 v = ld_window16(last);
     win[4 * NW - 4] = v.x;
     win[4 * NW - 3] = v.y;
     win[4 * NW - 2] = v.z;
@@ -431,12 +440,12 @@ template <> struct Lane<DType::q6_k> {
     const int o8 = static_cast<int>(aql & 7u);
     const std::uint8_t* wql = reinterpret_cast<const std::uint8_t*>(aql & ~std::uintptr_t{7});
     const std::uint8_t* wqh = wql + qh_dist;
-    const uint2 l_0 = ld_stream8(wql), l_1 = ld_stream8(wql + 8);
-    const uint2 h_0 = ld_stream8(wqh), h_1 = ld_stream8(wqh + 8);
+    const uint2 l_0 = ld_window8(wql), l_1 = ld_window8(wql + 8);
+    const uint2 h_0 = ld_window8(wqh), h_1 = ld_window8(wqh + 8);
     uint2 l_2 = make_uint2(0u, 0u), h_2 = make_uint2(0u, 0u);
     if (o8 != 0) {
-      l_2 = ld_stream8(wql + 16);
-      h_2 = ld_stream8(wqh + 16);
+      l_2 = ld_window8(wql + 16);
+      h_2 = ld_window8(wqh + 16);
     }
     Piece pc;
     pc.s0 = static_cast<signed char>(__ldg(b + sc_off));

@@ -35,8 +35,10 @@
 //     the 48- (32-) byte 16-aligned window around its block and extracts its bytes (two selects on
 //     the offset / 4, a funnel shift). q6_k's ql and qh pieces (16 bytes at an even address) come
 //     from 24-byte 8-aligned windows (three 8-byte loads, one select, a funnel shift), + its two
-//     int8 scales and d. Weights are read with ld.global.nc.L1::no_allocate (+ L2 256-byte
-//     prefetch), x through L1 (every warp of an SM reads the same x). Windows never leave the
+//     int8 scales and d. Weights are read through the non-coherent path with an L2 256-byte
+//     prefetch: q4_k's without L1 allocation, the overlapping windows marked evict-first in L1
+//     (the next load of the lane, or its neighbour's, hits them); x through L1 (every warp of an
+//     SM reads the same x). Windows never leave the
 //     tensor, except the q8_0/q4_0 window of the tensor's very last block, which the CTA of the
 //     last rows reads word by word up to the end (a second copy of the loop, only there).
 //   * x as int8, in registers: per piece and batch row, the lane turns its 32 x values into int8
