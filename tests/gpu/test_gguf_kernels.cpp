@@ -5,11 +5,15 @@
 //   * gguf_dequantize: every element equals round_to_half(CPU value) exactly (the kernel decodes with
 //     the reference's rounding order).
 //   * gguf_gemv: y = x·Wᵀ against a double-precision sum over the CPU-dequantized W and the fp16 x,
-//     at awkward shapes: N = 1, 19, 37, 131 (a partial last CTA), K = 256, 768, 2560 (a partial last
-//     1024-chunk) and 11008 (Llama's FFN; Q6_K rows of 9030 bytes start at every offset mod 16 and
-//     the tensor ends off a 16-byte boundary), B = 1, 2, 3, 8; fp32 and fp16 outputs.
-//     Tolerance: |got − ref| ≤ 1e-5·Σ|w·x| (fp32 accumulation in another order) + 2^-10·|ref| for
-//     an fp16 output; every case prints the share of the tolerance it used.
+//     at awkward shapes: N = 1, 3, 5, 19, 37, 131 (a partial last CTA), K = 32, 96 (q8_0/q4_0 rows
+//     at every offset mod 16, the tensor ending inside a lane's window), 256, 768, 2560 (a partial
+//     last 1024-element step) and 11008 (Llama's FFN; Q6_K rows of 9030 bytes start at every
+//     offset mod 16 and the tensor ends off a 16-byte boundary), B = 1, 2, 3, 8; fp32 and fp16
+//     outputs; x tiny (the int8 scale clamped) and non-finite (NaN out).
+//     Tolerance (derived at reference_gemv): the bound of the kernel's int8 rounding of x,
+//     Σ_k |W[n,k]|·max|x of k's group|/254 (·(1 + 2^-10)), + 1e-5·Σ|w·x| (fp32 arithmetic in another
+//     order) + 2^-10·|ref| for an fp16 output; every case prints the share of the tolerance it used
+//     (the int8 term is a worst case: rounding errors of random sign use a few per cent of it).
 //   * gguf_gemv with a residual read from y itself, y a column slice of a wider buffer (ldy > N).
 //   * gguf_embedding: rows picked by device ids (first, last, repeated, clamped) equal the CPU
 //     dequantization bit for bit; f16 rows are copied.
@@ -81,34 +85,64 @@ std::vector<std::uint16_t> random_x(std::int64_t n, std::uint64_t stream) {
   return x;
 }
 
-// ref[b·N + n] = Σ_k W[n, k]·x[b, k] in double, mag the same sum of |products|.
+// The elements of x that gguf_gemv quantizes to int8 under one scale lie in an aligned group of
+// this many (gguf_gemv.cuh: a lane's two runs of 16 — one q8_0/q4_0 block, or within one 64-element
+// pair of q4_k sub-blocks, or one 128-element half of a q6_k block).
+std::int64_t x_scale_group(DType t) {
+  switch (t) {
+    case DType::q4_k: return 64;
+    case DType::q6_k: return 128;
+    default: return 32;
+  }
+}
+
+// ref[b·N + n] = Σ_k W[n, k]·x[b, k] in double; mag the same sum of |products|; xerr the bound on
+// what gguf_gemv's int8 x can move it (gguf_gemv.cuh "Arithmetic"): each x is replaced by
+// xq/s with s = fp16(min(127/amax, 65504)), |x − xq/s| ≤ 1/(2s), and 1/s ≤ amax/127·(1 + 2^-10)
+// (the fp16 rounding of s and its approximate reciprocal), or 1/65504 where s is clamped; so
+// |error| ≤ Σ_k |W[n, k]|·max(amax_G(k)/127·(1 + 2^-10), 1/65504)/2, amax_G(k) the largest |x| of
+// k's group (a superset of the kernel's 32 values).
 struct Reference {
-  std::vector<double> ref, mag;
+  std::vector<double> ref, mag, xerr;
 };
 Reference reference_gemv(const std::vector<float>& W, const std::vector<std::uint16_t>& x, std::int64_t N, std::int64_t K,
-                         int B) {
-  Reference r{std::vector<double>(static_cast<std::size_t>(B * N)), std::vector<double>(static_cast<std::size_t>(B * N))};
-  for (int b = 0; b < B; ++b)
+                         int B, std::int64_t group) {
+  const std::size_t outputs = static_cast<std::size_t>(B * N);
+  Reference r{std::vector<double>(outputs), std::vector<double>(outputs), std::vector<double>(outputs)};
+  std::vector<double> e(static_cast<std::size_t>(K));
+  for (int b = 0; b < B; ++b) {
+    for (std::int64_t g = 0; g < K; g += group) {
+      double amax = 0;
+      for (std::int64_t k = g; k < g + group; ++k)
+        amax = std::max(amax, static_cast<double>(std::fabs(half_bits_to_float(x[static_cast<std::size_t>(b * K + k)]))));
+      const double step = std::max(amax / 127.0 * (1.0 + std::ldexp(1.0, -10)), 1.0 / 65504.0);
+      for (std::int64_t k = g; k < g + group; ++k) e[static_cast<std::size_t>(k)] = 0.5 * step;
+    }
     for (std::int64_t n = 0; n < N; ++n) {
-      double acc = 0, m = 0;
+      double acc = 0, m = 0, xe = 0;
       for (std::int64_t k = 0; k < K; ++k) {
-        const double p = static_cast<double>(W[static_cast<std::size_t>(n * K + k)]) *
-                         half_bits_to_float(x[static_cast<std::size_t>(b * K + k)]);
+        const double w = W[static_cast<std::size_t>(n * K + k)];
+        const double p = w * half_bits_to_float(x[static_cast<std::size_t>(b * K + k)]);
         acc += p;
         m += std::fabs(p);
+        xe += std::fabs(w) * e[static_cast<std::size_t>(k)];
       }
-      r.ref[static_cast<std::size_t>(b * N + n)] = acc;
-      r.mag[static_cast<std::size_t>(b * N + n)] = m;
+      const std::size_t i = static_cast<std::size_t>(b * N + n);
+      r.ref[i] = acc;
+      r.mag[i] = m;
+      r.xerr[i] = xe;
     }
+  }
   return r;
 }
 
-// Allowed |got − want| for one output: `mag` = Σ|w·x| of its dot product, `want` the exact value
-// (dot product + residual), yt the output dtype.
-double gemv_tolerance(double mag, double want, DType yt) {
-  // fp32 accumulation in another order than the double reference: ≤ K·2^-24·Σ|w·x| in the worst
-  // case, far less in practice; 1e-5·Σ|w·x| covers K ≤ 11008 with room.
-  return 1e-5 * mag + (yt == DType::f16 ? std::ldexp(std::fabs(want), -10) : 0.0) + 1e-7;
+// Allowed |got − want| for one output: xerr the int8-x bound above; mag = Σ|w·x| of its dot
+// product; want the exact value (dot product + residual); yt the output dtype.
+double gemv_tolerance(double xerr, double mag, double want, DType yt) {
+  // + fp32 arithmetic in another order than the double reference, and the reference's own fp32
+  // rounding of each dequantized weight: a few dozen roundings of 2^-24 at most, so 1e-5·Σ|w·x|
+  // covers them with room; + one fp16 rounding of the output.
+  return xerr + 1e-5 * mag + (yt == DType::f16 ? std::ldexp(std::fabs(want), -10) : 0.0) + 1e-7;
 }
 
 TEST(GgufKernels, DequantizeMatchesTheCpuExactly) {
@@ -140,7 +174,9 @@ TEST(GgufKernels, GemvMatchesTheCpuReference) {
   };
   for (DType t : kTypes) {
     const std::int64_t be = info(t).block_elems;
-    for (Shape2 s : {Shape2{1, 256}, Shape2{19, 768}, Shape2{131, 2560}, Shape2{37, 11008}}) {
+    // K = 32 and 96 (q8_0, q4_0 only): rows of 34·K/32 or 18·K/32 bytes, so rows start at every
+    // offset mod 16 and the tensor ends off a 16-byte boundary, inside the last lane's 16-byte window.
+    for (Shape2 s : {Shape2{1, 256}, Shape2{19, 768}, Shape2{131, 2560}, Shape2{37, 11008}, Shape2{3, 32}, Shape2{5, 96}}) {
       if (s.K % be != 0) continue;
       const auto w = random_weights(s.N * s.K, static_cast<std::uint64_t>(s.N * 3 + s.K));
       const auto q = gguf_quantize(ggml_of(t), w);
@@ -149,9 +185,8 @@ TEST(GgufKernels, GemvMatchesTheCpuReference) {
       dw.upload(q.data(), q.size());
       for (int B : {1, 2, 3, 8}) {
         const auto x = random_x(B * s.K, static_cast<std::uint64_t>(B));
-        const Reference r = reference_gemv(W, x, s.N, s.K, B);
+        const Reference r = reference_gemv(W, x, s.N, s.K, B, x_scale_group(t));
         const std::vector<double>& ref = r.ref;
-        const std::vector<double>& mag = r.mag;
         DeviceBytes dx(x.size() * 2), dy(ref.size() * 4);
         dx.upload(x.data(), x.size() * 2);
         for (DType yt : {DType::f32, DType::f16}) {
@@ -167,7 +202,7 @@ TEST(GgufKernels, GemvMatchesTheCpuReference) {
           }
           double worst = 0;
           for (std::size_t i = 0; i < got.size(); ++i) {
-            const double tol = gemv_tolerance(mag[i], ref[i], yt);
+            const double tol = gemv_tolerance(r.xerr[i], r.mag[i], ref[i], yt);
             const double err = std::fabs(got[i] - ref[i]);
             worst = std::max(worst, err / tol);
             if (err > tol) {
@@ -185,6 +220,45 @@ TEST(GgufKernels, GemvMatchesTheCpuReference) {
   }
 }
 
+// x whose largest |x| per group is below 127/65504 (the int8 scale is clamped at fp16's largest
+// value), and non-finite x: a NaN or ±inf in a batch row makes that row's outputs NaN (the others
+// stay exact).
+TEST(GgufKernels, GemvTinyAndNonFiniteX) {
+  VRAMFIT_REQUIRE_GPU();
+  cuda::Stream stream;
+  const std::int64_t N = 9, K = 512;
+  for (DType t : kTypes) {
+    const auto w = random_weights(N * K, 55);
+    const auto q = gguf_quantize(ggml_of(t), w);
+    const auto W = gguf_dequantize(ggml_of(t), q, w.size());
+    DeviceBytes dw(q.size()), dy(static_cast<std::size_t>(3 * N * 4));
+    dw.upload(q.data(), q.size());
+    // Row 0: tiny values; row 1: a NaN; row 2: +inf.
+    std::vector<std::uint16_t> x(static_cast<std::size_t>(3 * K));
+    for (std::int64_t k = 0; k < K; ++k) x[static_cast<std::size_t>(k)] = float_to_half_bits(1e-4f * normal01(34, 0, static_cast<std::uint64_t>(k)));
+    for (std::int64_t k = K; k < 3 * K; ++k) x[static_cast<std::size_t>(k)] = float_to_half_bits(normal01(34, 1, static_cast<std::uint64_t>(k)));
+    x[static_cast<std::size_t>(K + 300)] = 0x7e00;      // NaN
+    x[static_cast<std::size_t>(2 * K + 17)] = 0x7c00;   // +inf
+    DeviceBytes dx(x.size() * 2);
+    dx.upload(x.data(), x.size() * 2);
+    kern::gguf_gemv(t, dw.get(), N, K, dx.get(), 3, dy.get(), DType::f32, stream);
+    stream.synchronize();
+    std::vector<float> got(static_cast<std::size_t>(3 * N));
+    dy.download(got.data(), got.size() * 4);
+    const Reference r = reference_gemv(W, x, N, K, 1, x_scale_group(t));  // batch row 0 only
+    double worst = 0;
+    for (std::int64_t n = 0; n < N; ++n) {
+      const std::size_t i = static_cast<std::size_t>(n);
+      const double tol = gemv_tolerance(r.xerr[i], r.mag[i], r.ref[i], DType::f32);
+      worst = std::max(worst, std::fabs(got[i] - r.ref[i]) / tol);
+      EXPECT_LE(std::fabs(got[i] - r.ref[i]), tol) << to_string(t) << " tiny x, n " << n;
+      EXPECT_TRUE(std::isnan(got[static_cast<std::size_t>(N + n)])) << to_string(t) << " NaN x, n " << n;
+      EXPECT_TRUE(std::isnan(got[static_cast<std::size_t>(2 * N + n)])) << to_string(t) << " inf x, n " << n;
+    }
+    std::printf("  gemv %-4s tiny x: worst error %.2f of the tolerance\n", std::string(to_string(t)).c_str(), worst);
+  }
+}
+
 // y as a column slice [col0, col0 + N) of a wider [B, ldy] buffer, with the residual read from y
 // itself: y[b, col0 + n] = residual + Σ x·W, and the columns outside the slice keep their values.
 TEST(GgufKernels, GemvAddsTheResidualIntoAStridedSlice) {
@@ -199,7 +273,7 @@ TEST(GgufKernels, GemvAddsTheResidualIntoAStridedSlice) {
     dw.upload(q.data(), q.size());
     for (int B : {1, 3, 8}) {
       const auto x = random_x(B * K, static_cast<std::uint64_t>(100 + B));
-      const Reference r = reference_gemv(W, x, N, K, B);
+      const Reference r = reference_gemv(W, x, N, K, B, x_scale_group(t));
       DeviceBytes dx(x.size() * 2);
       dx.upload(x.data(), x.size() * 2);
       for (DType yt : {DType::f32, DType::f16}) {
@@ -239,7 +313,7 @@ TEST(GgufKernels, GemvAddsTheResidualIntoAStridedSlice) {
             }
             const std::size_t j = static_cast<std::size_t>(b * N + (c - col0));
             const double want = r.ref[j] + init[i];
-            const double tol = gemv_tolerance(r.mag[j], want, yt);
+            const double tol = gemv_tolerance(r.xerr[j], r.mag[j], want, yt);
             const double err = std::fabs(got - want);
             worst = std::max(worst, err / tol);
             if (err > tol)

@@ -1,4 +1,5 @@
-// GGUF block GEMV and dequantization (gguf_gemv.cuh has the contract and the tiling).
+// GGUF block GEMV, dequantization and embedding gather (gguf_gemv.cuh has the contract, the design,
+// the arithmetic and its error bound).
 #include "backend/cuda/kernels/gguf_gemv.cuh"
 
 #include <string>
@@ -91,118 +92,513 @@ template <> __device__ __forceinline__ void decode8<DType::q6_k>(const std::uint
 }
 
 // ---------------------------------------------------------------------------------------------
-// cp.async (sm_80+): 16-byte global → shared copies that do not occupy registers.
-__device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
-  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(gmem));
-}
-__device__ __forceinline__ void cp_async_wait_all() {
-  asm volatile("cp.async.commit_group;\n" ::);
-  asm volatile("cp.async.wait_group 0;\n" ::);
+// GEMV (gguf_gemv.cuh has the design and the arithmetic). Every block type is cut into pieces of 32
+// elements that one lane decodes; a piece is two runs of 16 consecutive elements, each run under
+// one weight scale, so a run's contribution is dx·(f·S + g·SX) with S = Σ code·xq and SX = Σ xq
+// exact integers (dp4a), f and g the run's weight scale and offset, xq/dx the run's x as int8.
+// A warp step is 32 pieces (1024 elements); piece p = 32·step + lane.
+
+// 16 bytes from global memory that are read once (q4_k): no L1 allocation (x stays there), with a
+// 256-byte L2 prefetch (the neighbouring lanes' bytes).
+__device__ __forceinline__ uint4 ld_stream16(const std::uint8_t* p) {
+  uint4 v;
+  asm volatile("ld.global.nc.L1::no_allocate.L2::256B.v4.u32 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+               : "l"(p));
+  return v;
 }
 
-constexpr int kWarps = 8;         // rows per CTA
-constexpr int kChunk = 1024;      // K elements per stage
+// Window loads (q8_0, q4_0, q6_k): neighbouring lanes' windows overlap, and a lane reads its window
+// in 2-3 loads, so the bytes are kept in L1 — marked to be evicted first — for the next load.
+__device__ __forceinline__ uint4 ld_window16(const std::uint8_t* p) {
+  uint4 v;
+  asm volatile("ld.global.nc.L1::evict_first.L2::256B.v4.u32 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+               : "l"(p));
+  return v;
+}
+__device__ __forceinline__ uint2 ld_window8(const std::uint8_t* p) {
+  uint2 v;
+  asm volatile("ld.global.nc.L1::evict_first.L2::256B.v2.u32 {%0, %1}, [%2];\n" : "=r"(v.x), "=r"(v.y) : "l"(p));
+  return v;
+}
+
+__device__ __forceinline__ float rcp_approx(float a) {
+  float r;
+  asm("rcp.approx.ftz.f32 %0, %1;\n" : "=f"(r) : "f"(a));
+  return r;
+}
+
+// Σ of 4 products of unsigned bytes of a and signed bytes of b, + c.
+__device__ __forceinline__ int dp4a_us(unsigned a, int b, int c) {
+  int d;
+  asm("dp4a.u32.s32 %0, %1, %2, %3;\n" : "=r"(d) : "r"(a), "r"(b), "r"(c));
+  return d;
+}
+
+__device__ __forceinline__ float half_lo(unsigned bits) {
+  return __half2float(__ushort_as_half(static_cast<unsigned short>(bits & 0xffffu)));
+}
+__device__ __forceinline__ float half_hi(unsigned bits) {
+  return __half2float(__ushort_as_half(static_cast<unsigned short>(bits >> 16)));
+}
+
+// The window [a16, a16 + 16·NW) (a16 16-byte aligned, inside the tensor, which starts 16-byte
+// aligned) as 4·NW words, for a block that starts in its first 16 bytes and ends in its last 16
+// (q8_0: 34 bytes in 48, q4_0: 18 in 32). So all but the last 16 bytes lie before the block's end,
+// inside the tensor; the last 16 may run past the tensor's end (its last block, when its size is
+// not a multiple of 16): then they are read a word at a time as far as the tensor goes (its size is
+// even: a word is whole, half or absent) — the path of one lane of the whole grid at most, so it
+// is compiled (kGuard) only into the copy of the kernel's loop that the CTA of the last rows runs.
+template <bool kGuard, int NW>
+__device__ __forceinline__ void load_window(const std::uint8_t* a16, const std::uint8_t* end, unsigned (&win)[4 * NW]) {
+#pragma unroll
+  for (int i = 0; i < NW - 1; ++i) {
+    const uint4 v = ld_window16(a16 + 16 * i);
+    win[4 * i] = v.x;
+    win[4 * i + 1] = v.y;
+    win[4 * i + 2] = v.z;
+    win[4 * i + 3] = v.w;
+  }
+  const std::uint8_t* last = a16 + 16 * (NW - 1);
+  if (!kGuard || last + 16 <= end) {
+    const uint4 v = ld_window16(last);
+    win[4 * NW - 4] = v.x;
+    win[4 * NW - 3] = v.y;
+    win[4 * NW - 2] = v.z;
+    win[4 * NW - 1] = v.w;
+  } else {
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const std::uint8_t* q = last + 4 * i;
+      win[4 * NW - 4 + i] = q + 4 <= end   ? *reinterpret_cast<const unsigned*>(q)
+                            : q + 2 <= end ? static_cast<unsigned>(*reinterpret_cast<const unsigned short*>(q))
+                                           : 0u;
+    }
+  }
+}
+
+// out[k] = bytes [o + 4k, o + 4k + 4) of a window of NWORDS words, o even in [0, 16); bytes past
+// the window read as 0. Two select levels on o / 4, then a funnel shift by 0 or 16 bits.
+template <int NOUT, int NWORDS>
+__device__ __forceinline__ void extract_words(const unsigned (&win)[NWORDS], int o, unsigned (&out)[NOUT]) {
+  const bool s2 = (o & 8) != 0, s1 = (o & 4) != 0;
+  const unsigned sh = static_cast<unsigned>(o & 2) * 8u;
+  unsigned t[NOUT + 2];
+#pragma unroll
+  for (int k = 0; k < NOUT + 2; ++k) {
+    const unsigned a = k < NWORDS ? win[k] : 0u, b = k + 2 < NWORDS ? win[k + 2] : 0u;
+    t[k] = s2 ? b : a;
+  }
+  unsigned v[NOUT + 1];
+#pragma unroll
+  for (int k = 0; k < NOUT + 1; ++k) v[k] = s1 ? t[k + 1] : t[k];
+#pragma unroll
+  for (int k = 0; k < NOUT; ++k) out[k] = __funnelshift_r(v[k], v[k + 1], sh);
+}
+
+// A lane's 32 x values of one batch row (its piece's two runs of 16) as int8 under one scale:
+// xq = round(x·s) with s = 127/max|x| rounded to fp16 (at most 65504), dx = 1/s; sx_r = Σ xq over
+// run r. x·s + 1536 rounded by one fp16 fma lies in [1024, 2048), where fp16 steps by 1, so its
+// low byte is round(x·s) in two's complement. A NaN in x makes dx NaN (the output NaN); ±inf makes
+// the output non-finite too.
+struct XPiece {
+  int q[8];  // run 0: q[0..3], run 1: q[4..7]
+  float dx;
+  int sx0, sx1;
+};
+
+template <bool kSums> __device__ __forceinline__ XPiece quantize_x(const __half* run0, const __half* run1) {
+  uint4 raw[4];
+  raw[0] = __ldg(reinterpret_cast<const uint4*>(run0));
+  raw[1] = __ldg(reinterpret_cast<const uint4*>(run0 + 8));
+  raw[2] = __ldg(reinterpret_cast<const uint4*>(run1));
+  raw[3] = __ldg(reinterpret_cast<const uint4*>(run1 + 8));
+  __half2 h[16];
+  memcpy(&h[0], &raw[0], 64);
+  __half2 m = __habs2(h[0]);
+#pragma unroll
+  for (int i = 1; i < 16; ++i) m = __hmax2_nan(m, __habs2(h[i]));
+  const float amax = __half2float(__hmax_nan(__low2half(m), __high2half(m)));
+  const __half s = __float2half_rn(fminf(127.0f * rcp_approx(amax), 65504.0f));
+  const __half2 s2 = __half2half2(s);
+  const __half2 magic = __float2half2_rn(1536.0f);
+  unsigned r[16];
+#pragma unroll
+  for (int i = 0; i < 16; ++i) {
+    const __half2 t = __hfma2(h[i], s2, magic);
+    memcpy(&r[i], &t, 4);
+  }
+  XPiece x;
+#pragma unroll
+  for (int k = 0; k < 8; ++k) x.q[k] = static_cast<int>(__byte_perm(r[2 * k], r[2 * k + 1], 0x6420));
+  x.sx0 = x.sx1 = 0;
+  if constexpr (kSums) {
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+      x.sx0 = __dp4a(x.q[k], 0x01010101, x.sx0);
+      x.sx1 = __dp4a(x.q[4 + k], 0x01010101, x.sx1);
+    }
+  }
+  x.dx = fmaf(0.0f, amax, rcp_approx(__half2float(s)));  // 0·amax: NaN in, NaN out
+  return x;
+}
+
+// Makes values opaque to the compiler, so that it keeps them in registers rather than deriving
+// them again from the lane index in every iteration.
+__device__ __forceinline__ void keep_in_register(unsigned& v) { asm("" : "+r"(v)); }
+template <class... U> __device__ __forceinline__ void keep_in_register(unsigned& v, U&... rest) {
+  keep_in_register(v);
+  keep_in_register(rest...);
+}
+
+// Per-type lane geometry and decoding. A lane's place inside a step is fixed (p mod 32 = lane), so
+// every offset inside a block is a per-lane constant: lane_bytes (the piece's first byte in the
+// row at step 0), step_bytes (bytes per step), run0/run1 (its runs' first elements at step 0;
+// + 1024 per step). load() reads and decodes the piece of one row; dot() adds its product with
+// the lane's x piece to acc. All integer sums are exact (ranges noted); one fp32 rounding each for
+// the conversions and products of a piece.
+template <DType T> struct Lane;
+
+template <> struct Lane<DType::q8_0> {
+  static constexpr bool kSums = false;
+  static constexpr int kMinBlocks = 7;       // ≤ 72 registers: 4 windows of 12 words in flight
+  static constexpr bool kNeedsGuard = true;  // windows may run past the tensor's end
+  static constexpr int kRun1 = 16;  // run 1 starts kRun1 elements after run 0
+  static constexpr int step_bytes = 32 * 34;
+  int lane_bytes, run0;
+  __device__ explicit Lane(int lane) : lane_bytes(34 * lane), run0(32 * lane) {}
+  struct Piece {
+    int c[8];  // q[0..31]
+    float d;
+  };
+  // 34 bytes at an even address b: inside the 48-byte window from b & ~15.
+  template <bool kGuard> __device__ __forceinline__ Piece load(const std::uint8_t* b, const std::uint8_t* end) const {
+    const std::uintptr_t a = reinterpret_cast<std::uintptr_t>(b);
+    const int o = static_cast<int>(a & 15u);
+    unsigned win[12];
+    load_window<kGuard, 3>(reinterpret_cast<const std::uint8_t*>(a & ~std::uintptr_t{15}), end, win);
+    unsigned u[9];  // bytes [o, o + 36): d, qs[0..31], 2 bytes past the block
+    extract_words(win, o, u);
+    Piece pc;
+#pragma unroll
+    for (int k = 0; k < 8; ++k) pc.c[k] = static_cast<int>(__funnelshift_r(u[k], u[k + 1], 16));
+    pc.d = half_lo(u[0]);
+    return pc;
+  }
+  // Σ d·q·dx·xq = (d·dx)·S, |S| ≤ 32·128·127.
+  static __device__ __forceinline__ float dot(const Piece& pc, const XPiece& x, float acc) {
+    int s = 0;
+#pragma unroll
+    for (int k = 0; k < 8; ++k) s = __dp4a(pc.c[k], x.q[k], s);
+    return fmaf(pc.d * x.dx, static_cast<float>(s), acc);
+  }
+};
+
+template <> struct Lane<DType::q4_0> {
+  static constexpr bool kSums = false;
+  static constexpr int kMinBlocks = 8;
+  static constexpr bool kNeedsGuard = true;
+  static constexpr int kRun1 = 16;
+  static constexpr int step_bytes = 32 * 18;
+  int lane_bytes, run0;
+  __device__ explicit Lane(int lane) : lane_bytes(18 * lane), run0(32 * lane) {}
+  struct Piece {
+    int c[8];  // 16·(nibble − 8) as int8: run 0 the low nibbles (elements 0-15), run 1 the high ones
+    float d;
+  };
+  // 18 bytes at an even address b: inside the 32-byte window from b & ~15. A nibble n in the top
+  // half of a byte, with its top bit flipped, is the int8 16·(n − 8) (n ^ 8 is n − 8 in 4-bit two's
+  // complement).
+  template <bool kGuard> __device__ __forceinline__ Piece load(const std::uint8_t* b, const std::uint8_t* end) const {
+    const std::uintptr_t a = reinterpret_cast<std::uintptr_t>(b);
+    const int o = static_cast<int>(a & 15u);
+    unsigned win[8];
+    load_window<kGuard, 2>(reinterpret_cast<const std::uint8_t*>(a & ~std::uintptr_t{15}), end, win);
+    unsigned u[5];  // bytes [o, o + 20): d, qs[0..15], 2 bytes past the block
+    extract_words(win, o, u);
+    Piece pc;
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+      const unsigned q = __funnelshift_r(u[k], u[k + 1], 16);
+      pc.c[k] = static_cast<int>(((q << 4) & 0xf0f0f0f0u) ^ 0x80808080u);
+      pc.c[4 + k] = static_cast<int>((q & 0xf0f0f0f0u) ^ 0x80808080u);
+    }
+    pc.d = half_lo(u[0]);
+    return pc;
+  }
+  // Σ d·(n − 8)·dx·xq = (d·dx/16)·S, |S| ≤ 32·128·127.
+  static __device__ __forceinline__ float dot(const Piece& pc, const XPiece& x, float acc) {
+    int s = 0;
+#pragma unroll
+    for (int k = 0; k < 8; ++k) s = __dp4a(pc.c[k], x.q[k], s);
+    return fmaf(pc.d * (0.0625f * x.dx), static_cast<float>(s), acc);
+  }
+};
+
+template <> struct Lane<DType::q4_k> {
+  static constexpr bool kSums = true;
+  static constexpr int kMinBlocks = 8;
+  static constexpr bool kNeedsGuard = false;
+  static constexpr int kRun1 = 32;
+  static constexpr int step_bytes = 4 * 144;
+  // Lane: block lane / 8 of the step, piece i = lane % 8 of the block: qs[32c + 16h, +16) with
+  // c = i / 2, h = i % 2; its low nibbles are elements 64c + 16h + [0, 16) (sub-block 2c), its high
+  // nibbles 64c + 32 + 16h + [0, 16) (sub-block 2c + 1).
+  int lane_bytes, run0;
+  unsigned qs_off, jlo, jhi, jm, mask_lo, mask_hi;  // scale unpacking, see load
+  __device__ explicit Lane(int lane) {
+    const int i = lane & 7, c = i >> 1, h = i & 1;
+    lane_bytes = 144 * (lane >> 3);
+    qs_off = static_cast<unsigned>(16 + 32 * c + 16 * h);
+    run0 = 256 * (lane >> 3) + 64 * c + 16 * h;
+    // weights/gguf_quant.h: for s = 2c + e (e = 0, 1), bytes e of the pairs below:
+    //   c < 2: sc = scales[s] & 63,                               m = scales[s+4] & 63
+    //   c ≥ 2: sc = scales[s+4] & 15 | (scales[s−4] >> 6) << 4,  m = scales[s+4] >> 4 | (scales[s] >> 6) << 4
+    // With A = scales[0..3], Bw = scales[4..7], C = scales[8..11] as words and j = 16·(c % 2):
+    //   sc = (A >> jlo) & mask_lo | (C >> j) & mask_hi,  m = (Bw >> jlo) & mask_lo | (C >> (j + 4)) & mask_hi
+    const unsigned j = 16u * static_cast<unsigned>(c & 1);
+    jlo = c < 2 ? j : j + 2;
+    jhi = j;
+    jm = j + 4;
+    mask_lo = c < 2 ? 0x3f3fu : 0x3030u;
+    mask_hi = c < 2 ? 0u : 0x0f0fu;
+    keep_in_register(qs_off, jlo, jhi, jm, mask_lo, mask_hi);
+  }
+  struct Piece {
+    unsigned lo[4], hi16[4];  // low nibbles; high nibbles in place (16·q)
+    unsigned sc, mn;          // 6-bit scale and min of the two sub-blocks, bytes 0 and 1
+    float d, dmin;
+  };
+  // Blocks of 144 bytes in rows of whole blocks: every block is 16-byte aligned.
+  template <bool kGuard> __device__ __forceinline__ Piece load(const std::uint8_t* b, const std::uint8_t*) const {
+    const uint4 h = ld_stream16(b);           // d, dmin, scales[12]
+    const uint4 q = ld_stream16(b + qs_off);  // the piece's 16 bytes of qs
+    Piece pc;
+    pc.sc = ((h.y >> jlo) & mask_lo) | ((h.w >> jhi) & mask_hi);
+    pc.mn = ((h.z >> jlo) & mask_lo) | ((h.w >> jm) & mask_hi);
+    pc.d = half_lo(h.x);
+    pc.dmin = half_hi(h.x);
+    const unsigned qw[4] = {q.x, q.y, q.z, q.w};
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+      pc.lo[k] = qw[k] & 0x0f0f0f0fu;
+      pc.hi16[k] = qw[k] & 0xf0f0f0f0u;
+    }
+    return pc;
+  }
+  // Σ (d·sc_r·q − dmin·m_r)·dx·xq = dx·(d·A − dmin·M), A = sc0·S0 + sc1·S1, M = m0·sx0 + m1·sx1,
+  // each by one dp2a on the 16-bit pair (S0, S1) or (sx0, sx1): |S_r| ≤ 16·15·127 = 30480 and
+  // |sx_r| ≤ 16·127 fit 16 bits; S1 comes as 16·S1 and is shifted back exactly.
+  static __device__ __forceinline__ float dot(const Piece& pc, const XPiece& x, float acc) {
+    int s0 = 0, s1 = 0;
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+      s0 = dp4a_us(pc.lo[k], x.q[k], s0);
+      s1 = dp4a_us(pc.hi16[k], x.q[4 + k], s1);
+    }
+    const int sp = static_cast<int>((static_cast<unsigned>(s0) & 0xffffu) | (static_cast<unsigned>(s1) << 12));
+    const int sxp = static_cast<int>((static_cast<unsigned>(x.sx0) & 0xffffu) | (static_cast<unsigned>(x.sx1) << 16));
+    const int a = __dp2a_lo(sp, static_cast<int>(pc.sc), 0);
+    const int mm = __dp2a_lo(sxp, static_cast<int>(pc.mn), 0);
+    return fmaf(x.dx, fmaf(pc.d, static_cast<float>(a), -pc.dmin * static_cast<float>(mm)), acc);
+  }
+};
+
+template <> struct Lane<DType::q6_k> {
+  static constexpr bool kSums = true;
+  static constexpr bool kNeedsGuard = false;
+  static constexpr int kRun1 = 64;
+  static constexpr int step_bytes = 4 * 210;
+  // Lane: block lane / 8 of the step, piece i = lane % 8: half hh = i / 4, kk = (i / 2) % 2,
+  // l0 = 16·(i % 2); run 0 is k = kk, run 1 is k = kk + 2: elements 128hh + 32k + l0 + [0, 16),
+  // from ql[64hh + 32kk + l0, +16) (low / high nibbles) and qh[32hh + l0, +16) (bits 2k, 2k + 1).
+  int lane_bytes, run0;
+  unsigned ql_off, qh_dist, sc_off, hs;
+  static constexpr int kMinBlocks = 6;  // ≤ 80 registers: the 4 pieces take 44
+  __device__ explicit Lane(int lane) {
+    const int i = lane & 7, hh = i >> 2, kk = (i >> 1) & 1, l0 = 16 * (i & 1);
+    lane_bytes = 210 * (lane >> 3);
+    ql_off = static_cast<unsigned>(64 * hh + 32 * kk + l0);
+    qh_dist = static_cast<unsigned>(128 + 32 * hh + l0) - ql_off;  // qh piece − ql piece, a multiple of 16
+    sc_off = static_cast<unsigned>(192 + 8 * hh + 2 * kk + (l0 >> 4));  // run 0's scale; run 1's is 4 further
+    run0 = 256 * (lane >> 3) + 128 * hh + 32 * kk + l0;
+    hs = 2u * static_cast<unsigned>(kk);
+    keep_in_register(ql_off, qh_dist, sc_off, hs);
+  }
+  struct Piece {
+    unsigned c[8];  // q in 0..63
+    int s0, s1;     // int8 scales of the runs
+    float d;
+  };
+  // Blocks of 210 bytes at even addresses. ql and qh's pieces share their offset mod 8, o8; each
+  // lies in the 24-byte window from its address & ~7 (the third 8 bytes only read when o8 ≠ 0),
+  // which starts inside the tensor (it starts 16-byte aligned) and ends inside this block (qh's
+  // window by byte 199): no guard needed.
+  template <bool kGuard> __device__ __forceinline__ Piece load(const std::uint8_t* b, const std::uint8_t*) const {
+    const std::uintptr_t aql = reinterpret_cast<std::uintptr_t>(b + ql_off);
+    const int o8 = static_cast<int>(aql & 7u);
+    const std::uint8_t* wql = reinterpret_cast<const std::uint8_t*>(aql & ~std::uintptr_t{7});
+    const std::uint8_t* wqh = wql + qh_dist;
+    const uint2 l_0 = ld_window8(wql), l_1 = ld_window8(wql + 8);
+    const uint2 h_0 = ld_window8(wqh), h_1 = ld_window8(wqh + 8);
+    uint2 l_2 = make_uint2(0u, 0u), h_2 = make_uint2(0u, 0u);
+    if (o8 != 0) {
+      l_2 = ld_window8(wql + 16);
+      h_2 = ld_window8(wqh + 16);
+    }
+    Piece pc;
+    pc.s0 = static_cast<signed char>(__ldg(b + sc_off));
+    pc.s1 = static_cast<signed char>(__ldg(b + sc_off + 4));
+    pc.d = __half2float(__ldg(reinterpret_cast<const __half*>(b + 208)));
+    const unsigned wl[6] = {l_0.x, l_0.y, l_1.x, l_1.y, l_2.x, l_2.y};
+    const unsigned wh[6] = {h_0.x, h_0.y, h_1.x, h_1.y, h_2.x, h_2.y};
+    // 4 words at byte o8 of each window: one select on o8 & 4, a funnel shift by (o8 & 2)·8.
+    const bool s4 = (o8 & 4) != 0;
+    const unsigned sh = static_cast<unsigned>(o8 & 2) * 8u;
+    unsigned ql[4], qh[4];
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+      ql[k] = __funnelshift_r(s4 ? wl[k + 1] : wl[k], s4 ? wl[k + 2] : wl[k + 1], sh);
+      qh[k] = __funnelshift_r(s4 ? wh[k + 1] : wh[k], s4 ? wh[k + 2] : wh[k + 1], sh);
+    }
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+      const unsigned hb = (qh[k] >> hs) & 0x33333333u;  // bits 0-1: k = kk, bits 4-5: k = kk + 2
+      // byte = low nibble | bits 4-5 from hb (hb << 4 has bits 6-7 clear; its bits 8-9 fall in
+      // the next byte's low nibble, which the 0xf0f0f0f0 mask drops).
+      pc.c[k] = (ql[k] & 0x0f0f0f0fu) | ((hb << 4) & 0xf0f0f0f0u);
+      pc.c[4 + k] = ((ql[k] >> 4) & 0x0f0f0f0fu) | (hb & 0xf0f0f0f0u);
+    }
+    return pc;
+  }
+  // Σ d·sc_r·(q − 32)·dx·xq = (d·dx)·A, A = sc0·(S0 − 32·sx0) + sc1·(S1 − 32·sx1): the dp4a chains
+  // start at −32·sx_r. |S_r − 32·sx_r| ≤ 16·32·127, |A| ≤ 2·128·65024 < 2^24 (exact as float).
+  static __device__ __forceinline__ float dot(const Piece& pc, const XPiece& x, float acc) {
+    int s0 = -32 * x.sx0, s1 = -32 * x.sx1;
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+      s0 = dp4a_us(pc.c[k], x.q[k], s0);
+      s1 = dp4a_us(pc.c[4 + k], x.q[4 + k], s1);
+    }
+    return fmaf(pc.d * x.dx, static_cast<float>(pc.s0 * s0 + pc.s1 * s1), acc);
+  }
+};
+
+constexpr int log2_int(int v) { return v <= 1 ? 0 : 1 + log2_int(v / 2); }
+
+// Sums V = 2^v values across the warp: afterwards every lane holds the total of value
+// lane >> (5 − v). Each halving step exchanges half of the values still held: V − 1 + 5 − v
+// shuffles instead of 5·V.
+template <int COUNT, int V> __device__ __forceinline__ void halve(float (&a)[V], int lane) {
+  if constexpr (COUNT > 1) {
+    constexpr int o = 16 >> log2_int(V / COUNT);
+    const bool upper = (lane & o) != 0;
+#pragma unroll
+    for (int i = 0; i < COUNT / 2; ++i) {
+      const float send = upper ? a[i] : a[i + COUNT / 2];
+      const float keep = upper ? a[i + COUNT / 2] : a[i];
+      a[i] = keep + __shfl_xor_sync(0xffffffffu, send, o);
+    }
+    halve<COUNT / 2, V>(a, lane);
+  }
+}
+template <int V> __device__ __forceinline__ float warp_sum_many(float (&a)[V], int lane) {
+  halve<V, V>(a, lane);
+  float v = a[0];
+#pragma unroll
+  for (int o = 16 >> log2_int(V); o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+constexpr int kSplitK = 4;   // warps per CTA; they split K
+constexpr int kRows = 4;     // rows per CTA (each warp works on all of them)
 constexpr int kMaxBatch = 8;
 
-template <DType T> constexpr int stage_bytes_per_warp() {
-  // + the 16-byte alignment slack at both ends, rounded up so every warp's region starts 16-byte
-  // aligned (cp.async's destinations must be, and decoding relies on shared ≡ global mod 16).
-  return (kChunk / Block<T>::elems * Block<T>::bytes + 32 + 15) / 16 * 16;
+// The steps warp, warp + kSplitK, … of R rows: acc[r·BMAX + b] += this lane's pieces of row r
+// times batch row b of x. rows: the lane's piece of each row at the first step; xr: its run 0 of
+// batch row 0 there.
+template <DType T, int R, int BMAX, bool kGuard>
+__device__ __forceinline__ void accumulate(const Lane<T>& ln, const std::uint8_t* (&rows)[R], const std::uint8_t* end,
+                                          const __half* xr, std::int64_t K, int nb, int warp, int lane,
+                                          float (&acc)[R * BMAX]) {
+  const int pieces = static_cast<int>(K / 32), steps = (pieces + 31) / 32;
+  for (int s = warp; s < steps; s += kSplitK) {
+    if (32 * s + lane < pieces) {  // false only in a row's last step
+      typename Lane<T>::Piece pc[R];
+#pragma unroll
+      for (int r = 0; r < R; ++r) pc[r] = ln.template load<kGuard>(rows[r], end);
+#pragma unroll
+      for (int b = 0; b < BMAX; ++b) {
+        if (b < nb) {
+          const __half* xb = xr + static_cast<std::int64_t>(b) * K;
+          const XPiece xp = quantize_x<Lane<T>::kSums>(xb, xb + Lane<T>::kRun1);
+#pragma unroll
+          for (int r = 0; r < R; ++r) acc[r * BMAX + b] = Lane<T>::dot(pc[r], xp, acc[r * BMAX + b]);
+        }
+      }
+    }
+#pragma unroll
+    for (int r = 0; r < R; ++r) rows[r] += kSplitK * Lane<T>::step_bytes;
+    xr += kSplitK * 1024;
+  }
 }
 
-// BMAX: 1 (decode at batch 1) or 8 (B ≤ 8 at run time).
-template <DType T, int BMAX>
-__global__ void __launch_bounds__(kWarps * 32) gemv_kernel(const std::uint8_t* __restrict__ w, std::int64_t N,
-                                                         std::int64_t K, std::int64_t row_bytes,
-                                                         const __half* __restrict__ x, int B, void* y, bool y_f32,
-                                                         const void* residual, std::int64_t ldy) {
-  using Blk = Block<T>;
-  extern __shared__ __align__(16) std::uint8_t smem[];
-  __half* xs = reinterpret_cast<__half*>(smem);  // [BMAX][kChunk]
-  std::uint8_t* ws_all = smem + static_cast<std::size_t>(BMAX) * kChunk * sizeof(__half);
-  constexpr int kWs = stage_bytes_per_warp<T>();
+// A CTA: rows [R·blockIdx.x, +R); warp w takes the steps w, w + kSplitK, … for all R rows and all
+// batch rows; a final exchange sums the warps. B = 1: Lane<T>::kMinBlocks CTAs per SM (≤ 64, 72 or
+// 80 registers).
+template <DType T, int R, int BMAX>
+__global__ void __launch_bounds__(kSplitK * 32, BMAX == 1 ? Lane<T>::kMinBlocks : 2)
+    gemv_kernel(const std::uint8_t* __restrict__ w, std::int64_t N, std::int64_t K, std::int64_t row_bytes,
+                const __half* __restrict__ x, int B, void* y, bool y_f32, const void* residual, std::int64_t ldy) {
+  constexpr int V = R * BMAX;
+  static_assert((V & (V - 1)) == 0 && V <= 32, "R·BMAX: a power of two ≤ 32");
+  __shared__ float red[kSplitK][V];
   const int warp = static_cast<int>(threadIdx.x) >> 5, lane = static_cast<int>(threadIdx.x) & 31;
-  std::uint8_t* ws = ws_all + warp * kWs;
-  const std::int64_t n = static_cast<std::int64_t>(blockIdx.x) * kWarps + warp;
-  const std::int64_t total = N * row_bytes;
+  const std::int64_t row0 = static_cast<std::int64_t>(blockIdx.x) * R;
+  const std::uint8_t* end = w + N * row_bytes;
   const int nb = BMAX == 1 ? 1 : B;
-
-  float acc[BMAX];
+  const Lane<T> ln(lane);
+  // This lane's piece of each row at its first step (rows past N repeat row N − 1: computed, not stored).
+  // Opaque to the compiler, so that it keeps them in registers instead of re-deriving them (the
+  // clamp, the multiply) in every iteration.
+  const std::uint8_t* rows[R];
 #pragma unroll
-  for (int b = 0; b < BMAX; ++b) acc[b] = 0.0f;
-
-  for (std::int64_t k0 = 0; k0 < K; k0 += kChunk) {
-    const int kc = static_cast<int>(K - k0 < kChunk ? K - k0 : kChunk);  // a multiple of the block (and of 8)
-    // x[:, k0 : k0 + kc] → xs, 16 bytes (8 halves) per copy.
-    const int packs_per_row = kc / 8;
-    for (int i = static_cast<int>(threadIdx.x); i < nb * packs_per_row; i += kWarps * 32) {
-      const int b = i / packs_per_row, p = i % packs_per_row;
-      cp_async16(xs + b * kChunk + 8 * p, x + static_cast<std::int64_t>(b) * K + k0 + 8 * p);
-    }
-    // This warp's row: the blocks of this chunk, through the 16-byte-aligned span around them.
-    std::int64_t head = 0;
-    if (n < N) {
-      const std::int64_t a = n * row_bytes + k0 / Blk::elems * Blk::bytes;
-      const std::int64_t e = a + static_cast<std::int64_t>(kc / Blk::elems) * Blk::bytes;
-      const std::int64_t a16 = a & ~std::int64_t{15};
-      const std::int64_t e16 = (e + 15) & ~std::int64_t{15};
-      head = a - a16;
-      const int pieces = static_cast<int>((e16 - a16) / 16);
-      for (int i = lane; i < pieces; i += 32) {
-        const std::int64_t g = a16 + 16 * i;
-        if (g + 16 <= total) {
-          cp_async16(ws + 16 * i, w + g);
-        } else {  // the tensor's last bytes: never read past its end
-          for (std::int64_t j = g; j < total; ++j) ws[16 * i + (j - g)] = w[j];
-        }
-      }
-    }
-    cp_async_wait_all();
-    __syncthreads();
-
-    if (n < N) {
-      const std::uint8_t* row = ws + head;
-      for (int g = lane; g < kc / 8; g += 32) {
-        const int e = 8 * g;
-        float wv[8];
-        decode8<T>(row + (e / Blk::elems) * Blk::bytes, e % Blk::elems, wv);
-#pragma unroll
-        for (int b = 0; b < BMAX; ++b) {
-          if (b < nb) {
-            const uint4 u = *reinterpret_cast<const uint4*>(xs + b * kChunk + e);
-            const __half2* h2 = reinterpret_cast<const __half2*>(&u);
-            float s = acc[b];
-#pragma unroll
-            for (int i = 0; i < 4; ++i) {
-              const float2 f = __half22float2(h2[i]);
-              s = fmaf(wv[2 * i], f.x, s);
-              s = fmaf(wv[2 * i + 1], f.y, s);
-            }
-            acc[b] = s;
-          }
-        }
-      }
-    }
-    __syncthreads();  // before the next chunk overwrites xs and ws
+  for (int r = 0; r < R; ++r) {
+    rows[r] = w + (row0 + r < N ? row0 + r : N - 1) * row_bytes + ln.lane_bytes +
+              static_cast<std::int64_t>(warp) * Lane<T>::step_bytes;
+    asm("" : "+l"(rows[r]));
   }
 
-  if (n >= N) return;
+  float acc[V];
 #pragma unroll
-  for (int b = 0; b < BMAX; ++b) {
-    if (b < nb) {
-      float v = detail::warp_sum(acc[b]);
-      if (lane == 0) {
-        // residual may alias y: this lane reads element (b, n) before it writes it, and no other
-        // thread touches it.
-        const std::int64_t o = static_cast<std::int64_t>(b) * ldy + n;
-        if (y_f32) {
-          if (residual != nullptr) v += static_cast<const float*>(residual)[o];
-          static_cast<float*>(y)[o] = v;
-        } else {
-          if (residual != nullptr) v += __half2float(static_cast<const __half*>(residual)[o]);
-          static_cast<__half*>(y)[o] = __float2half_rn(v);
-        }
+  for (int v = 0; v < V; ++v) acc[v] = 0.0f;
+  if (!Lane<T>::kNeedsGuard || row0 + R < N) {
+    accumulate<T, R, BMAX, false>(ln, rows, end, x + ln.run0 + 1024 * warp, K, nb, warp, lane, acc);
+  } else {  // the CTA of the tensor's last row
+    accumulate<T, R, BMAX, true>(ln, rows, end, x + ln.run0 + 1024 * warp, K, nb, warp, lane, acc);
+  }
+
+  const float total = warp_sum_many<V>(acc, lane);
+  if ((lane & (32 / V - 1)) == 0) red[warp][lane >> (5 - log2_int(V))] = total;
+  __syncthreads();
+  const int t = static_cast<int>(threadIdx.x);
+  if (t < V) {
+    const int r = t / BMAX, b = t % BMAX;
+    const std::int64_t n = row0 + r;
+    if (n < N && b < nb) {
+      float v = red[0][t];
+#pragma unroll
+      for (int k = 1; k < kSplitK; ++k) v += red[k][t];
+      // residual may alias y: this thread reads element (b, n) before it writes it, and no other
+      // thread touches it.
+      const std::int64_t o = static_cast<std::int64_t>(b) * ldy + n;
+      if (y_f32) {
+        if (residual != nullptr) v += static_cast<const float*>(residual)[o];
+        static_cast<float*>(y)[o] = v;
+      } else {
+        if (residual != nullptr) v += __half2float(static_cast<const __half*>(residual)[o]);
+        static_cast<__half*>(y)[o] = __float2half_rn(v);
       }
     }
   }
@@ -311,17 +707,15 @@ void gguf_gemv(DType wtype, const void* w, std::int64_t N, std::int64_t K, const
     const std::uintptr_t esz = y_dtype == DType::f32 ? 4u : 2u;
     if ((reinterpret_cast<std::uintptr_t>(y) % esz) != 0 || (reinterpret_cast<std::uintptr_t>(residual) % esz) != 0)
       throw InvalidInput("gguf_gemv: y and the residual must be aligned to their element");
-    const auto grid = static_cast<unsigned>((N + kWarps - 1) / kWarps);
+    const auto grid = static_cast<unsigned>((N + kRows - 1) / kRows);
     const std::int64_t rb = gguf_row_bytes(T, K);
     const auto* wb = static_cast<const std::uint8_t*>(w);
     const auto* xh = static_cast<const __half*>(x);
     const bool f32 = y_dtype == DType::f32;
     if (B == 1) {
-      const std::size_t smem = 1 * kChunk * sizeof(__half) + kWarps * stage_bytes_per_warp<T>();
-      gemv_kernel<T, 1><<<grid, kWarps * 32, smem, stream>>>(wb, N, K, rb, xh, B, y, f32, residual, ldy);
+      gemv_kernel<T, kRows, 1><<<grid, kSplitK * 32, 0, stream>>>(wb, N, K, rb, xh, B, y, f32, residual, ldy);
     } else {
-      const std::size_t smem = kMaxBatch * kChunk * sizeof(__half) + kWarps * stage_bytes_per_warp<T>();
-      gemv_kernel<T, kMaxBatch><<<grid, kWarps * 32, smem, stream>>>(wb, N, K, rb, xh, B, y, f32, residual, ldy);
+      gemv_kernel<T, kRows, kMaxBatch><<<grid, kSplitK * 32, 0, stream>>>(wb, N, K, rb, xh, B, y, f32, residual, ldy);
     }
     CUDA_CHECK(cudaGetLastError());
   });
