@@ -102,6 +102,19 @@ const LlmBuffer& LlmPassPlan::buffer(std::string_view name) const {
   throw InternalError(fmt::format("LLM pass plan has no buffer '{}'", name));
 }
 
+LlmWeight::Place LlmWeight::place(std::size_t source) const {
+  VRAMFIT_CHECK(source < source_rows.size() && !segments.empty(), "LlmWeight::place: source of a GGUF-typed weight");
+  std::int64_t row0 = 0;
+  for (std::size_t i = 0; i < source; ++i) row0 += source_rows[i];
+  for (const LlmSegment& g : segments)
+    if (row0 >= g.row0 && row0 < g.row0 + g.rows) {
+      const std::uint64_t row_bytes = storage_bytes(g.dtype, u64(cols));
+      return Place{g.dtype, row0, source_rows[source], g.offset + u64(row0 - g.row0) * row_bytes,
+                   u64(source_rows[source]) * row_bytes};
+    }
+  throw InternalError("LlmWeight::place: no segment holds row " + std::to_string(row0) + " of " + name);
+}
+
 const LlmWeight& LlmMemoryPlan::weight(std::string_view name) const {
   for (const auto& w : weights)
     if (w.name == name) return w;
@@ -227,15 +240,18 @@ std::vector<LlmWeight> plan_llm_weights(const DecoderConfig& c, Precision p, std
     t.sources = std::move(sources);
     t.rows = rows;
     t.cols = cols;
+    // Rows of each source of a stacked weight: q (Q rows), k and v (KV rows each); gate and up (I each).
+    for (const auto& src : t.sources) {
+      std::int64_t r = rows / static_cast<std::int64_t>(t.sources.size());
+      if (role == LlmWeightRole::Qkv || role == LlmWeightRole::QkvBias) r = src.find("q_proj") != std::string::npos ? Q : KV;
+      t.source_rows.push_back(r);
+    }
     std::vector<DType> types;  // GGUF precisions: per source
     bool gguf = false;
     if (is_gguf_precision(p) && cols > 1) {
-      const std::int64_t src_rows = rows / static_cast<std::int64_t>(t.sources.size());
-      for (const auto& src : t.sources) {
-        // Sources of a stacked weight: q (Q rows), k and v (KV rows each); gate and up (I each).
-        std::int64_t r = src_rows;
-        if (role == LlmWeightRole::Qkv) r = src.find("q_proj") != std::string::npos ? Q : KV;
-        types.push_back(llm_source_dtype(c, p, src, r, cols, opt));
+      for (std::size_t i = 0; i < t.sources.size(); ++i) {
+        const std::string& src = t.sources[i];
+        types.push_back(llm_source_dtype(c, p, src, t.source_rows[i], cols, opt));
         gguf = gguf || !float_dtype(types.back());
       }
       if (gguf)
@@ -249,22 +265,25 @@ std::vector<LlmWeight> plan_llm_weights(const DecoderConfig& c, Precision p, std
       t.data_bytes = u64(rows) * 4;
     } else if (gguf) {
       std::int64_t row0 = 0;
-      std::uint64_t off = 0;
       for (std::size_t i = 0; i < types.size(); ++i) {
-        LlmSegment seg;
-        seg.dtype = types[i];
-        seg.row0 = row0;
-        seg.rows = role == LlmWeightRole::Qkv ? (t.sources[i].find("q_proj") != std::string::npos ? Q : KV)
-                                              : rows / static_cast<std::int64_t>(types.size());
-        seg.offset = off;
-        seg.bytes = storage_bytes(seg.dtype, u64(seg.rows) * u64(cols));
-        off += align_up(seg.bytes);
-        row0 += seg.rows;
-        t.segments.push_back(seg);
+        const std::int64_t r = t.source_rows[i];
+        if (!t.segments.empty() && t.segments.back().dtype == types[i]) {
+          t.segments.back().rows += r;  // same type: the run goes on, no padding between the sources
+          t.segments.back().bytes = storage_bytes(types[i], u64(t.segments.back().rows) * u64(cols));
+        } else {
+          LlmSegment seg;
+          seg.dtype = types[i];
+          seg.row0 = row0;
+          seg.rows = r;
+          seg.offset = t.segments.empty() ? 0 : align_up(t.segments.back().offset + t.segments.back().bytes);
+          seg.bytes = storage_bytes(seg.dtype, u64(r) * u64(cols));
+          t.segments.push_back(seg);
+        }
+        row0 += r;
       }
       VRAMFIT_CHECK(row0 == rows, "GGUF segments of " + t.name + " cover its rows");
       t.dtype = types.front();
-      t.data_bytes = off;
+      t.data_bytes = t.segments.back().offset + align_up(t.segments.back().bytes);
     } else if (!quantized(role) || wq == act || is_gguf_precision(p)) {
       t.dtype = act;
       t.data_bytes = storage_bytes(act, u64(rows * cols));

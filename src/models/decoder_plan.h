@@ -69,8 +69,9 @@ constexpr std::int64_t kLlmGemvMaxBatch = 8;  // decode products at batch ≤ 8 
 enum class LlmWeightRole : std::uint8_t { Embedding, AttnNorm, Qkv, QkvBias, O, OBias, MlpNorm, GateUp, Down, FinalNorm, LmHead, RopeTable };
 std::string_view to_string(LlmWeightRole r);
 
-// One source of a GGUF-typed weight: rows [row0, row0 + rows) in block type `dtype`, at `offset` bytes
-// from the weight's data_offset (256-aligned), `bytes` long (rows · the type's row bytes).
+// A run of rows of a GGUF-typed weight in one block type: rows [row0, row0 + rows) in `dtype`, at
+// `offset` bytes from the weight's data_offset (256-aligned), `bytes` long (rows · the type's row
+// bytes). Consecutive sources of the same type share a run (Q4_K_M's q|k, gate|up): one GEMV launch.
 struct LlmSegment {
   DType dtype = DType::q8_0;
   std::int64_t row0 = 0, rows = 0;
@@ -88,8 +89,16 @@ struct LlmWeight {
   std::uint64_t scale_bytes = 0;     // int8: 2·n; int4: 2·n·k/128; else 0
   std::uint64_t data_offset = 0;     // from the start of the weights region (256-aligned)
   std::uint64_t scale_offset = 0;
+  std::vector<std::int64_t> source_rows;  // rows of each source, in order (sum = rows)
   std::vector<LlmSegment> segments;  // GGUF block types only (dtype = the first segment's); else empty
   bool gguf() const { return !segments.empty(); }
+  // Source i of a GGUF-typed weight: its type, first row, and byte offset from data_offset.
+  struct Place {
+    DType dtype;
+    std::int64_t row0, rows;
+    std::uint64_t offset, bytes;
+  };
+  Place place(std::size_t source) const;
 };
 
 struct LlmBuffer {

@@ -194,7 +194,7 @@ void LlmSession::Impl::load_weights() {
         const std::int64_t rows = dt.shape[0], cols = dt.shape.rank() > 1 ? dt.shape[1] : 1;
         k::RandomSpec r{cfg.seed, stream_id(src), 0, rule.offset, rule.scale};
         if (t.gguf()) {
-          const LlmSegment& g = t.segments[static_cast<std::size_t>(&src - t.sources.data())];
+          const LlmWeight::Place g = t.place(static_cast<std::size_t>(&src - t.sources.data()));
           k::random_fill_gguf(g.dtype, at(data, g.offset), g.rows, cols, r, stream);
         } else if (t.dtype == DType::i8) {
           k::random_fill_int8(reinterpret_cast<std::int8_t*>(at(data, static_cast<std::uint64_t>(row0 * cols))),
@@ -272,7 +272,7 @@ void LlmSession::Impl::load_gguf_weight(const LlmWeight& t) {
     if (!g) throw InvalidInput(fmt::format("GGUF file: no tensor for '{}'", t.sources[i]));
     const auto src_type = to_dtype(g->type);
     if (t.gguf()) {
-      const LlmSegment& seg = t.segments[i];
+      const LlmWeight::Place seg = t.place(i);
       if (!src_type || *src_type != seg.dtype || g->bytes.size() != seg.bytes)
         throw InvalidInput(fmt::format("GGUF file: '{}' is {} ({} bytes); the plan expects {} ({} bytes)", g->info->name,
                                        to_string(g->type), g->bytes.size(), to_string(seg.dtype), seg.bytes));

@@ -32,24 +32,30 @@ std::vector<DType> types(const LlmWeight& w) {
 TEST(LlmGgufPlan, Q4KMFollowsLlamaCppsRecipe) {
   const DecoderConfig c = decoder_preset("llama-7b");
   const auto ws = plan_llm_weights(c, Precision::q4_k_m);
-  // use_more_bits(i, 32): layers 0-3, 6, 9, …, 27 and 28-31 get Q6_K in attn_v and ffn_down.
-  EXPECT_EQ(types(W(ws, "layers.0.qkv")), (std::vector<DType>{DType::q4_k, DType::q4_k, DType::q6_k}));
-  EXPECT_EQ(types(W(ws, "layers.4.qkv")), (std::vector<DType>{DType::q4_k, DType::q4_k, DType::q4_k}));
+  // use_more_bits(i, 32): layers 0-3, 6, 9, …, 27 and 28-31 get Q6_K in attn_v and ffn_down. Runs of
+  // one type are one segment (q|k here), so a product is one GEMV launch per run.
+  EXPECT_EQ(types(W(ws, "layers.0.qkv")), (std::vector<DType>{DType::q4_k, DType::q6_k}));
+  EXPECT_EQ(types(W(ws, "layers.4.qkv")), (std::vector<DType>{DType::q4_k}));
   EXPECT_EQ(types(W(ws, "layers.6.down")), (std::vector<DType>{DType::q6_k}));
   EXPECT_EQ(types(W(ws, "layers.7.down")), (std::vector<DType>{DType::q4_k}));
-  EXPECT_EQ(types(W(ws, "layers.31.gate_up")), (std::vector<DType>{DType::q4_k, DType::q4_k}));
+  EXPECT_EQ(types(W(ws, "layers.31.gate_up")), (std::vector<DType>{DType::q4_k}));
   EXPECT_EQ(types(W(ws, "embedding")), (std::vector<DType>{DType::q4_k}));
   EXPECT_EQ(types(W(ws, "lm_head")), (std::vector<DType>{DType::q6_k}));
   EXPECT_FALSE(W(ws, "layers.0.attn_norm").gguf());
   EXPECT_EQ(W(ws, "layers.0.attn_norm").dtype, DType::f16);
   // Segments: rows in order, 256-aligned offsets, bytes = rows · row bytes of the type.
   const LlmWeight& qkv = W(ws, "layers.0.qkv");
-  ASSERT_EQ(qkv.segments.size(), 3u);
-  EXPECT_EQ(qkv.segments[1].row0, 4096);
-  EXPECT_EQ(qkv.segments[2].row0, 8192);
-  EXPECT_EQ(qkv.segments[2].bytes, 4096u * 16u * 210u);
+  ASSERT_EQ(qkv.segments.size(), 2u);
+  EXPECT_EQ(qkv.segments[0].rows, 8192);
+  EXPECT_EQ(qkv.segments[1].row0, 8192);
+  EXPECT_EQ(qkv.segments[1].bytes, 4096u * 16u * 210u);
   for (const auto& s : qkv.segments) EXPECT_EQ(s.offset % 256, 0u);
   EXPECT_EQ(qkv.data_bytes, 2u * 4096u * 16u * 144u + 4096u * 16u * 210u);
+  // Where each source lives: k right after q inside the Q4_K run, v at the start of the Q6_K run.
+  EXPECT_EQ(qkv.place(1).offset, 4096u * 16u * 144u);
+  EXPECT_EQ(qkv.place(1).dtype, DType::q4_k);
+  EXPECT_EQ(qkv.place(2).offset, qkv.segments[1].offset);
+  EXPECT_EQ(qkv.place(2).bytes, 4096u * 16u * 210u);
 }
 
 TEST(LlmGgufPlan, SizesMatchTheGgufSizeReport) {
@@ -84,7 +90,7 @@ TEST(LlmGgufPlan, RowsNotAMultipleOf256FallBackToQ8_0) {
   const DecoderConfig c = decoder_preset("qwen2.5-0.5b");
   EXPECT_FALSE(llm_unsupported_reason(c, Precision::q4_k_m));
   const auto ws = plan_llm_weights(c, Precision::q4_k_m);
-  EXPECT_EQ(W(ws, "layers.5.qkv").segments.front().dtype, DType::q8_0);
+  EXPECT_EQ(types(W(ws, "layers.5.qkv")), (std::vector<DType>{DType::q8_0}));
   EXPECT_EQ(W(ws, "layers.4.down").segments.front().dtype, DType::q4_k);  // use_more_bits(4, 24) is false
   EXPECT_EQ(W(ws, "layers.5.down").segments.front().dtype, DType::q6_k);  // (5 − 3) % 3 == 2
   EXPECT_FALSE(W(ws, "layers.5.qkv_bias").gguf());
@@ -106,6 +112,7 @@ TEST(LlmGgufPlan, FileTypesOverrideTheRecipe) {
   o.source_types["lm_head.weight"] = DType::f16;
   const auto ws = plan_llm_weights(c, Precision::q4_k_m, nullptr, o);
   EXPECT_EQ(types(W(ws, "layers.0.qkv")), (std::vector<DType>{DType::q4_k, DType::q8_0, DType::q6_k}));
+  EXPECT_EQ(W(ws, "layers.0.qkv").place(1).dtype, DType::q8_0);
   EXPECT_FALSE(W(ws, "lm_head").gguf());  // F16 in the file: a plain fp16 matrix
   EXPECT_EQ(W(ws, "lm_head").dtype, DType::f16);
   o.source_types["model.layers.0.self_attn.k_proj.weight"] = DType::f16;  // fp16 inside a block-typed stack
@@ -148,8 +155,8 @@ TEST(LlmGgufFile, GoldenFilesMapOntoTheDecoder) {
       for (std::size_t i = 0; i < w.sources.size(); ++i) {
         const GgufModelTensor* t = m.find(w.sources[i]);
         ASSERT_NE(t, nullptr) << w.sources[i];
-        EXPECT_EQ(to_dtype(t->type), w.segments[i].dtype) << w.sources[i];
-        EXPECT_EQ(t->bytes.size(), w.segments[i].bytes) << w.sources[i];
+        EXPECT_EQ(to_dtype(t->type), w.place(i).dtype) << w.sources[i];
+        EXPECT_EQ(t->bytes.size(), w.place(i).bytes) << w.sources[i];
         ++matched;
       }
     }
