@@ -8,7 +8,10 @@
 // anything heavy runs.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <fmt/format.h>
+#include <functional>
 
 #include "backend/cpu/decoder.h"
 #include "core/bytes.h"
@@ -123,8 +126,11 @@ TEST_F(LlmSessionTest, MatchesTheCpuReferenceAtEveryPrecision) {
       const Trace ref = cpu_trace(c, w, p, storage, prompt, nullptr, forced);  // fed what the GPU was fed
       const double err = relative_l2(got.logits, ref.logits);
       // fp16: the 1e-2; bf16 stores 3 fewer mantissa bits; int8/int4 against the CPU model
-      // with the same dequantised weights (the kernels add only fp16 rounding of their own).
-      const double tol = p == Precision::bf16 ? 4e-2 : 1e-2;
+      // with the same dequantised weights (the kernels add only fp16 rounding of their own). The GGUF
+      // GEMVs also round x to int8 per 32 values (llama.cpp's arithmetic for these blocks, dp4a;
+      // gguf_gemv.cuh): ≤ 1/254 of the group's max per element, about 1 % over the model here.
+      const bool gguf = p == Precision::q8_0 || p == Precision::q4_0 || p == Precision::q4_k_m;
+      const double tol = p == Precision::bf16 ? 4e-2 : (gguf ? 2e-2 : 1e-2);
       std::printf("  %s %-4s vs CPU reference (same weights): rel L2 %.2e (%.0f%% of %.0e), top-1 %.3f\n", c.name.c_str(),
                   std::string(to_string(p)).c_str(), err, 100 * err / tol, tol, top1(got, ref));
       EXPECT_LE(err, tol) << c.name << " " << to_string(p);
@@ -278,13 +284,48 @@ TEST_F(LlmSessionTest, GgufFilesFromThePythonPackageDecodeLikeTheCpuReference) {
     }
     cpu::ReferenceDecoder d(c, gguf_decoder_weights(m), 1, 64, DType::f16);
     const cpu::GreedyRun r = cpu::greedy_generate(d, prompt, P, steps);
+    // The CPU's margin between its best and second-best logit at each generated position: where it
+    // is a near-tie, the GPU's int8-rounded activations (gguf_gemv.cuh) may pick the other token and
+    // the two continuations part; before that the tokens must be the same.
+    const std::int64_t V = c.vocab_size, total = P + steps;
+    std::int64_t agree = 0;
+    bool parted = false;
     std::string a, b;
     for (std::int64_t i = 0; i < steps; ++i) {
-      a += std::to_string(gpu[static_cast<std::size_t>(i)]) + " ";
-      b += std::to_string(r.generated[static_cast<std::size_t>(i)]) + " ";
+      const float* row = r.logits.ptr() + (P - 1 + i) * V;
+      std::vector<float> sorted(row, row + V);
+      std::partial_sort(sorted.begin(), sorted.begin() + 2, sorted.end(), std::greater<>());
+      const float margin = sorted[0] - sorted[1];
+      const std::int32_t g = gpu[static_cast<std::size_t>(i)], h = r.generated[static_cast<std::size_t>(i)];
+      a += std::to_string(g) + " ";
+      b += fmt::format("{} ({:.3f}) ", h, margin);
+      if (parted) continue;
+      if (g == h) {
+        ++agree;
+      } else {
+        parted = true;
+        EXPECT_LT(margin, 0.05f) << kind << ": the GPU's token " << g << " differs from the CPU's " << h
+                                 << " at step " << i << " where the CPU's margin is no near-tie";
+      }
     }
-    std::printf("  %s GGUF file: GPU greedy %s| CPU reference %s\n", kind, a.c_str(), b.c_str());
-    EXPECT_EQ(gpu, r.generated) << kind;
+    (void)total;
+    std::printf("  %s GGUF file: GPU greedy %s| CPU reference (margin) %s— %lld of %lld agree before any near-tie\n", kind,
+                a.c_str(), b.c_str(), static_cast<long long>(agree), static_cast<long long>(steps));
+    EXPECT_GE(agree, 8) << kind;
+    // Teacher-forced: fed the CPU's tokens, the GPU's logits at each step stay within 2e-2 (rel L2).
+    s.reset();
+    s.prefill(prompt, P);
+    std::vector<float> got, ref;
+    for (std::int64_t i = 0; i < steps; ++i) {
+      const Tensor l = s.last_logits();
+      got.insert(got.end(), l.data.begin(), l.data.end());
+      const float* row = r.logits.ptr() + (P - 1 + i) * V;
+      ref.insert(ref.end(), row, row + V);
+      s.decode(std::vector<std::int32_t>{r.generated[static_cast<std::size_t>(i)]});
+    }
+    const double err = relative_l2(got, ref);
+    std::printf("  %s GGUF file, teacher-forced: logits rel L2 %.2e\n", kind, err);
+    EXPECT_LE(err, 2e-2) << kind;
   }
 }
 
