@@ -1,7 +1,7 @@
 // tests/gpu/test_llm_kernels.cpp — every LLM kernel (backend/cuda/kernels/llm_*.cuh) against a plain
 // CPU loop (backend/cpu/llm_ops.h, ops.h linear, weights/quant_int.h dequantize) on the same host data.
 //
-// Shapes are awkward on purpose: batch 1, 3 and 8; k not a multiple of 256 (384, 200, 1000) and one
+// Shapes are awkward on purpose: batch 1, 3 and 8; k not a multiple of 256 (384, 200, 1000, 400, 8320) and one
 // misaligned x to force the GEMV's scalar path; head dims 64 and 128; GQA ratios 1, 4, 7 (padded to
 // 8) and 8; contexts 1, 77, 700 and 1100 (several splits, positions past a sequence's length filled
 // with garbage that must be ignored); a prefill continued after 100 cached tokens reading k/v straight
@@ -456,7 +456,9 @@ TEST_F(LlmKernels, Gemv) {
   struct Case {
     I64 n, k;
   };
-  const Case cases[] = {{4096, 4096}, {37, 384}, {111, 200}, {19, 1000}};
+  // 400 and 8320: the vector kernel's tail step (int8 / 16-bit rows whose 16-byte vectors are not a
+  // multiple of 4; int4 warps that loop more than once, then take the last group alone).
+  const Case cases[] = {{4096, 4096}, {37, 384}, {111, 200}, {19, 1000}, {29, 400}, {24, 8320}};
   for (DType act : k16)
     for (DType wdt : {act, DType::i8, DType::i4})
       for (const Case& cs : cases) {
