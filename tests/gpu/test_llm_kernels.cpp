@@ -559,6 +559,10 @@ TEST_F(LlmKernels, DecodeAttention) {
       {16, 2, 128, 1100, {1100, 700, 64}},      // G 8, several splits
       {14, 2, 64, 1100, {1037}},                // G 7 (padded to 8)
       {32, 32, 128, 4096, {4096}},              // llama-7b
+      // ≤ 8 splits run as one thread-block cluster per (sequence, kv head) on sm_90+ (merged in
+      // distributed shared memory), with idle blocks where a sequence is shorter:
+      {32, 32, 128, 512, {512, 300}},           // llama-7b at context 512: 8 splits, G 1
+      {16, 2, 128, 300, {300, 64}},             // G 8: 5 splits
   };
   for (DType dt : k16)
     for (const Case& c : cases)

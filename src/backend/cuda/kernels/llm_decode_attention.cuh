@@ -27,6 +27,8 @@
 //     and warps that hold the same dims (shuffles, then shared memory).
 // Output: normalised o directly when splits = 1, else (m, l, unnormalised o) per split to scratch and
 // kernel 2 (grid batch·H, d threads) merges them: M = max m_s, o = Σ 2^(m_s − M)·o_s / Σ 2^(m_s − M)·l_s.
+// On sm_90+ with ≤ 8 splits, the splits of one (sequence, kv head) are one thread-block cluster and the
+// first block merges the others' partials from their shared memory (no scratch traffic, no kernel 2).
 //
 // Splits: decode_attention_splits() picks enough blocks to fill the GPU (~4 per SM) at max_ctx while
 // keeping chunks ≤ 512 keys (the score buffer) and ≥ 64: splits ≥ ⌈max_ctx/512⌉.
