@@ -5,16 +5,31 @@ of memory), max batch at the first context, prefill and decode tokens/s, and the
 against the plan's prediction.
 
   llm_summary.py RESULT.json [--label TEXT]
+  llm_summary.py --profile-check FILE|-    the LLM lines of tools/check_profile.py's output, one each
 """
 import argparse
 import json
+import sys
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("result")
+    ap.add_argument("result", nargs="?")
     ap.add_argument("--label", default="")
+    ap.add_argument("--profile-check")
     a = ap.parse_args()
+    if a.profile_check:
+        src = sys.stdin if a.profile_check == "-" else open(a.profile_check)
+        for line in src:
+            if not line.startswith("{"):
+                continue
+            r = json.loads(line)
+            if r.get("kind") != "llm":
+                continue
+            print(f"profile llm {r['model']} {r['precision']:6s}: {r['status']}, max context {r.get('max_context')}"
+                  f"{' confirmed' if r.get('confirmed') else ''}, decode {r.get('decode_tokens_per_s') or 0:.0f} tok/s, "
+                  f"prefill {r.get('prefill_tokens_per_s') or 0:.0f} tok/s")
+        return
     j = json.load(open(a.result))
     for r in j["rows"]:
         q = r["precision"]

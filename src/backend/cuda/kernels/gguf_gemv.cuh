@@ -84,6 +84,10 @@
 // q4_k/q6_k. Measured numbers belong in the benchmark (tests/gpu/test_gguf_kernels.cpp
 // DISABLED_Throughput prints them).
 //
+// Launched plainly, not with programmatic dependent launch (kernel_common.cuh launch_pdl): x is read
+// through the read-only path (__ldg), which PDL would make unsafe, and measured on the H200 with
+// coherent loads for x instead, Q4_K_M decode fell from 429 to 331–348 tokens/s with or without PDL.
+//
 // Requirements (InvalidInput otherwise, naming the value): K a multiple of the block (32 for
 // q8_0/q4_0, 256 for q4_k/q6_k); 1 ≤ B ≤ 8; N ≥ 1; ldy = 0 or ≥ N; gemv: w and x 16-byte aligned,
 // y and residual aligned to their element; dequantize/embedding: w 2-byte aligned, out 16-byte

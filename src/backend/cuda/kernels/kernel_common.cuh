@@ -21,6 +21,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <type_traits>
@@ -202,6 +203,67 @@ template <class T, int V> __device__ __forceinline__ void store_unit(T* p, const
     memcpy(&raw, &u, 16);
     *reinterpret_cast<uint4*>(p) = raw;
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Programmatic dependent launch (sm_90+; CUDA programming guide, "Programmatic Dependent Launch and
+// Synchronization"). A kernel launched with launch_pdl() may start while the kernel before it in the
+// stream is still running: it must call pdl_wait() before it reads anything that kernel wrote (or
+// writes anything it reads); what it reads before — weights, which no kernel of the pass writes — it
+// streams while the previous kernel drains. A kernel calls pdl_trigger() to let its dependent start
+// early (without it the dependent starts when it ends). Both are no-ops below sm_90, and launch_pdl
+// is a plain launch there. Captured into a CUDA graph as a programmatic edge.
+__device__ __forceinline__ void pdl_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void pdl_trigger() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" :::);
+#endif
+}
+
+// VRAMFIT_NO_PDL=1 turns it off (plain launches), e.g. to rule it out when hunting a race. Inputs a
+// PDL kernel reads after pdl_wait() must not go through the non-coherent read-only path (__ldg,
+// ld.global.nc): it may hold lines from before the previous kernel's writes; use __ldcg or plain loads.
+// A 16-byte load through L1 on the coherent path (ld.global, not .nc) for inputs that a PDL kernel
+// reads after pdl_wait(); volatile keeps it after the wait.
+__device__ __forceinline__ uint4 ld_coherent(const void* p) {
+  uint4 v;
+  asm volatile("ld.global.v4.u32 {%0, %1, %2, %3}, [%4];" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
+  return v;
+}
+
+inline bool pdl_supported() {
+  static const bool ok = [] {
+    if (const char* e = std::getenv("VRAMFIT_NO_PDL"); e != nullptr && e[0] == '1') return false;
+    int dev = 0, major = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess) return false;
+    if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) return false;
+    return major >= 9;
+  }();
+  return ok;
+}
+
+template <class... Params, class... Args>
+void launch_pdl(void (*kernel)(Params...), dim3 grid, dim3 block, std::size_t smem, cudaStream_t stream, Args&&... args) {
+  if (!pdl_supported()) {
+    kernel<<<grid, block, smem, stream>>>(std::forward<Args>(args)...);
+    CUDA_CHECK(cudaGetLastError());
+    return;
+  }
+  cudaLaunchConfig_t cfg{};
+  cfg.gridDim = grid;
+  cfg.blockDim = block;
+  cfg.dynamicSmemBytes = smem;
+  cfg.stream = stream;
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  cfg.attrs = attr;
+  cfg.numAttrs = 1;
+  CUDA_CHECK(cudaLaunchKernelEx(&cfg, kernel, std::forward<Args>(args)...));
 }
 
 }  // namespace vramfit::cuda::kernels::detail

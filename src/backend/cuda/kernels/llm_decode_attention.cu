@@ -16,6 +16,7 @@ using detail::to_float;
 // Warps per block. 8 (for groups of ≤ 4 query heads, one step of K and V loads per 64-key chunk) was
 // measured on the H200: 10.2 vs 10.7 µs at context 512 but 31.5 vs 28.2 µs at 4096 — so 4.
 template <int G> inline constexpr int kWarpsFor = 4;
+constexpr int kMaxClusterSplitsDev = 8;  // = kMaxClusterSplits (the host's launch limit below)
 constexpr int kMaxChunk = 512;       // keys per split (score buffer)
 constexpr int kMinChunk = 64;        // fewer keys per split than this is not worth a block
 constexpr int kUnrollKeys = 4;       // 16-byte K/V loads in flight per lane (8 measured slower at 4096 keys: 33.7 vs 29.0 µs)
@@ -86,6 +87,7 @@ __global__ void __launch_bounds__(kThreadsDecode) decode_attention_kernel(
   constexpr int KPW = 32 / L;     // keys per warp step
   constexpr int KPB = KPW * kWarps;
   static_assert(G <= L, "group larger than the lanes of a key");
+  detail::pdl_trigger();  // the o-projection GEMV may start streaming its weights now
   __shared__ float s_p[G][kMaxChunk];
   __shared__ float s_red[kWarps][G][D];
   __shared__ float s_m[G], s_l[G];
@@ -240,20 +242,27 @@ __global__ void __launch_bounds__(kThreadsDecode) decode_attention_kernel(
       for (int i = tid; i < G * D; i += kThreadsDecode) {
         const int g = i / D, dim = i - g * D;
         if (g >= group) continue;
+        // Every rank's (m, l, o) loaded first (independent remote loads in flight together), then merged.
+        float mr[kMaxClusterSplitsDev], lr[kMaxClusterSplitsDev], orr[kMaxClusterSplitsDev];
+#pragma unroll
+        for (int r = 0; r < kMaxClusterSplitsDev; ++r) {
+          const bool live = r < n_s;
+          lr[r] = live ? cluster.map_shared_rank(&s_l[0], r)[g] : 0.0f;
+          mr[r] = live ? cluster.map_shared_rank(&s_m[0], r)[g] : -INFINITY;
+          orr[r] = live ? cluster.map_shared_rank(&s_po[0][0], r)[g * D + dim] : 0.0f;
+        }
         float m = -INFINITY;
-        for (int r = 0; r < n_s; ++r) {
-          const float lr = cluster.map_shared_rank(&s_l[0], r)[g];
-          if (lr > 0.0f) m = fmaxf(m, cluster.map_shared_rank(&s_m[0], r)[g]);
-        }
+#pragma unroll
+        for (int r = 0; r < kMaxClusterSplitsDev; ++r)
+          if (lr[r] > 0.0f) m = fmaxf(m, mr[r]);
         float l = 0.0f, acc_o = 0.0f;
-        for (int r = 0; r < n_s; ++r) {
-          const float lr = cluster.map_shared_rank(&s_l[0], r)[g];
-          if (lr > 0.0f) {
-            const float w = exp2f(cluster.map_shared_rank(&s_m[0], r)[g] - m);
-            l = fmaf(w, lr, l);
-            acc_o = fmaf(w, cluster.map_shared_rank(&s_po[0][0], r)[g * D + dim], acc_o);
+#pragma unroll
+        for (int r = 0; r < kMaxClusterSplitsDev; ++r)
+          if (lr[r] > 0.0f) {
+            const float w = exp2f(mr[r] - m);
+            l = fmaf(w, lr[r], l);
+            acc_o = fmaf(w, orr[r], acc_o);
           }
-        }
         const int h = hk * group + g;
         o[static_cast<std::int64_t>(b) * o_stride + static_cast<std::int64_t>(h) * D + dim] =
             detail::from_float<T>(l > 0.0f ? acc_o / l : 0.0f);
@@ -291,6 +300,7 @@ __global__ void __launch_bounds__(D) decode_combine_kernel(const float* __restri
                                                            const float* __restrict__ part_ml,
                                                            const std::int32_t* __restrict__ seq_lens, T* __restrict__ o,
                                                            int heads, int splits, std::int64_t o_stride) {
+  detail::pdl_trigger();
   const int bh = static_cast<int>(blockIdx.x), b = bh / heads, h = bh - b * heads;
   const int n_s = used_splits(seq_lens[b], splits);
   const std::int64_t slot0 = static_cast<std::int64_t>(bh) * splits;
@@ -312,7 +322,7 @@ __global__ void __launch_bounds__(D) decode_combine_kernel(const float* __restri
 }
 
 // Clusters of up to 8 blocks are portable on sm_90+; the cluster kernel is compiled for those only.
-constexpr int kMaxClusterSplits = 8;
+constexpr int kMaxClusterSplits = kMaxClusterSplitsDev;
 bool cluster_capable() {
   static const bool ok = [] {
     int dev = 0, major = 0;

@@ -188,6 +188,7 @@ __global__ void __launch_bounds__(kBlock, 2)
 
   // U chunks from cb on. Tail: the one step that may reach past the last vector (16-bit and int8 when
   // k/E is not a multiple of 4, or past the last chunk) — missing vectors give zero weights and x.
+  bool waited = false;  // programmatic dependent launch (kernel_common.cuh): x is read after pdl_wait
   auto step = [&](int cb, auto tail) {
     constexpr bool Tail = decltype(tail)::value;
     const uint4* pa = wa + 4 * cb;  // then constant offsets: vector 4(cb+u) + t
@@ -203,13 +204,17 @@ __global__ void __launch_bounds__(kBlock, 2)
         va[u] = vb[u] = make_uint4(0, 0, 0, 0);
       }
     }
+    if (!waited) {  // the weights are in flight; x (and later y) are the previous kernel's: wait for it
+      detail::pdl_wait();
+      waited = true;
+    }
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       if (Tail && cb + u >= chunks) break;  // warp-uniform: mma needs the whole warp
       const bool ok = !Tail || (cb + u) * 4 + t < vecs;
       uint4 xv[XV];
 #pragma unroll
-      for (int i = 0; i < XV; ++i) xv[i] = ok ? __ldg(px + 4 * XV * u + i) : make_uint4(0, 0, 0, 0);
+      for (int i = 0; i < XV; ++i) xv[i] = ok ? detail::ld_coherent(px + 4 * XV * u + i) : make_uint4(0, 0, 0, 0);  // not .nc: PDL
       if constexpr (W == WKind::Int4) {
         float part[4] = {0.0f, 0.0f, 0.0f, 0.0f};  // Σ q·x over group cb+u: exact products, fp32 sum
         mma_vec<T, W>(part, va[u], vb[u], xv);
@@ -228,6 +233,7 @@ __global__ void __launch_bounds__(kBlock, 2)
   for (; cb + kUnroll <= full; cb += kWarps * kUnroll) step(cb, std::false_type{});
   if (cb < chunks) step(cb, std::true_type{});  // then cb + 8U > chunks: nothing after it
 
+  if (!waited) detail::pdl_wait();  // warps without a step still store y and read the residual below
   // c0 = (row g, batch 2t), c1 = (row g, batch 2t+1), c2 / c3 = the same for row g+8.
 #pragma unroll
   for (int j = 0; j < 4; ++j) {
@@ -292,7 +298,7 @@ __global__ void __launch_bounds__(kScalarBlock)
 template <class T, WKind W>
 void launch_vec(const LlmWeights& w, const void* x, int batch, const void* residual, void* y, cudaStream_t stream) {
   const unsigned grid = static_cast<unsigned>((w.n + kTileRows - 1) / kTileRows);
-  gemv_mma_kernel<T, W><<<grid, kBlock, 0, stream>>>(
+  detail::launch_pdl(gemv_mma_kernel<T, W>, dim3(grid), dim3(kBlock), 0, stream,
       static_cast<const T*>(x), static_cast<const std::uint8_t*>(w.data), static_cast<const __half*>(w.scale),
       static_cast<const T*>(residual), static_cast<T*>(y), static_cast<int>(w.n), static_cast<int>(w.k), batch);
 }

@@ -11,6 +11,7 @@ using detail::to_float;
 template <class T, int V>
 __global__ void rms_norm_kernel(const T* x, const T* __restrict__ w, T* y, int units, int features,
                                 float eps) {
+  detail::pdl_trigger();  // the next kernel (a GEMV) may start streaming its weights now
   __shared__ float scratch[32];
   const std::int64_t off = static_cast<std::int64_t>(blockIdx.x) * features;
   const T* xr = x + off;

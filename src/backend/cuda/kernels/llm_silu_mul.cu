@@ -13,6 +13,7 @@ template <class T, int V>
 __global__ void silu_mul_kernel(const T* gate, std::int64_t gate_stride, const T* up, std::int64_t up_stride, T* y,
                                 std::int64_t units_per_row, std::int64_t items) {
   constexpr bool k16 = !std::is_same_v<T, float>;
+  detail::pdl_trigger();  // the next kernel (the down GEMV) may start streaming its weights now
   for (std::int64_t it = detail::global_thread(); it < items; it += detail::grid_threads()) {
     const std::int64_t r = it / units_per_row, c = (it - r * units_per_row) * V;
     const auto g = llm::load_unit<T, V>(gate + r * gate_stride + c);
