@@ -121,35 +121,37 @@ const LlmWeight& LlmMemoryPlan::weight(std::string_view name) const {
   throw InternalError(fmt::format("LLM plan has no weight '{}'", name));
 }
 
+namespace {
+
+// Quantized projections group their input columns: every input width must be a multiple of `group`.
+std::optional<std::string> input_widths_reason(const DecoderConfig& c, std::int64_t group, const std::string& format) {
+  const std::pair<const char*, std::int64_t> ks[] = {
+      {"hidden_size (q/k/v, gate/up inputs)", c.hidden_size}, {"q heads·head_dim (o_proj input)", c.q_dim()},
+      {"intermediate_size (down_proj input)", c.intermediate_size}};
+  for (const auto& [what, k] : ks)
+    if (k % group) return fmt::format("{} needs {} to be a multiple of {}; it is {}", format, what, group, k);
+  return std::nullopt;
+}
+
+}  // namespace
+
 std::optional<std::string> llm_unsupported_reason(const DecoderConfig& c, Precision p) {
   switch (p) {
     case Precision::fp16:
     case Precision::bf16:
     case Precision::int8: break;
-    case Precision::int4: {
-      const std::pair<const char*, std::int64_t> ks[] = {
-          {"hidden_size (q/k/v, gate/up inputs)", c.hidden_size}, {"q heads·head_dim (o_proj input)", c.q_dim()},
-          {"intermediate_size (down_proj input)", c.intermediate_size}};
-      for (const auto& [what, k] : ks)
-        if (k % kInt4GroupSize)
-          return fmt::format("int4 (W4A16, groups of {} along the input) needs {} to be a multiple of {}; it is {}",
-                             kInt4GroupSize, what, kInt4GroupSize, k);
+    case Precision::int4:
+      if (auto why = input_widths_reason(c, kInt4GroupSize, fmt::format("int4 (W4A16, groups of {} along the input)", kInt4GroupSize)))
+        return why;
       break;
-    }
     case Precision::q8_0:
     case Precision::q4_0:
-    case Precision::q4_k_m: {
+    case Precision::q4_k_m:
       // Blocks run along the input: every projection's input width must hold whole 32-element blocks
       // (Q4_K/Q6_K rows that are not a multiple of 256 fall back to Q8_0, as llama.cpp does).
-      const std::pair<const char*, std::int64_t> ks[] = {
-          {"hidden_size (q/k/v, gate/up inputs)", c.hidden_size}, {"q heads·head_dim (o_proj input)", c.q_dim()},
-          {"intermediate_size (down_proj input)", c.intermediate_size}};
-      for (const auto& [what, k] : ks)
-        if (k % 32)
-          return fmt::format("{} (GGUF blocks of 32 along the input) needs {} to be a multiple of 32; it is {}",
-                             to_string(p), what, k);
+      if (auto why = input_widths_reason(c, 32, fmt::format("{} (GGUF blocks of 32 along the input)", to_string(p))))
+        return why;
       break;
-    }
     case Precision::fp32:
       return std::string("decoder LLMs run in fp16, bf16, int8 (W8A16) or int4 (W4A16); fp32 is the CPU reference only");
     default:
@@ -170,8 +172,6 @@ GgufRecipe recipe_of(Precision p) {
     default: return GgufRecipe::Q4_K_M;
   }
 }
-
-bool float_dtype(DType t) { return t == DType::f32 || t == DType::f16 || t == DType::bf16; }
 
 }  // namespace
 
@@ -196,7 +196,7 @@ DType llm_source_dtype(const DecoderConfig& c, Precision p, const std::string& h
     const std::uint64_t ne[2] = {static_cast<std::uint64_t>(cols), static_cast<std::uint64_t>(rows)};
     t = to_dtype(gguf_recipe_type(recipe_of(p), gname, ne, c.num_layers)).value_or(DType::f16);
   }
-  return float_dtype(t) ? act : t;
+  return is_float(t) ? act : t;
 }
 
 DType llm_activation_dtype(Precision p) {
@@ -252,11 +252,11 @@ std::vector<LlmWeight> plan_llm_weights(const DecoderConfig& c, Precision p, std
       for (std::size_t i = 0; i < t.sources.size(); ++i) {
         const std::string& src = t.sources[i];
         types.push_back(llm_source_dtype(c, p, src, t.source_rows[i], cols, opt));
-        gguf = gguf || !float_dtype(types.back());
+        gguf = gguf || !is_float(types.back());
       }
       if (gguf)
         for (std::size_t i = 0; i < types.size(); ++i)
-          if (float_dtype(types[i]))
+          if (is_float(types[i]))
             throw Unsupported(fmt::format("{}: '{}' is {} while the other parts of {} are GGUF blocks (not implemented)",
                                           c.name, t.sources[i], to_string(types[i]), t.name));
     }

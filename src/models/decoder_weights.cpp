@@ -148,7 +148,7 @@ TensorMap decoder_weights_at(const DecoderConfig& c, const TensorMap& w, Precisi
       // The recipe's block type (llama.cpp's), quantized and dequantized as the session stores it.
       const std::int64_t cols = t.shape.rank() > 1 ? t.shape[1] : 1;
       const DType dt = llm_source_dtype(c, p, t.name, t.shape[0], cols);
-      if (const auto g = to_ggml_type(dt); g && dt != DType::f16 && dt != DType::f32 && dt != DType::bf16) {
+      if (const auto g = to_ggml_type(dt); g && !is_float(dt)) {
         x.data = gguf_dequantize(*g, gguf_quantize(*g, x.data), x.data.size());
       } else {
         for (float& v : x.data) v = round_to_half(v);
@@ -239,20 +239,22 @@ std::map<std::string, DType> gguf_source_types(const GgufLlamaModel& m) {
   return out;
 }
 
+Tensor gguf_tensor_hf(const GgufModelTensor& t) {
+  Tensor v(t.shape);
+  v.data = gguf_dequantize(t.type, t.bytes, static_cast<std::uint64_t>(t.shape.numel()));
+  if (t.rope_rows_permuted) {
+    std::vector<float> hf(v.data.size());
+    gguf_rope_rows_to_hf(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(v.data.data()), v.data.size() * 4),
+                         std::span<std::uint8_t>(reinterpret_cast<std::uint8_t*>(hf.data()), hf.size() * 4), t.shape[0],
+                         t.rope_heads);
+    v.data = std::move(hf);
+  }
+  return v;
+}
+
 TensorMap gguf_decoder_weights(const GgufLlamaModel& m) {
   TensorMap out;
-  for (const auto& t : m.tensors) {
-    Tensor v(t.shape);
-    v.data = gguf_dequantize(t.type, t.bytes, static_cast<std::uint64_t>(t.shape.numel()));
-    if (t.rope_rows_permuted) {
-      std::vector<float> hf(v.data.size());
-      gguf_rope_rows_to_hf(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(v.data.data()), v.data.size() * 4),
-                           std::span<std::uint8_t>(reinterpret_cast<std::uint8_t*>(hf.data()), hf.size() * 4), t.shape[0],
-                           t.rope_heads);
-      v.data = std::move(hf);
-    }
-    out.emplace(t.hf_name, std::move(v));
-  }
+  for (const auto& t : m.tensors) out.emplace(t.hf_name, gguf_tensor_hf(t));
   return out;
 }
 

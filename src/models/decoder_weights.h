@@ -78,8 +78,10 @@ DecoderConfig decoder_config_from_gguf(const GgufLlamaModel& m, const std::strin
 Precision gguf_file_precision(const GgufLlamaModel& m);
 // HF name → our DType of every tensor (LlmPlanOptions::source_types).
 std::map<std::string, DType> gguf_source_types(const GgufLlamaModel& m);
-// Every tensor dequantized to fp32 under its HF name, q/k rows in HF order: the CPU reference of
-// the file's model (what backend/cpu/decoder.h runs).
+// One tensor dequantized to fp32, q/k rows in HF order.
+Tensor gguf_tensor_hf(const GgufModelTensor& t);
+// Every tensor so, under its HF name: the CPU reference of the file's model (what
+// backend/cpu/decoder.h runs).
 TensorMap gguf_decoder_weights(const GgufLlamaModel& m);
 
 }  // namespace vramfit

@@ -102,19 +102,30 @@ MeasuredPoint read_point(const Reader& rd, const json& m, const std::string& at)
   return p;
 }
 
-ProfiledCell read_cell(const Reader& rd, const json& r, const std::string& at) {
-  ProfiledCell c;
+// What every row, vision or LLM, says of itself: model, precision (one of a newer build is kept as
+// recorded), status and its reason, the budget; and at the end its mark.
+template <class Cell> void read_cell_identity(const Reader& rd, const json& r, const std::string& at, Cell& c) {
   c.model = rd.str(r, at, "model");
   c.precision_id = rd.str(r, at, "precision");
   try {
     c.precision = parse_precision(c.precision_id);
   } catch (const InvalidInput&) {
-    c.precision.reset();  // a precision of a newer build: kept, shown as recorded
+    c.precision.reset();
   }
   c.status = rd.str(r, at, "status");
   check_status(rd, at + ".status", c.status);
   if (auto s = rd.opt_str(r, at, "reason")) c.reason = *s;
   c.budget_bytes = rd.bytes(r, at, "budget_bytes");
+}
+
+template <class Cell> void read_cell_mark(const Reader& rd, const json& r, const std::string& at, Cell& c) {
+  c.mark = rd.str(r, at, "mark");
+  if (auto n = rd.opt_str(r, at, "mark_note")) c.mark_note = *n;
+}
+
+ProfiledCell read_cell(const Reader& rd, const json& r, const std::string& at) {
+  ProfiledCell c;
+  read_cell_identity(rd, r, at, c);
   const std::string mat = at + ".max_batch";
   const json& mb = rd.field(r, at, "max_batch", "an object");
   c.predicted = rd.integer(mb, mat, "predicted");
@@ -136,24 +147,13 @@ ProfiledCell read_cell(const Reader& rd, const json& r, const std::string& at) {
       if (fid.contains("top1_agreement")) c.top1_agreement = rd.number(fid, fat, "top1_agreement");  // classifiers only
     }
   }
-  c.mark = rd.str(r, at, "mark");
-  if (auto n = rd.opt_str(r, at, "mark_note")) c.mark_note = *n;
+  read_cell_mark(rd, r, at, c);
   return c;
 }
 
 ProfiledLlmCell read_llm_cell(const Reader& rd, const json& r, const std::string& at) {
   ProfiledLlmCell c;
-  c.model = rd.str(r, at, "model");
-  c.precision_id = rd.str(r, at, "precision");
-  try {
-    c.precision = parse_precision(c.precision_id);
-  } catch (const InvalidInput&) {
-    c.precision.reset();
-  }
-  c.status = rd.str(r, at, "status");
-  check_status(rd, at + ".status", c.status);
-  if (auto s = rd.opt_str(r, at, "reason")) c.reason = *s;
-  c.budget_bytes = rd.bytes(r, at, "budget_bytes");
+  read_cell_identity(rd, r, at, c);
   c.context = rd.integer(r, at, "context");
   c.model_max_context = rd.integer(r, at, "model_max_context");
   c.weights_bytes = rd.bytes(r, at, "weights_bytes");
@@ -171,8 +171,7 @@ ProfiledLlmCell read_llm_cell(const Reader& rd, const json& r, const std::string
   c.decode_tokens_per_s = rd.opt_number(r, at, "decode_tokens_per_s");
   c.decode_tokens_per_s_max_context = rd.opt_number(r, at, "decode_tokens_per_s_max_context");
   if (auto it = r.find("vram_at_context_bytes"); it != r.end() && !it->is_null()) c.vram_at_context_bytes = rd.bytes(r, at, "vram_at_context_bytes");
-  c.mark = rd.str(r, at, "mark");
-  if (auto n = rd.opt_str(r, at, "mark_note")) c.mark_note = *n;
+  read_cell_mark(rd, r, at, c);
   return c;
 }
 

@@ -44,25 +44,28 @@ bool runs(const SummaryCell& c) { return c.status == "ok" && c.max_batch > 0; }
 
 std::string date_only(const std::string& iso) { return iso.substr(0, std::min<std::size_t>(10, iso.size())); }
 
-// Marks (the rules mark_rules() states).
-void apply_mark(SummaryCell& c, std::int64_t min_batch, const std::vector<std::string>& caveats) {
-  if (c.status == "not applicable") {
-    c.mark = "n/a";
-    c.mark_note = c.reason;
-    return;
-  }
+// Marks (the rules mark_rules() states), for vision and LLM cells alike: n/a and ❌ carry the reason;
+// a cell that runs is ✅, or ⚠️ with the notes (`notes_if_ok` is asked only for a cell that runs).
+template <class Cell, class Notes> void set_mark(Cell& c, Notes&& notes_if_ok) {
   if (c.status != "ok") {
-    c.mark = "❌";
+    c.mark = c.status == "not applicable" ? "n/a" : "❌";
     c.mark_note = c.reason;
     return;
   }
-  std::vector<std::string> notes;
-  if (c.max_batch < min_batch)
-    notes.push_back(fmt::format("at most batch {} fits (fewer than the {} asked for with --min-batch)", thousands(c.max_batch), min_batch));
-  notes.insert(notes.end(), caveats.begin(), caveats.end());
-  if (c.check && !c.check->agrees) notes.push_back(c.check->note);
+  const std::vector<std::string> notes = notes_if_ok();
   c.mark = notes.empty() ? "✅" : "⚠️";
   c.mark_note = join(notes, "; ");
+}
+
+void apply_mark(SummaryCell& c, std::int64_t min_batch, const std::vector<std::string>& caveats) {
+  set_mark(c, [&] {
+    std::vector<std::string> notes;
+    if (c.max_batch < min_batch)
+      notes.push_back(fmt::format("at most batch {} fits (fewer than the {} asked for with --min-batch)", thousands(c.max_batch), min_batch));
+    notes.insert(notes.end(), caveats.begin(), caveats.end());
+    if (c.check && !c.check->agrees) notes.push_back(c.check->note);
+    return notes;
+  });
 }
 
 // Max batch, memory and latency of a cell the planner predicts for the system's card.
@@ -252,22 +255,13 @@ void recommend(SystemSummary& s, const std::vector<std::string>& models, std::in
 // --- decoder LLMs ---------------------------------------------------------------------------------
 
 void apply_llm_mark(LlmSummaryCell& c, const std::vector<std::string>& caveats) {
-  if (c.status == "not applicable") {
-    c.mark = "n/a";
-    c.mark_note = c.reason;
-    return;
-  }
-  if (c.status != "ok") {
-    c.mark = "❌";
-    c.mark_note = c.reason;
-    return;
-  }
-  std::vector<std::string> notes;
-  if (c.max_context < c.context)
-    notes.push_back(fmt::format("context {} does not fit at batch 1 (at most {} tokens)", c.context, thousands(c.max_context)));
-  notes.insert(notes.end(), caveats.begin(), caveats.end());
-  c.mark = notes.empty() ? "✅" : "⚠️";
-  c.mark_note = join(notes, "; ");
+  set_mark(c, [&] {
+    std::vector<std::string> notes;
+    if (c.max_context < c.context)
+      notes.push_back(fmt::format("context {} does not fit at batch 1 (at most {} tokens)", c.context, thousands(c.max_context)));
+    notes.insert(notes.end(), caveats.begin(), caveats.end());
+    return notes;
+  });
 }
 
 // Why this card cannot run an LLM precision at all (nullopt: it can).

@@ -38,8 +38,8 @@ nlohmann::json to_json(const PredictionCheck& k) {
           {"agrees", k.agrees},                     {"note", k.note}};
 }
 
-nlohmann::json to_json(const SummaryCell& c) {
-  nlohmann::json j;
+// What every cell, vision or LLM, says of itself.
+template <class Cell> void put_cell_identity(nlohmann::json& j, const Cell& c) {
   j["model"] = c.model;
   j["precision"] = c.precision;
   j["source"] = to_string(c.source);
@@ -47,6 +47,11 @@ nlohmann::json to_json(const SummaryCell& c) {
   j["date"] = opt_str(c.date);
   j["status"] = c.status;
   j["reason"] = c.reason;
+}
+
+nlohmann::json to_json(const SummaryCell& c) {
+  nlohmann::json j;
+  put_cell_identity(j, c);
   j["max_batch"] = c.max_batch;
   j["capped"] = c.capped;
   j["limited_by"] = opt_str(c.limited_by);
@@ -70,13 +75,7 @@ nlohmann::json to_json(const SummaryCell& c) {
 nlohmann::json to_json(const LlmSummaryCell& c, const std::string& system_id) {
   nlohmann::json j;
   j["system_id"] = system_id;
-  j["model"] = c.model;
-  j["precision"] = c.precision;
-  j["source"] = to_string(c.source);
-  j["profile"] = opt_str(c.profile_path);
-  j["date"] = opt_str(c.date);
-  j["status"] = c.status;
-  j["reason"] = c.reason;
+  put_cell_identity(j, c);
   j["context"] = c.context;
   j["weights_bytes"] = c.weights_bytes;
   j["kv_bytes_per_token"] = c.kv_bytes_per_token;

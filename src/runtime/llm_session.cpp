@@ -96,7 +96,9 @@ struct LlmSession::Impl {
     x.k = t.cols;
     return x;
   }
+  // The weight as the dequantising GEMM takes it: its GGUF runs, or one int8/int4 segment with scales.
   std::vector<k::WeightSegment> segments(const LlmWeight& t) const {
+    if (!t.gguf()) return {{t.dtype, wptr(t), t.scale_bytes ? at(weights, t.scale_offset) : nullptr, 0, t.rows}};
     std::vector<k::WeightSegment> v;
     for (const LlmSegment& g : t.segments) v.push_back({g.dtype, at(weights, t.data_offset + g.offset), nullptr, g.row0, g.rows});
     return v;
@@ -211,11 +213,11 @@ void LlmSession::Impl::load_weights() {
       }
       continue;
     }
-    if (cfg.gguf) {
+    if (cfg.gguf && t.gguf()) {  // a file's blocks, as they are
       load_gguf_weight(t);
       continue;
     }
-    // Host values: stack the sources' rows, then store in the format.
+    // Host values (a file's float tensors too): stack the sources' rows, then store in the format.
     std::vector<float> rows;
     rows.reserve(static_cast<std::size_t>(t.rows * t.cols));
     for (const auto& src : t.sources) {
@@ -228,6 +230,10 @@ void LlmSession::Impl::load_weights() {
           throw InvalidInput(fmt::format("LLM session: host weight '{}' has shape {}, expected {}", src,
                                          it->second.shape.to_string(), dt.shape.to_string()));
         x = it->second;
+      } else if (cfg.gguf) {
+        const GgufModelTensor* g = cfg.gguf->find(src);
+        if (!g) throw InvalidInput(fmt::format("GGUF file: no tensor for '{}'", src));
+        x = gguf_tensor_hf(*g);
       } else {
         x = cfg.checkpoint->read(src, dt.shape);
       }
@@ -263,72 +269,40 @@ void LlmSession::Impl::load_weights() {
   stream.synchronize();
 }
 
-// A GGUF file's tensor into the arena: blocks as they are (q/k rows back in HF order), float tensors
-// (norms, F16 matrices) converted to the activation dtype.
+// A GGUF file's block-typed weight into the arena: each source's blocks as they are (q/k rows back in
+// HF order).
 void LlmSession::Impl::load_gguf_weight(const LlmWeight& t) {
-  std::vector<std::uint16_t> bits;  // 16-bit tensors: stacked sources
   for (std::size_t i = 0; i < t.sources.size(); ++i) {
     const GgufModelTensor* g = cfg.gguf->find(t.sources[i]);
     if (!g) throw InvalidInput(fmt::format("GGUF file: no tensor for '{}'", t.sources[i]));
     const auto src_type = to_dtype(g->type);
-    if (t.gguf()) {
-      const LlmWeight::Place seg = t.place(i);
-      if (!src_type || *src_type != seg.dtype || g->bytes.size() != seg.bytes)
-        throw InvalidInput(fmt::format("GGUF file: '{}' is {} ({} bytes); the plan expects {} ({} bytes)", g->info->name,
-                                       to_string(g->type), g->bytes.size(), to_string(seg.dtype), seg.bytes));
-      std::vector<std::uint8_t> host(g->bytes.begin(), g->bytes.end());
-      if (g->rope_rows_permuted) gguf_rope_rows_to_hf(g->bytes, host, seg.rows, g->rope_heads);
-      CUDA_CHECK(cudaMemcpy(at(weights, t.data_offset + seg.offset), host.data(), host.size(), cudaMemcpyHostToDevice));
-      continue;
-    }
-    Tensor v(g->shape);
-    v.data = gguf_dequantize(g->type, g->bytes, static_cast<std::uint64_t>(g->shape.numel()));
-    if (g->rope_rows_permuted) {
-      const std::span<const std::uint8_t> src(reinterpret_cast<const std::uint8_t*>(v.data.data()), v.data.size() * 4);
-      std::vector<float> out(v.data.size());
-      gguf_rope_rows_to_hf(src, std::span<std::uint8_t>(reinterpret_cast<std::uint8_t*>(out.data()), out.size() * 4),
-                           g->shape[0], g->rope_heads);
-      v.data = std::move(out);
-    }
-    for (float f : v.data) bits.push_back(t.dtype == DType::bf16 ? float_to_bf16_bits(f) : float_to_half_bits(f));
-  }
-  if (!t.gguf()) {
-    VRAMFIT_CHECK(bits.size() * 2 == t.data_bytes, "GGUF float tensor size of " + t.name);
-    CUDA_CHECK(cudaMemcpy(wptr(t), bits.data(), bits.size() * 2, cudaMemcpyHostToDevice));
+    const LlmWeight::Place seg = t.place(i);
+    if (!src_type || *src_type != seg.dtype || g->bytes.size() != seg.bytes)
+      throw InvalidInput(fmt::format("GGUF file: '{}' is {} ({} bytes); the plan expects {} ({} bytes)", g->info->name,
+                                     to_string(g->type), g->bytes.size(), to_string(seg.dtype), seg.bytes));
+    std::vector<std::uint8_t> host(g->bytes.begin(), g->bytes.end());
+    if (g->rope_rows_permuted) gguf_rope_rows_to_hf(g->bytes, host, seg.rows, g->rope_heads);
+    CUDA_CHECK(cudaMemcpy(at(weights, t.data_offset + seg.offset), host.data(), host.size(), cudaMemcpyHostToDevice));
   }
 }
 
 void LlmSession::Impl::product(const LlmWeight& t, const void* x, std::int64_t rows, bool residual, void* y, cudaStream_t s) {
   const void* res = residual ? y : nullptr;
-  if (t.gguf()) {
-    if (rows <= k::kGemvMaxBatch) {
-      const std::uint64_t es = storage_bytes(act, 1);
-      for (const LlmSegment& g : t.segments) {
-        void* yg = at(y, static_cast<std::uint64_t>(g.row0) * es);
-        k::gguf_gemv(g.dtype, at(weights, t.data_offset + g.offset), g.rows, t.cols, x, static_cast<int>(rows), yg, act, s,
-                     residual ? yg : nullptr, t.rows);
-      }
+  if (rows <= k::kGemvMaxBatch) {
+    if (!t.gguf()) {
+      k::llm_gemv(act, lw(t), x, rows, res, y, s);
       return;
     }
-    const auto key = std::make_tuple(rows, t.rows, t.cols, residual);
-    auto& g = dequant[key];
-    if (!g) {
-      g = std::make_unique<k::DequantGemm>(lt.get(), act, t.dtype, rows, t.rows, t.cols, dequant_tile_rows(t.rows, t.cols),
-                                           residual, plan.options.workspace_bytes);
-      VRAMFIT_CHECK(g->scratch_bytes() <= plan.scratch_bytes,
-                    fmt::format("dequantising GEMM needs {} B of scratch, the plan has {}", g->scratch_bytes(), plan.scratch_bytes));
+    const std::uint64_t es = storage_bytes(act, 1);
+    for (const LlmSegment& g : t.segments) {  // one launch per run of one block type
+      void* yg = at(y, static_cast<std::uint64_t>(g.row0) * es);
+      k::gguf_gemv(g.dtype, at(weights, t.data_offset + g.offset), g.rows, t.cols, x, static_cast<int>(rows), yg, act, s,
+                   residual ? yg : nullptr, t.rows);
     }
-    const std::vector<k::WeightSegment> segs = segments(t);
-    g->run(s, x, segs, res, y, scratch);
-    return;
-  }
-  const k::LlmWeights W = lw(t);
-  if (rows <= k::kGemvMaxBatch) {
-    k::llm_gemv(act, W, x, rows, res, y, s);
     return;
   }
   const auto key = std::make_tuple(rows, t.rows, t.cols, residual);
-  if (t.dtype == DType::i8 || t.dtype == DType::i4) {
+  if (t.gguf() || t.dtype == DType::i8 || t.dtype == DType::i4) {
     auto& g = dequant[key];
     if (!g) {
       g = std::make_unique<k::DequantGemm>(lt.get(), act, t.dtype, rows, t.rows, t.cols, dequant_tile_rows(t.rows, t.cols),
@@ -336,7 +310,7 @@ void LlmSession::Impl::product(const LlmWeight& t, const void* x, std::int64_t r
       VRAMFIT_CHECK(g->scratch_bytes() <= plan.scratch_bytes,
                     fmt::format("dequantising GEMM needs {} B of scratch, the plan has {}", g->scratch_bytes(), plan.scratch_bytes));
     }
-    g->run(s, x, W, res, y, scratch);
+    g->run(s, x, segments(t), res, y, scratch);
     return;
   }
   auto& r = runners[key];
@@ -349,7 +323,7 @@ void LlmSession::Impl::product(const LlmWeight& t, const void* x, std::int64_t r
     p.has_residual = residual;
     r = std::make_unique<cuda::LinearRunner>(lt.get(), p, plan.options.workspace_bytes);
   }
-  r->run(s, x, W.data, nullptr, res, y, scratch);
+  r->run(s, x, lw(t).data, nullptr, res, y, scratch);
 }
 
 void LlmSession::Impl::upload_ints(const LlmPassPlan& p, std::span<const std::int32_t> ids, std::int64_t n, std::int64_t p0,

@@ -235,15 +235,37 @@ __device__ __forceinline__ uint4 ld_coherent(const void* p) {
   return v;
 }
 
-inline bool pdl_supported() {
+// sm_90 or newer on the current device (programmatic dependent launch, thread-block clusters).
+inline bool sm90_or_newer() {
   static const bool ok = [] {
-    if (const char* e = std::getenv("VRAMFIT_NO_PDL"); e != nullptr && e[0] == '1') return false;
     int dev = 0, major = 0;
     if (cudaGetDevice(&dev) != cudaSuccess) return false;
     if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) return false;
     return major >= 9;
   }();
   return ok;
+}
+
+inline bool pdl_supported() {
+  static const bool ok = [] {
+    if (const char* e = std::getenv("VRAMFIT_NO_PDL"); e != nullptr && e[0] == '1') return false;
+    return sm90_or_newer();
+  }();
+  return ok;
+}
+
+// A launch with launch attributes (cudaLaunchKernelEx): programmatic serialization, cluster dims, ….
+template <class... Params, class... Args>
+void launch_with(void (*kernel)(Params...), dim3 grid, dim3 block, std::size_t smem, cudaStream_t stream,
+                 cudaLaunchAttribute* attrs, unsigned num_attrs, Args&&... args) {
+  cudaLaunchConfig_t cfg{};
+  cfg.gridDim = grid;
+  cfg.blockDim = block;
+  cfg.dynamicSmemBytes = smem;
+  cfg.stream = stream;
+  cfg.attrs = attrs;
+  cfg.numAttrs = num_attrs;
+  CUDA_CHECK(cudaLaunchKernelEx(&cfg, kernel, std::forward<Args>(args)...));
 }
 
 template <class... Params, class... Args>
@@ -253,17 +275,10 @@ void launch_pdl(void (*kernel)(Params...), dim3 grid, dim3 block, std::size_t sm
     CUDA_CHECK(cudaGetLastError());
     return;
   }
-  cudaLaunchConfig_t cfg{};
-  cfg.gridDim = grid;
-  cfg.blockDim = block;
-  cfg.dynamicSmemBytes = smem;
-  cfg.stream = stream;
   cudaLaunchAttribute attr[1];
   attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
   attr[0].val.programmaticStreamSerializationAllowed = 1;
-  cfg.attrs = attr;
-  cfg.numAttrs = 1;
-  CUDA_CHECK(cudaLaunchKernelEx(&cfg, kernel, std::forward<Args>(args)...));
+  launch_with(kernel, grid, block, smem, stream, attr, 1, std::forward<Args>(args)...);
 }
 
 }  // namespace vramfit::cuda::kernels::detail

@@ -323,15 +323,6 @@ __global__ void __launch_bounds__(D) decode_combine_kernel(const float* __restri
 
 // Clusters of up to 8 blocks are portable on sm_90+; the cluster kernel is compiled for those only.
 constexpr int kMaxClusterSplits = kMaxClusterSplitsDev;
-bool cluster_capable() {
-  static const bool ok = [] {
-    int dev = 0, major = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess) return false;
-    if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) return false;
-    return major >= 9;
-  }();
-  return ok;
-}
 
 int pow2_group(std::int64_t group) {
   int g = 1;
@@ -392,24 +383,15 @@ void decode_attention(DType dtype, const void* q, const void* cache_k, const voi
       float* part_o = splits > 1 ? static_cast<float*>(scratch) : nullptr;
       float* part_ml = part_o == nullptr ? nullptr : part_o + a.batch * a.heads * splits * D;
       const dim3 grid(static_cast<unsigned>(splits), static_cast<unsigned>(a.batch * a.kv_heads));
-      if (splits > 1 && splits <= kMaxClusterSplits && cluster_capable()) {
-        cudaLaunchConfig_t cfg{};
-        cfg.gridDim = grid;
-        cfg.blockDim = dim3(32 * kWarpsFor<GG>);
-        cfg.dynamicSmemBytes = 0;
-        cfg.stream = stream;
+      if (splits > 1 && splits <= kMaxClusterSplits && detail::sm90_or_newer()) {
         cudaLaunchAttribute attr[1];
         attr[0].id = cudaLaunchAttributeClusterDimension;
-        attr[0].val.clusterDim.x = static_cast<unsigned>(splits);
-        attr[0].val.clusterDim.y = 1;
-        attr[0].val.clusterDim.z = 1;
-        cfg.attrs = attr;
-        cfg.numAttrs = 1;
-        CUDA_CHECK(cudaLaunchKernelEx(&cfg, decode_attention_kernel<T, D, GG, true>, static_cast<const T*>(q),
-                                      static_cast<const T*>(cache_k), static_cast<const T*>(cache_v), static_cast<T*>(o),
-                                      static_cast<float*>(nullptr), static_cast<float*>(nullptr), a.seq_lens,
-                                      static_cast<int>(a.heads), static_cast<int>(a.kv_heads),
-                                      static_cast<int>(a.heads / a.kv_heads), a.max_ctx, q_stride, o_stride, scale_log2));
+        attr[0].val.clusterDim = {static_cast<unsigned>(splits), 1, 1};
+        detail::launch_with(decode_attention_kernel<T, D, GG, true>, grid, dim3(32 * kWarpsFor<GG>), 0, stream, attr, 1,
+                            static_cast<const T*>(q), static_cast<const T*>(cache_k), static_cast<const T*>(cache_v),
+                            static_cast<T*>(o), static_cast<float*>(nullptr), static_cast<float*>(nullptr), a.seq_lens,
+                            static_cast<int>(a.heads), static_cast<int>(a.kv_heads),
+                            static_cast<int>(a.heads / a.kv_heads), a.max_ctx, q_stride, o_stride, scale_log2);
         return;
       }
       decode_attention_kernel<T, D, GG><<<grid, 32 * kWarpsFor<GG>, 0, stream>>>(
