@@ -6,6 +6,7 @@
 #include <cmath>
 #include <fmt/format.h>
 #include <map>
+#include <type_traits>
 #include <set>
 
 #include "core/bytes.h"
@@ -618,8 +619,6 @@ Summary build_summary(const SystemsFile& systems, const GpuDatabase& db, const s
                                                 calib->gpu.name, calib->points.size(), calib->geomean_efficiency)
                                   : fmt::format("no profile of a database GPU: default efficiency {} of the roofline", kDefaultEfficiency);
 
-    // Merge: newest wins per model × precision.
-    std::map<std::pair<std::string, std::string>, std::pair<const ProfiledCell*, std::size_t>> merged;
     for (std::size_t k = 0; k < profs.size(); ++k) {
       ProfileUse u;
       u.path = profs[k]->path;
@@ -627,67 +626,59 @@ Summary build_summary(const SystemsFile& systems, const GpuDatabase& db, const s
       u.device = profs[k]->device_summary;
       u.vram_limit = profs[k]->vram_limit.value_or("");
       s.profiles.push_back(u);
-      for (const auto& c : profs[k]->cells) merged[{c.model, c.precision_id}] = {&c, k};
     }
-    for (std::size_t k = 0; k < profs.size(); ++k)
-      for (const auto& c : profs[k]->cells) {
-        const auto& win = merged[{c.model, c.precision_id}];
-        const std::string label = c.model + " " + c.precision_id;
-        if (win.first == &c) s.profiles[k].cells_used.push_back(label);
-        else s.profiles[k].cells_superseded.push_back(fmt::format("{} (by {})", label, profs[win.second]->path));
-      }
-    // The same for LLM rows.
-    std::map<std::pair<std::string, std::string>, std::pair<const ProfiledLlmCell*, std::size_t>> merged_llm;
-    for (std::size_t k = 0; k < profs.size(); ++k)
-      for (const auto& c : profs[k]->llm_cells) merged_llm[{c.model, c.precision_id}] = {&c, k};
-    for (std::size_t k = 0; k < profs.size(); ++k)
-      for (const auto& c : profs[k]->llm_cells) {
-        const auto& win = merged_llm[{c.model, c.precision_id}];
-        const std::string label = c.model + " " + c.precision_id;
-        if (win.first == &c) s.profiles[k].cells_used.push_back(label);
-        else s.profiles[k].cells_superseded.push_back(fmt::format("{} (by {})", label, profs[win.second]->path));
-      }
-
-    for (const auto& model : models) {
-      const ModelInfo* m = try_model(model);
-      for (const auto& pid : precisions) {
-        std::optional<Precision> p;
-        try {
-          p = parse_precision(pid);
-        } catch (const InvalidInput&) {
+    // Merge: newest wins per model × precision (vision and LLM rows alike); each profile says which of
+    // its rows were used and which a newer one superseded.
+    auto merge = [&](auto rows_of) {
+      using Row = std::remove_cvref_t<decltype(rows_of(*profs[0])[0])>;
+      std::map<std::pair<std::string, std::string>, std::pair<const Row*, std::size_t>> merged;
+      for (std::size_t k = 0; k < profs.size(); ++k)
+        for (const auto& c : rows_of(*profs[k])) merged[{c.model, c.precision_id}] = {&c, k};
+      for (std::size_t k = 0; k < profs.size(); ++k)
+        for (const auto& c : rows_of(*profs[k])) {
+          const auto& win = merged[{c.model, c.precision_id}];
+          const std::string label = c.model + " " + c.precision_id;
+          if (win.first == &c) s.profiles[k].cells_used.push_back(label);
+          else s.profiles[k].cells_superseded.push_back(fmt::format("{} (by {})", label, profs[win.second]->path));
         }
-        auto it = merged.find({model, pid});
-        if (it != merged.end()) {
-          const ProfileFile& f = *profs[it->second.second];
-          s.cells.push_back(measured_cell(m, *it->second.first, f, s, calib, o));
-          s.newest_date = std::max(s.newest_date, f.date);
-        } else {
-          s.cells.push_back(predicted_cell(m, model, pid, p, s, calib, o));
+      return merged;
+    };
+    const auto merged = merge([](const ProfileFile& f) -> const auto& { return f.cells; });
+    const auto merged_llm = merge([](const ProfileFile& f) -> const auto& { return f.llm_cells; });
+    // Every model × precision: measured where a profile has it, else predicted; counted by source.
+    auto place = [&](const std::vector<std::string>& ms, const std::vector<std::string>& ps, const auto& rows, auto& cells,
+                     auto measured, auto predicted) {
+      for (const auto& model : ms) {
+        const ModelInfo* m = try_model(model);
+        for (const auto& pid : ps) {
+          std::optional<Precision> p;
+          try {
+            p = parse_precision(pid);
+          } catch (const InvalidInput&) {
+          }
+          auto it = rows.find({model, pid});
+          if (it != rows.end()) {
+            const ProfileFile& f = *profs[it->second.second];
+            cells.push_back(measured(m, *it->second.first, f));
+            s.newest_date = std::max(s.newest_date, f.date);
+          } else {
+            cells.push_back(predicted(m, model, pid, p));
+          }
+          const auto& c = cells.back();
+          (c.source == CellSource::profiled ? s.profiled_cells : c.source == CellSource::emulated ? s.emulated_cells : s.predicted_cells)++;
         }
-        const auto& c = s.cells.back();
-        (c.source == CellSource::profiled ? s.profiled_cells : c.source == CellSource::emulated ? s.emulated_cells : s.predicted_cells)++;
       }
-    }
-    for (const auto& model : llm_models) {
-      const ModelInfo* m = try_model(model);
-      for (const auto& pid : llm_precisions) {
-        std::optional<Precision> p;
-        try {
-          p = parse_precision(pid);
-        } catch (const InvalidInput&) {
-        }
-        auto it = merged_llm.find({model, pid});
-        if (it != merged_llm.end()) {
-          const ProfileFile& f = *profs[it->second.second];
-          s.llm_cells.push_back(measured_llm_cell(m, *it->second.first, f, s));
-          s.newest_date = std::max(s.newest_date, f.date);
-        } else {
-          s.llm_cells.push_back(predicted_llm_cell(m, model, pid, p, s));
-        }
-        const auto& c = s.llm_cells.back();
-        (c.source == CellSource::profiled ? s.profiled_cells : c.source == CellSource::emulated ? s.emulated_cells : s.predicted_cells)++;
-      }
-    }
+    };
+    place(models, precisions, merged, s.cells,
+          [&](const ModelInfo* m, const ProfiledCell& c, const ProfileFile& f) { return measured_cell(m, c, f, s, calib, o); },
+          [&](const ModelInfo* m, const std::string& model, const std::string& pid, const std::optional<Precision>& p) {
+            return predicted_cell(m, model, pid, p, s, calib, o);
+          });
+    place(llm_models, llm_precisions, merged_llm, s.llm_cells,
+          [&](const ModelInfo* m, const ProfiledLlmCell& c, const ProfileFile& f) { return measured_llm_cell(m, c, f, s); },
+          [&](const ModelInfo* m, const std::string& model, const std::string& pid, const std::optional<Precision>& p) {
+            return predicted_llm_cell(m, model, pid, p, s);
+          });
     std::vector<std::string> parts;
     if (s.profiled_cells) parts.push_back(fmt::format("profiled{}", s.predicted_cells || s.emulated_cells ? fmt::format(" ({} cell{})", s.profiled_cells, s.profiled_cells == 1 ? "" : "s") : ""));
     if (s.emulated_cells) parts.push_back(fmt::format("emulated{}", s.predicted_cells || s.profiled_cells ? fmt::format(" ({} cell{})", s.emulated_cells, s.emulated_cells == 1 ? "" : "s") : ""));
