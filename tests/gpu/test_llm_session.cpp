@@ -234,21 +234,13 @@ TEST_F(LlmSessionTest, GpuRandomGgufBlocks) {
     ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
     ASSERT_EQ(cudaMemcpy(blocks.data(), d_blocks, blocks.size(), cudaMemcpyDeviceToHost), cudaSuccess);
     if (t == DType::q8_0 || t == DType::q4_0) {
-      const std::vector<std::uint8_t> hb = gguf_quantize(g, vals);
-      EXPECT_TRUE(blocks == hb) << to_string(t);
-      std::string a, b;
-      for (int i = 0; i < 12; ++i) {
-        a += std::to_string(blocks[static_cast<std::size_t>(i)]) + " ";
-        b += std::to_string(hb[static_cast<std::size_t>(i)]) + " ";
-      }
-      std::printf("  %s first bytes: GPU %s| host %s\n", std::string(to_string(t)).c_str(), a.c_str(), b.c_str());
+      EXPECT_TRUE(blocks == gguf_quantize(g, vals)) << to_string(t);
     }
     const std::vector<float> dec = gguf_dequantize(g, blocks, count);
     const double err = relative_l2(dec, vals);
     const std::vector<float> host = gguf_dequantize(g, gguf_quantize(g, vals), count);
-    std::printf("  random %s blocks: rel L2 of the decoded values %.3e (host quantizer %.3e); first values %g %g %g, "
-                "decoded %g %g %g\n", std::string(to_string(t)).c_str(), err, relative_l2(host, vals), vals[0], vals[1],
-                vals[2], dec[0], dec[1], dec[2]);
+    std::printf("  random %s blocks: rel L2 of the decoded values %.3e (the CPU quantizer's: %.3e)\n",
+                std::string(to_string(t)).c_str(), err, relative_l2(host, vals));
     EXPECT_LT(err, t == DType::q8_0 ? 0.01 : (t == DType::q6_k ? 0.05 : 0.15)) << to_string(t);
   }
   cudaFree(d_vals);
@@ -287,7 +279,7 @@ TEST_F(LlmSessionTest, GgufFilesFromThePythonPackageDecodeLikeTheCpuReference) {
     // The CPU's margin between its best and second-best logit at each generated position: where it
     // is a near-tie, the GPU's int8-rounded activations (gguf_gemv.cuh) may pick the other token and
     // the two continuations part; before that the tokens must be the same.
-    const std::int64_t V = c.vocab_size, total = P + steps;
+    const std::int64_t V = c.vocab_size;
     std::int64_t agree = 0;
     bool parted = false;
     std::string a, b;
@@ -308,7 +300,6 @@ TEST_F(LlmSessionTest, GgufFilesFromThePythonPackageDecodeLikeTheCpuReference) {
                                  << " at step " << i << " where the CPU's margin is no near-tie";
       }
     }
-    (void)total;
     std::printf("  %s GGUF file: GPU greedy %s| CPU reference (margin) %s— %lld of %lld agree before any near-tie\n", kind,
                 a.c_str(), b.c_str(), static_cast<long long>(agree), static_cast<long long>(steps));
     EXPECT_GE(agree, 8) << kind;
