@@ -137,7 +137,7 @@ std::optional<double> optional_rate(const toml::table& t, std::string_view field
   // inf or nan would drop a term of the roofline (x / inf = 0) and print "inf GB/s"; a million
   // TFLOP/s or GB/s is ~500× today's largest card.
   if (!(v > 0.0) || !std::isfinite(v) || v > kMaxRate)
-    throw InvalidInput(fmt::format("{}: field '{}' must be a finite number > 0 and ≤ {:g}, got {}", where, field, kMaxRate, v));
+    throw InvalidInput(fmt::format("{}: field '{}' must be > 0, finite and ≤ {:g}, got {}", where, field, kMaxRate, v));
   return v;
 }
 
