@@ -4,6 +4,7 @@
 #include <map>
 
 #include "cli/commands.h"
+#include "cli/flags.h"
 #include "core/error.h"
 
 namespace vramfit::cli {
@@ -25,7 +26,7 @@ std::vector<std::string> split_list(const std::vector<std::string>& raw) {
   return out;
 }
 
-std::vector<long long> parse_int_list(const std::vector<std::string>& raw, const std::string& flag) {
+std::vector<long long> parse_int_list(const std::vector<std::string>& raw, const std::string& flag, long long max) {
   std::vector<long long> out;
   for (const auto& s : split_list(raw)) {
     std::size_t used = 0;
@@ -37,8 +38,10 @@ std::vector<long long> parse_int_list(const std::vector<std::string>& raw, const
     }
     if (used != s.size() || v < 1)
       throw InvalidInput(fmt::format("{}: '{}' is not a positive integer (expected e.g. {} 1,8,64)", flag, s, flag));
+    if (v > max) throw InvalidInput(fmt::format("{}: {} is more than the {} vramfit accepts", flag, s, max));
     out.push_back(v);
   }
+  if (!raw.empty() && out.empty()) throw InvalidInput(fmt::format("{}: the list is empty (expected e.g. {} 1,8,64)", flag, flag));
   return out;
 }
 
@@ -51,7 +54,9 @@ int main(int argc, char** argv) {
   auto add = [&](Runner (*reg)(CLI::App&)) {
     const std::size_t before = app.get_subcommands({}).size();
     Runner r = reg(app);
-    runners[app.get_subcommands({}).at(before)] = std::move(r);
+    CLI::App* sub = app.get_subcommands({}).at(before);
+    reject_empty_values(*sub);
+    runners[sub] = std::move(r);
   };
   add(&register_models);
   add(&register_plan);

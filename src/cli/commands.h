@@ -24,8 +24,10 @@ Runner register_llm(CLI::App& app);
 
 // "a,b c" → {"a", "b", "c"}: list flags accept space- or comma-separated values.
 std::vector<std::string> split_list(const std::vector<std::string>& raw);
-// Integers from a list ("1,8,64"); InvalidInput naming the flag on a bad or < 1 entry.
-std::vector<long long> parse_int_list(const std::vector<std::string>& raw, const std::string& flag);
+// Integers from a list ("1,8,64"); InvalidInput naming the flag on a bad, < 1 or > max entry, or a
+// list given empty. The default max is core/checked.h's limits::kMaxBatch (= kMaxContext, 2^31).
+std::vector<long long> parse_int_list(const std::vector<std::string>& raw, const std::string& flag,
+                                      long long max = 1ll << 31);
 
 // The GPU spec database: --gpus FILE, else $VRAMFIT_GPUS, else data/gpus.toml near the binary (plan_cmd.cpp).
 std::filesystem::path find_gpu_database(const std::string& flag);

@@ -11,12 +11,15 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <fmt/format.h>
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/flags.h"
 #include "cli/llm_gpu.h"
 #include "core/bytes.h"
+#include "core/checked.h"
 #include "core/dtype.h"
 #include "core/error.h"
 #include "models/decoder_plan.h"
@@ -70,9 +73,12 @@ Runner register_llm(CLI::App& app) {
   sub->add_option("--reserve", o->reserve, "Bytes to keep free under the budget (default 0)");
   sub->add_option("--workspace", o->workspace, "cuBLASLt workspace budget per product (default 32MiB)");
   sub->add_option("--prefill-chunk", o->prefill_chunk, "Prompt tokens per sequence per prefill pass (default 512)")
-      ->check(CLI::PositiveNumber);
-  sub->add_option("--max-batch", o->max_batch, "Ceiling of the max-batch search (default 256)")->check(CLI::PositiveNumber);
-  sub->add_option("--seed", o->seed, "Seed of the random weights and prompts (default 1)");
+      ->check(int_range(1, limits::kMaxContext));
+  sub->add_option("--max-batch", o->max_batch, "Ceiling of the max-batch search (default 256)")
+      ->check(int_range(1, limits::kMaxBatch));
+  // An unsigned target would take "-1" as 2^64 − 1: a negative seed is refused before conversion.
+  sub->add_option("--seed", o->seed, "Seed of the random weights and prompts (default 1)")
+      ->check(int_range(0, std::numeric_limits<long long>::max()));
   sub->add_option("--device", o->device, "GPU ordinal (default 0)")->check(CLI::NonNegativeNumber);
   sub->add_flag("--no-run", o->no_run, "Plan only, even where a GPU exists (no speeds, nothing confirmed)");
   sub->add_option("-o,--format", o->format, "Output: md (default), json or csv")->check(CLI::IsMember({"md", "json", "csv"}));
@@ -84,6 +90,9 @@ Runner register_llm(CLI::App& app) {
     std::optional<GgufFile> gguf_file;
     std::optional<GgufLlamaModel> gguf;
     if (!o->gguf.empty()) {
+      // The file's metadata is the model: a title from -m over its numbers would describe another model.
+      if (!o->model.empty())
+        throw InvalidInput(fmt::format("--gguf {} gives the model (its metadata is the config); drop -m {}", o->gguf, o->model));
       if (ckpt || !o->config.empty())
         throw InvalidInput("--gguf brings its own config and weights: leave out --weights and --config");
       gguf_file.emplace(GgufFile::open(o->gguf));
@@ -91,7 +100,6 @@ Runner register_llm(CLI::App& app) {
     }
     if (gguf) {
       report.config = decoder_config_from_gguf(*gguf, std::filesystem::path(o->gguf).stem().string());
-      if (!o->model.empty()) report.config.name = o->model;
       report.config_source = "GGUF metadata of " + o->gguf;
     } else if (!o->config.empty()) {
       report.config = load_decoder_config(o->config);
@@ -128,7 +136,7 @@ Runner register_llm(CLI::App& app) {
       const GgufSizeReport size = gguf_model_size(*gguf_file);
       report.weights_source = fmt::format("{} as it is ({}, {:.3f} GiB of tensor data, {:.2f} bits per weight)", o->gguf,
                                           to_string(file_p), size.gib(), size.bits_per_weight());
-      for (const auto& q : split_list(o->quants))
+      for (const auto& q : list_flag(o->quants, "--quant"))
         if (parse_precision(q) != file_p)
           throw InvalidInput(fmt::format("--quant {}: the file {} is {}; running it at another quantization would mean "
                                          "requantizing (not implemented) — leave out --quant",
@@ -137,23 +145,23 @@ Runner register_llm(CLI::App& app) {
       if (is_gguf_precision(file_p)) fo.plan.source_types = gguf_source_types(*gguf);
     } else {
       const std::vector<std::string> def{"fp16,int8,int4,q8_0,q4_0,q4_k_m"};
-      for (const auto& q : split_list(o->quants.empty() ? def : o->quants)) quants.push_back(parse_precision(q));
+      for (const auto& q : list_flag(o->quants.empty() ? def : o->quants, "--quant")) quants.push_back(parse_precision(q));
     }
     fo.plan.prefill_chunk = o->prefill_chunk;
-    fo.plan.workspace_bytes = parse_bytes(o->workspace);
+    fo.plan.workspace_bytes = size_flag(o->workspace, "--workspace");
     fo.max_batch_ceiling = o->max_batch;
     if (o->contexts.empty()) {
       fo.contexts = {std::min<std::int64_t>(512, c.max_position_embeddings)};
       if (c.max_position_embeddings > 512) fo.contexts.push_back(std::min<std::int64_t>(4096, c.max_position_embeddings));
     } else {
       fo.contexts.clear();
-      for (long long v : parse_int_list(o->contexts, "--context")) fo.contexts.push_back(v);
+      for (long long v : parse_int_list(o->contexts, "--context", limits::kMaxContext)) fo.contexts.push_back(v);
     }
     fo.batches.clear();
-    for (long long v : parse_int_list(o->batches, "--batch")) fo.batches.push_back(v);
+    for (long long v : parse_int_list(o->batches, "--batch", limits::kMaxBatch)) fo.batches.push_back(v);
     std::optional<std::uint64_t> limit;
-    if (!o->vram_limit.empty()) limit = parse_bytes(o->vram_limit);
-    const std::uint64_t reserve = parse_bytes(o->reserve);
+    if (!o->vram_limit.empty()) limit = size_flag(o->vram_limit, "--vram-limit");
+    const std::uint64_t reserve = size_flag(o->reserve, "--reserve");
 
     GpuContext gpu;
     if (!o->no_run) gpu = probe_gpu(o->device, limit, reserve);

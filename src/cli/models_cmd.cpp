@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/flags.h"
 #include "models/registry.h"
 #include "predict/memory.h"
 #include "report/plan_report.h"
@@ -23,7 +24,7 @@ Runner register_models(CLI::App& app) {
     if (only->empty()) {
       for (const auto& m : model_zoo()) rows.push_back(summarize(m));
     } else {
-      for (const auto& id : split_list(*only)) rows.push_back(summarize(find_model(id)));
+      for (const auto& id : list_flag(*only, "--models")) rows.push_back(summarize(find_model(id)));
     }
     if (*json) {
       nlohmann::json j;

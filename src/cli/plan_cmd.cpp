@@ -9,7 +9,9 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/flags.h"
 #include "core/bytes.h"
+#include "core/checked.h"
 #include "core/dtype.h"
 #include "models/registry.h"
 #include "core/error.h"
@@ -76,7 +78,7 @@ Runner register_plan(CLI::App& app) {
                   "Card size to plan for, e.g. 8GiB, 12GiB, 16GB (8GB = 8e9 bytes): prints the largest batch whose "
                   "weights + activation arena fit");
   sub->add_option("--max-batch", o->max_batch, "Ceiling for the largest-batch search (default 1048576)")
-      ->check(CLI::PositiveNumber);
+      ->check(int_range(1, limits::kMaxBatch));
   sub->add_option("--workspace", o->workspace, "cuDNN/cuBLASLt workspace budget a session reserves (default 128MiB)");
   auto* gpu_opt = sub->add_option("--gpu", o->gpu,
                                   "A card from the spec database (e.g. \"RTX 3070 Ti\", \"4080 Laptop\", H200): its VRAM minus "
@@ -94,13 +96,13 @@ Runner register_plan(CLI::App& app) {
   return [o]() {
     // Validate everything before any work, so a typo fails fast with exit 2.
     std::vector<const ModelInfo*> models;
-    for (const auto& id : split_list(o->models)) models.push_back(&find_model(id));
+    for (const auto& id : list_flag(o->models, "--models")) models.push_back(&find_model(id));
     std::vector<Precision> precisions;
-    for (const auto& p : split_list(o->precisions)) precisions.push_back(parse_precision(p));
-    const auto batches = parse_int_list(o->batches, "--batch");
-    const std::uint64_t workspace = parse_bytes(o->workspace);
+    for (const auto& p : list_flag(o->precisions, "--precisions")) precisions.push_back(parse_precision(p));
+    const auto batches = parse_int_list(o->batches, "--batch", limits::kMaxBatch);
+    const std::uint64_t workspace = size_flag(o->workspace, "--workspace");
     PlanReport report;
-    if (!o->vram_limit.empty()) report.vram_limit = parse_bytes(o->vram_limit);
+    if (!o->vram_limit.empty()) report.vram_limit = size_flag(o->vram_limit, "--vram-limit");
     std::optional<Calibration> calibration;
     if (!o->gpu.empty() || !o->system.empty()) {
       const GpuDatabase db = load_gpu_database(find_gpu_database(o->gpus_file));

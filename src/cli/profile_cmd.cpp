@@ -22,8 +22,10 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/flags.h"
 #include "cli/llm_gpu.h"
 #include "core/bytes.h"
+#include "core/checked.h"
 #include "core/dtype.h"
 #include "core/error.h"
 #include "models/registry.h"
@@ -259,13 +261,13 @@ int run_parent(const ProfileOptions& o) {
 
 int run_one_device(const ProfileOptions& o, int device, bool several) {
   std::vector<const ModelInfo*> models;
-  for (const auto& id : split_list(o.models)) models.push_back(&find_model(id));
+  for (const auto& id : list_flag(o.models, "--models")) models.push_back(&find_model(id));
   std::vector<Precision> precisions;
-  for (const auto& p : split_list(o.precisions)) precisions.push_back(parse_precision(p));
+  for (const auto& p : list_flag(o.precisions, "--precisions")) precisions.push_back(parse_precision(p));
   profile::MatrixOptions mo;
-  if (!o.vram_limit.empty()) mo.vram_limit = parse_bytes(o.vram_limit);
-  mo.reserve = parse_bytes(o.reserve);
-  mo.workspace = parse_bytes(o.workspace);
+  if (!o.vram_limit.empty()) mo.vram_limit = size_flag(o.vram_limit, "--vram-limit");
+  mo.reserve = size_flag(o.reserve, "--reserve");
+  mo.workspace = size_flag(o.workspace, "--workspace");
   mo.max_batch_ceiling = o.max_batch;
   mo.quick = o.quick;
   mo.device = device;
@@ -374,10 +376,12 @@ Runner register_profile(CLI::App& app) {
   sub->add_option("--vram-limit", o->vram_limit, "Emulate a card of this total VRAM (e.g. 8GiB): budget = limit − context and handles − --reserve");
   sub->add_option("--reserve", o->reserve, "Bytes to keep free under the budget (default 0)");
   sub->add_option("--workspace", o->workspace, "cuDNN/cuBLASLt workspace budget (default 128MiB)");
-  sub->add_option("--max-batch", o->max_batch, "Largest batch searched (default 4096)");
+  sub->add_option("--max-batch", o->max_batch, "Largest batch searched (default 4096)")->check(int_range(1, limits::kMaxBatch));
   sub->add_flag("--quick", o->quick, "Fewer batches (1, 32, max) and iterations (3 warm-up + 10)");
   sub->add_flag("--resume", o->resume, "Skip configurations already in DIR/journal.jsonl");
-  sub->add_option("--timeout", o->timeout_s, "Seconds per configuration before its worker is killed (default 300)");
+  // A week per configuration is already absurd; beyond it the milliseconds would not fit a duration.
+  sub->add_option("--timeout", o->timeout_s, "Seconds per configuration before its worker is killed (default 300)")
+      ->check(real_range(0.001, 7 * 86400.0));
   sub->add_flag("--worker", o->worker, "Internal: run one configuration (JSON on stdin), print one JSON result")->group("");
   return [o]() -> int { return o->worker ? run_worker_mode() : run_parent(*o); };
 }

@@ -11,8 +11,10 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/flags.h"
 #include "core/atomic_file.h"
 #include "core/bytes.h"
+#include "core/checked.h"
 #include "core/dtype.h"
 #include "core/error.h"
 #include "models/registry.h"
@@ -83,8 +85,10 @@ Runner register_report(CLI::App& app) {
                   "is listed in the LLM section instead, at fp16, int8, int4, q8_0, q4_0, q4_k_m")
       ->expected(1, -1);
   sub->add_option("-p,--precisions", o->precisions, "Precisions every batch table lists (default fp32 fp16 bf16; profiles add theirs)")->expected(1, -1);
-  sub->add_option("--min-batch", o->min_batch, "Batch a deployment needs: a smaller max batch is marked ⚠️ (default 8)");
-  sub->add_option("--max-batch", o->max_batch, "Largest batch searched for predicted cells (default 4096, as `vramfit profile`)");
+  sub->add_option("--min-batch", o->min_batch, "Batch a deployment needs: a smaller max batch is marked ⚠️ (default 8)")
+      ->check(int_range(1, limits::kMaxBatch));
+  sub->add_option("--max-batch", o->max_batch, "Largest batch searched for predicted cells (default 4096, as `vramfit profile`)")
+      ->check(int_range(1, limits::kMaxBatch));
   sub->add_option("--workspace", o->workspace, "cuDNN/cuBLASLt workspace budget of predicted cells (default 128MiB)");
   sub->add_option("--gpus", o->gpus_file, "GPU spec database (default: data/gpus.toml found next to the binary, or $VRAMFIT_GPUS)");
   return [o]() {
@@ -92,12 +96,12 @@ Runner register_report(CLI::App& app) {
     if (o->max_batch < 1) throw InvalidInput(fmt::format("--max-batch must be ≥ 1 (got {})", o->max_batch));
     SummaryOptions so;
     so.models.clear();
-    for (const auto& id : split_list(o->models)) so.models.push_back(find_model(id).id);
+    for (const auto& id : list_flag(o->models, "--models")) so.models.push_back(find_model(id).id);
     so.precisions.clear();
-    for (const auto& p : split_list(o->precisions)) so.precisions.push_back(parse_precision(p));
+    for (const auto& p : list_flag(o->precisions, "--precisions")) so.precisions.push_back(parse_precision(p));
     so.min_batch = o->min_batch;
     so.ceiling = o->max_batch;
-    so.workspace = parse_bytes(o->workspace);
+    so.workspace = size_flag(o->workspace, "--workspace");
     so.vramfit_version = VRAMFIT_VERSION;
     so.generated = utc_now();
     so.command_line = command_line(*o);

@@ -5,11 +5,14 @@
 #include <cstdio>
 #include <fmt/format.h>
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/flags.h"
 #include "core/bytes.h"
+#include "core/checked.h"
 #include "core/dtype.h"
 #include "core/error.h"
 #include "models/registry.h"
@@ -26,6 +29,9 @@
 namespace vramfit::cli {
 
 namespace {
+
+// A million timed iterations is hours of one configuration: more is a typo.
+constexpr long long kMaxIterations = 1000000;
 
 struct RunOptions {
   std::vector<std::string> models, precisions{"fp16"}, batches{"1"};
@@ -46,8 +52,9 @@ Runner register_run(CLI::App& app) {
   sub->add_option("-m,--models", o->models, "Models: ids or aliases, space- or comma-separated")->required()->expected(1, -1);
   sub->add_option("-p,--precisions", o->precisions, "Precisions: fp32, fp16, bf16 (default fp16)")->expected(1, -1);
   sub->add_option("-b,--batch", o->batches, "Batch sizes, e.g. 1,64,256 (default 1)")->expected(1, -1);
-  sub->add_option("--iterations", o->iterations, "Timed iterations per configuration (default 50)")->check(CLI::PositiveNumber);
-  sub->add_option("--warmup", o->warmup, "Untimed iterations first (default 10)")->check(CLI::NonNegativeNumber);
+  sub->add_option("--iterations", o->iterations, "Timed iterations per configuration (default 50)")
+      ->check(int_range(1, kMaxIterations));
+  sub->add_option("--warmup", o->warmup, "Untimed iterations first (default 10)")->check(int_range(0, kMaxIterations));
   sub->add_option("--vram-limit", o->vram_limit,
                   "Emulate a card of this total VRAM (e.g. 8GiB): budget = limit − this process's context and handles − --reserve");
   sub->add_option("--reserve", o->reserve, "Bytes to keep free under the budget (default 0)");
@@ -59,7 +66,9 @@ Runner register_run(CLI::App& app) {
   sub->add_option("--weights", o->weights, "A torchvision-style .safetensors checkpoint instead of seeded random weights");
   sub->add_option("--input", o->input, "A .npy (float32/float16, the model's input shape) to feed instead of random data");
   sub->add_option("--save-output", o->save_output, "Write the model's output for the (first) configuration to this .npy");
-  sub->add_option("--seed", o->seed, "Seed for random weights and inputs (default 1)");
+  // An unsigned target would take "-1" as 2^64 − 1: a negative seed is refused before conversion.
+  sub->add_option("--seed", o->seed, "Seed for random weights and inputs (default 1)")
+      ->check(int_range(0, std::numeric_limits<long long>::max()));
   sub->add_option("--device", o->device, "GPU ordinal (default 0)")->check(CLI::NonNegativeNumber);
   sub->add_option("--streams", o->streams,
                   "Run N copies concurrently (e.g. N camera streams): one CUDA stream, activation region and workspace each, "
@@ -68,13 +77,13 @@ Runner register_run(CLI::App& app) {
   sub->add_option("-o,--format", o->format, "Output: md (default), json or csv")->check(CLI::IsMember({"md", "json", "csv"}));
   return [o]() -> int {
     std::vector<const ModelInfo*> models;
-    for (const auto& id : split_list(o->models)) models.push_back(&find_model(id));
+    for (const auto& id : list_flag(o->models, "--models")) models.push_back(&find_model(id));
     std::vector<Precision> precisions;
-    for (const auto& p : split_list(o->precisions)) precisions.push_back(parse_precision(p));
-    const auto batches = parse_int_list(o->batches, "--batch");
+    for (const auto& p : list_flag(o->precisions, "--precisions")) precisions.push_back(parse_precision(p));
+    const auto batches = parse_int_list(o->batches, "--batch", limits::kMaxBatch);
     std::optional<std::uint64_t> limit;
-    if (!o->vram_limit.empty()) limit = parse_bytes(o->vram_limit);
-    const std::uint64_t reserve = parse_bytes(o->reserve), workspace = parse_bytes(o->workspace);
+    if (!o->vram_limit.empty()) limit = size_flag(o->vram_limit, "--vram-limit");
+    const std::uint64_t reserve = size_flag(o->reserve, "--reserve"), workspace = size_flag(o->workspace, "--workspace");
 #ifndef VRAMFIT_HAVE_CUDA
     (void)limit; (void)reserve; (void)workspace;
     throw InvalidInput("this vramfit was built without the CUDA backend (VRAMFIT_CUDA=OFF): `run` needs it; `vramfit plan` works without a GPU");

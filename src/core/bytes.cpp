@@ -5,6 +5,7 @@
 #include <cmath>
 #include <fmt/format.h>
 
+#include "core/checked.h"
 #include "core/error.h"
 
 namespace vramfit {
@@ -61,15 +62,17 @@ std::uint64_t parse_bytes(std::string_view text) {
   std::string_view unit = text.substr(i);
   for (const auto& u : kUnits) {
     if (u.name != unit) continue;
-    if (whole > UINT64_MAX / u.factor) bad(text, "too large");
+    if (whole > limits::kMaxBytes / u.factor) bad(text, "too large (sizes stop at 1 EiB = 2^60 bytes)");
     std::uint64_t bytes = whole * u.factor;
     if (frac_num) {
-      // u.factor * frac_num fits: factor ≤ 2^40, frac_num < 10^12 < 2^40 → < 2^80? guard:
+      // factor · frac_num / frac_den exactly: factor ≤ 2^40 and frac_num < 10^12 < 2^40, so the product
+      // needs 80 bits; the fraction of a unit is below one unit, so the sum stays ≤ 2^60 + 2^40.
       const long double exact =
           static_cast<long double>(u.factor) * static_cast<long double>(frac_num) /
           static_cast<long double>(frac_den);
       if (exact != std::floor(exact)) bad(text, "not a whole number of bytes");
       bytes += static_cast<std::uint64_t>(exact);
+      if (bytes > limits::kMaxBytes) bad(text, "too large (sizes stop at 1 EiB = 2^60 bytes)");
     }
     return bytes;
   }

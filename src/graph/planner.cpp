@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <numeric>
 
+#include "core/checked.h"
 #include "core/error.h"
 #include "graph/cost.h"
 
@@ -244,6 +245,9 @@ Plan plan_memory(const Graph& g, const PlannerOptions& opt) {
   std::uint64_t arena_per_sample = 0;
   const std::vector<std::uint64_t> offsets = assign_offsets(ranges, opt.alignment, &arena_per_sample);
   const auto ub = static_cast<std::uint64_t>(batch);
+  // Every offset and size is at most the arena's, so checking batch × arena per sample covers them all.
+  plan.arena_bytes = checked_mul(ub, arena_per_sample,
+                                 fmt::format("activation arena at batch {} ({} bytes per sample)", batch, arena_per_sample));
   plan.buffers.resize(bufs.size());
   for (std::size_t b = 0; b < bufs.size(); ++b) {
     PlannedBuffer& pb = plan.buffers[b];
@@ -252,7 +256,6 @@ Plan plan_memory(const Graph& g, const PlannerOptions& opt) {
     pb.values = std::move(bufs[b].values);
   }
   plan.arena_bytes_per_sample = arena_per_sample;
-  plan.arena_bytes = ub * arena_per_sample;
   plan.lower_bound_bytes = ub * live_lower_bound(ranges);
   plan.weight_bytes = aligned_weight_bytes(g, opt.alignment);
   return plan;

@@ -12,6 +12,7 @@
 #include <numbers>
 #include <sstream>
 
+#include "core/checked.h"
 #include "core/error.h"
 
 namespace vramfit {
@@ -141,18 +142,45 @@ const Preset kPresets[] = {
 
 void DecoderConfig::validate() const {
   const std::string label = name.empty() ? std::string("decoder config") : name;
-  const std::pair<const char*, std::int64_t> fields[] = {
-      {"hidden_size", hidden_size}, {"intermediate_size", intermediate_size}, {"num_hidden_layers", num_layers},
-      {"num_attention_heads", num_heads}, {"num_key_value_heads", num_kv_heads}, {"head_dim", head_dim},
-      {"vocab_size", vocab_size}, {"max_position_embeddings", max_position_embeddings}};
-  for (const auto& [field, v] : fields)
-    if (v <= 0) throw InvalidInput(fmt::format("{}: {} must be positive, got {}", label, field, v));
+  // Upper bounds far beyond any published model (core/checked.h) keep every product of these extents
+  // (tensor sizes, KV bytes per token, parameter counts) representable, and refuse a hostile config
+  // before a per-layer list of 2^40 entries is built.
+  struct Field {
+    const char* name;
+    std::int64_t value, max;
+  };
+  const Field fields[] = {
+      {"hidden_size", hidden_size, limits::kMaxHidden},
+      {"intermediate_size", intermediate_size, limits::kMaxIntermediate},
+      {"num_hidden_layers", num_layers, limits::kMaxLayers},
+      {"num_attention_heads", num_heads, limits::kMaxHeads},
+      {"num_key_value_heads", num_kv_heads, limits::kMaxHeads},
+      {"head_dim", head_dim, limits::kMaxHeadDim},
+      {"vocab_size", vocab_size, limits::kMaxVocab},
+      {"max_position_embeddings", max_position_embeddings, limits::kMaxContext}};
+  for (const auto& f : fields) {
+    if (f.value <= 0) throw InvalidInput(fmt::format("{}: {} must be positive, got {}", label, f.name, f.value));
+    if (f.value > f.max)
+      throw InvalidInput(fmt::format("{}: {} is {}, more than the {} vramfit accepts (no real model comes close)", label,
+                                     f.name, f.value, f.max));
+  }
   if (num_heads % num_kv_heads)
     throw InvalidInput(fmt::format("{}: num_key_value_heads {} does not divide num_attention_heads {}", label,
                                    num_kv_heads, num_heads));
   if (head_dim % 2) throw InvalidInput(fmt::format("{}: head_dim {} must be even (RoPE rotates pairs)", label, head_dim));
-  if (!(rope_theta > 0.0)) throw InvalidInput(fmt::format("{}: rope_theta must be positive", label));
-  if (!(rms_norm_eps > 0.0f)) throw InvalidInput(fmt::format("{}: rms_norm_eps must be positive", label));
+  if (q_dim() > limits::kMaxIntermediate)
+    throw InvalidInput(fmt::format("{}: num_attention_heads {} × head_dim {} = {} is more than the {} vramfit accepts", label,
+                                   num_heads, head_dim, q_dim(), limits::kMaxIntermediate));
+  if (!(rope_theta > 0.0) || !std::isfinite(rope_theta))
+    throw InvalidInput(fmt::format("{}: rope_theta must be a finite positive number, got {}", label, rope_theta));
+  if (!(rms_norm_eps > 0.0f) || !std::isfinite(rms_norm_eps))
+    throw InvalidInput(fmt::format("{}: rms_norm_eps must be a finite positive number, got {}", label, rms_norm_eps));
+  const double scaling[] = {rope_scaling.factor, rope_scaling.low_freq_factor, rope_scaling.high_freq_factor};
+  for (double v : scaling)
+    if (!(v > 0.0) || !std::isfinite(v))
+      throw InvalidInput(fmt::format("{}: rope scaling factors must be finite positive numbers, got {}", label, v));
+  // The parameter count, checked: its fp32 bytes must fit too.
+  checked_mul<std::uint64_t>(decoder_parameter_count(*this), 4, label + ": bytes of the fp32 weights");
 }
 
 DecoderConfig parse_decoder_config(const json& j, const std::string& label) {
@@ -257,15 +285,18 @@ std::vector<DecoderTensor> decoder_tensors(const DecoderConfig& c) {
 
 std::uint64_t decoder_parameter_count(const DecoderConfig& c) {
   std::uint64_t n = 0;
-  for (const auto& t : decoder_tensors(c)) n += static_cast<std::uint64_t>(t.shape.numel());
+  const std::string what = c.name + ": parameter count";
+  for (const auto& t : decoder_tensors(c)) n = checked_add(n, static_cast<std::uint64_t>(t.shape.numel()), what);
   return n;
 }
 
 std::uint64_t decoder_macs_per_token(const DecoderConfig& c) {
   std::uint64_t n = 0;
+  const std::string what = c.name + ": MACs per token";
   for (const auto& t : decoder_tensors(c))
-    if (t.kind == DecoderTensorKind::Linear || t.kind == DecoderTensorKind::LmHead) n += static_cast<std::uint64_t>(t.shape.numel());
-  if (c.tie_word_embeddings) n += static_cast<std::uint64_t>(c.vocab_size * c.hidden_size);
+    if (t.kind == DecoderTensorKind::Linear || t.kind == DecoderTensorKind::LmHead)
+      n = checked_add(n, static_cast<std::uint64_t>(t.shape.numel()), what);
+  if (c.tie_word_embeddings) n = checked_add(n, static_cast<std::uint64_t>(Shape{c.vocab_size, c.hidden_size}.numel()), what);
   return n;
 }
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <fmt/format.h>
 
+#include "core/checked.h"
 #include "core/error.h"
 #include "weights/gguf.h"
 #include "weights/gguf_quant.h"
@@ -71,7 +72,8 @@ LlmPassPlan plan_pass(const DecoderConfig& c, DType act, std::int64_t n, bool pr
     b.offset = off[i] * B;
     out.buffers.push_back(std::move(b));
   }
-  out.arena_bytes = per_seq * B;
+  // Offsets and buffer sizes are at most the arena's: checking batch × arena per sequence covers them.
+  out.arena_bytes = checked_mul(per_seq, B, fmt::format("activations of {} tokens at batch {}", n, batch));
   out.lower_bound_bytes = live_lower_bound(ranges) * B;
   return out;
 }
@@ -222,7 +224,8 @@ DType llm_weight_dtype(Precision p) {
 }
 
 std::uint64_t llm_kv_bytes_per_token(const DecoderConfig& c) {
-  return 2ull * u64(c.num_layers) * u64(c.num_kv_heads) * u64(c.head_dim) * 2ull;
+  const std::string what = c.name + ": KV bytes per token";
+  return checked_mul(checked_mul(std::uint64_t{4} * u64(c.num_layers), u64(c.num_kv_heads), what), u64(c.head_dim), what);
 }
 
 std::vector<LlmWeight> plan_llm_weights(const DecoderConfig& c, Precision p, std::uint64_t* total_bytes,
@@ -339,7 +342,7 @@ std::int64_t dequant_tile_rows(std::int64_t n, std::int64_t k) {
 std::uint64_t dequant_gemm_scratch_bytes(std::int64_t m, std::int64_t n, std::int64_t k, std::int64_t tile_rows,
                                          std::uint64_t workspace_limit) {
   std::uint64_t b = align_up(u64(tile_rows) * u64(k) * 2);
-  if (tile_rows < n) b += align_up(u64(m) * u64(tile_rows) * 2);
+  if (tile_rows < n) b += align_up(checked_mul(u64(m), u64(tile_rows) * 2, fmt::format("dequantised product of {} rows", m)));
   return b + align_up(workspace_limit);
 }
 
@@ -347,13 +350,14 @@ std::int64_t decode_attention_splits_bound(std::int64_t context) { return std::m
 
 std::uint64_t decode_attention_scratch_bytes(const DecoderConfig& c, std::int64_t batch, std::int64_t splits) {
   if (splits <= 1) return 0;
-  return u64(batch) * u64(c.num_heads) * u64(splits) * (u64(c.head_dim) + 2) * 4;
+  const std::string what = fmt::format("decode attention scratch at batch {}", batch);
+  return checked_mul(checked_mul(u64(batch) * u64(c.num_heads), u64(splits), what), (u64(c.head_dim) + 2) * 4, what);
 }
 
 LlmMemoryPlan plan_llm_memory(const DecoderConfig& c, Precision p, std::int64_t context, std::int64_t batch,
                               const LlmPlanOptions& opt) {
-  if (context < 1) throw InvalidInput(fmt::format("context must be ≥ 1 token, got {}", context));
-  if (batch < 1) throw InvalidInput(fmt::format("batch must be ≥ 1, got {}", batch));
+  check_range(context, 1, limits::kMaxContext, "context (tokens)");
+  check_range(batch, 1, limits::kMaxBatch, "batch");
   if (opt.prefill_chunk < 1) throw InvalidInput(fmt::format("prefill chunk must be ≥ 1 token, got {}", opt.prefill_chunk));
   LlmMemoryPlan plan;
   plan.model = c.name;
@@ -365,7 +369,8 @@ LlmMemoryPlan plan_llm_memory(const DecoderConfig& c, Precision p, std::int64_t 
   plan.act_dtype = llm_activation_dtype(p);
   plan.weight_dtype = llm_weight_dtype(p);
   plan.kv_bytes_per_token = llm_kv_bytes_per_token(c);
-  plan.kv_bytes = align_up(plan.kv_bytes_per_token * u64(context) * u64(batch));
+  plan.kv_bytes = align_up(checked_mul(checked_mul(plan.kv_bytes_per_token, u64(context), fmt::format("KV cache of context {}", context)),
+                                       u64(batch), fmt::format("KV cache of context {} × batch {}", context, batch)));
   const std::int64_t chunk = std::min(opt.prefill_chunk, context);
   plan.prefill = plan_pass(c, plan.act_dtype, chunk, true, batch);
   plan.decode = plan_pass(c, plan.act_dtype, 1, false, batch);

@@ -54,6 +54,7 @@
 #include <string>
 #include <vector>
 
+#include "core/checked.h"
 #include "core/dtype.h"
 #include "graph/planner.h"
 #include "models/decoder.h"
@@ -146,7 +147,12 @@ struct LlmMemoryPlan {
   // The greedy tokens of the last step, [batch] int32: written by either pass's argmax, read by the
   // next decode step's embedding (outside the activation region the two passes share).
   std::uint64_t carry_bytes = 0;
-  std::uint64_t total_bytes() const { return weights_bytes + kv_bytes + activation_bytes + scratch_bytes + carry_bytes; }
+  std::uint64_t total_bytes() const {
+    std::uint64_t t = weights_bytes;
+    for (std::uint64_t part : {kv_bytes, activation_bytes, scratch_bytes, carry_bytes})
+      t = checked_add(t, part, "LLM memory total (weights + KV cache + activations + scratch)");
+    return t;
+  }
 
   const LlmWeight& weight(std::string_view name) const;  // InternalError if absent
 };

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
 #include "core/bytes.h"
+#include "core/checked.h"
 #include "core/error.h"
 #include "predict/gpu_spec_toml.h"
 
@@ -123,13 +125,19 @@ std::string string_field(const toml::table& t, std::string_view field, const std
   return s;
 }
 
+constexpr double kMaxRate = 1e6;        // TFLOP/s, TOP/s or GB/s
+constexpr std::int64_t kMaxSms = 65536;  // streaming multiprocessors (an H200 has 132)
+
 std::optional<double> optional_rate(const toml::table& t, std::string_view field, const std::string& where) {
   const toml::node* n = t.get(field);
   if (!n) return std::nullopt;
   if (!n->is_number())
     throw InvalidInput(fmt::format("{}: field '{}' must be a number (TFLOP/s or TOP/s, dense)", where, field));
   const double v = n->value<double>().value_or(0.0);
-  if (!(v > 0.0)) throw InvalidInput(fmt::format("{}: field '{}' must be > 0, got {}", where, field, v));
+  // inf or nan would drop a term of the roofline (x / inf = 0) and print "inf GB/s"; a million
+  // TFLOP/s or GB/s is ~500× today's largest card.
+  if (!(v > 0.0) || !std::isfinite(v) || v > kMaxRate)
+    throw InvalidInput(fmt::format("{}: field '{}' must be > 0, finite and ≤ {:g}, got {}", where, field, kMaxRate, v));
   return v;
 }
 
@@ -156,17 +164,22 @@ GpuSpec gpu_spec_from_table(const toml::table& t, const std::string& where) {
   {
     const std::string cc = string_field(t, "compute_capability", w);
     const auto dot = cc.find('.');
-    const bool ok = dot != std::string::npos && dot > 0 && dot + 2 == cc.size() &&
+    // One or two digits of major version: sm_10 … sm_999 would not fit what a GPU reports anyway.
+    const bool ok = dot != std::string::npos && dot > 0 && dot <= 2 && dot + 2 == cc.size() &&
                     std::all_of(cc.begin(), cc.begin() + static_cast<std::ptrdiff_t>(dot), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }) &&
                     std::isdigit(static_cast<unsigned char>(cc.back()));
-    if (!ok) throw InvalidInput(fmt::format("{}: field 'compute_capability' must be \"major.minor\" like \"8.6\", got \"{}\"", w, cc));
+    if (!ok)
+      throw InvalidInput(fmt::format("{}: field 'compute_capability' must be \"major.minor\" like \"8.6\" (one or two digits, "
+                                     "a dot, one digit), got \"{}\"",
+                                     w, cc));
     g.compute_capability = std::stoi(cc.substr(0, dot)) * 10 + (cc.back() - '0');
   }
   {
     const toml::node& v = required(t, "vram", w, "bytes or a size like \"8GiB\"");
     if (v.is_integer()) {
       const auto b = v.value<std::int64_t>().value_or(0);
-      if (b <= 0) throw InvalidInput(fmt::format("{}: field 'vram' must be > 0 bytes, got {}", w, b));
+      if (b <= 0 || static_cast<std::uint64_t>(b) > limits::kMaxBytes)
+        throw InvalidInput(fmt::format("{}: field 'vram' must be > 0 bytes and at most 1 EiB, got {}", w, b));
       g.vram_bytes = static_cast<std::uint64_t>(b);
     } else if (v.is_string()) {
       try {
@@ -182,8 +195,9 @@ GpuSpec gpu_spec_from_table(const toml::table& t, const std::string& where) {
   g.memory_bandwidth_gbs = rate(t, "memory_bandwidth_gbs", w, "GB/s");
   {
     const toml::node& s = required(t, "sms", w, "an integer");
-    if (!s.is_integer() || s.value<std::int64_t>().value_or(0) <= 0)
-      throw InvalidInput(fmt::format("{}: field 'sms' must be a positive integer", w));
+    if (!s.is_integer() || s.value<std::int64_t>().value_or(0) <= 0 || s.value<std::int64_t>().value_or(0) > kMaxSms)
+      throw InvalidInput(fmt::format("{}: field 'sms' must be an integer from 1 to {}, got {}", w, kMaxSms,
+                                     s.is_integer() ? std::to_string(s.value<std::int64_t>().value_or(0)) : "something else"));
     g.sms = static_cast<int>(s.value<std::int64_t>().value_or(0));
   }
   g.fp32_tflops = rate(t, "fp32_tflops", w, "dense fp32 TFLOP/s");

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "core/checked.h"
 #include "core/error.h"
 #include "graph/cost.h"
 #include "graph/passes.h"
@@ -110,11 +111,14 @@ Calibration load_calibration(const std::filesystem::path& profile, const GpuData
       continue;
     }
     if (!row.contains("latency_ms") || !row["latency_ms"].is_object() || !row["latency_ms"].contains("median") ||
-        !row["latency_ms"]["median"].is_number() || !(row["latency_ms"]["median"].get<double>() > 0))
-      throw InvalidInput(fmt::format("{}: an ok row needs latency_ms.median > 0", at));
+        !row["latency_ms"]["median"].is_number() || !(row["latency_ms"]["median"].get<double>() > 0) ||
+        !std::isfinite(row["latency_ms"]["median"].get<double>()))
+      throw InvalidInput(fmt::format("{}: an ok row needs a finite latency_ms.median > 0", at));
+    check_range(row["batch"].get<std::int64_t>(), 1, limits::kMaxBatch, at + ".batch");
     if (row.contains("vram_bytes") && row["vram_bytes"].is_object() && row["vram_bytes"].contains("context_and_handles") &&
         row["vram_bytes"]["context_and_handles"].is_number_unsigned()) {
       const auto ctx = row["vram_bytes"]["context_and_handles"].get<std::uint64_t>();
+      if (ctx > limits::kMaxBytes) throw InvalidInput(fmt::format("{}.vram_bytes.context_and_handles: {} is more than 1 EiB", at, ctx));
       if (ctx > 0) c.context_bytes = std::max(c.context_bytes.value_or(0), ctx);
     }
     CalibrationPoint pt;

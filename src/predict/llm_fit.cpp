@@ -5,14 +5,20 @@
 #include <fmt/format.h>
 
 #include "core/bytes.h"
+#include "core/checked.h"
 #include "core/error.h"
 
 namespace vramfit {
 
 namespace {
 
+// A search probes sizes the user never asked for: one whose bytes do not fit in 64 bits fits no budget.
 std::uint64_t total(const DecoderConfig& c, Precision p, std::int64_t context, std::int64_t batch, const LlmPlanOptions& o) {
-  return plan_llm_memory(c, p, context, batch, o).total_bytes();
+  try {
+    return plan_llm_memory(c, p, context, batch, o).total_bytes();
+  } catch (const SizeOverflow&) {
+    return UINT64_MAX;
+  }
 }
 
 }  // namespace
@@ -48,6 +54,7 @@ LlmContextFit max_batch_at_context(const DecoderConfig& c, Precision p, std::int
     f.reason = llm_does_not_fit_reason(one, budget);
     return f;
   }
+  check_range(ceiling, 1, limits::kMaxBatch, "ceiling of the max-batch search (--max-batch)");
   std::int64_t lo = 1, hi = 2;  // lo fits
   while (hi <= ceiling && total(c, p, context, hi, opt) <= budget) {
     lo = hi;

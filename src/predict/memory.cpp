@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "core/bytes.h"
+#include "core/checked.h"
 #include "core/error.h"
 #include "graph/cost.h"
 #include "graph/passes.h"
@@ -26,7 +27,8 @@ Graph deployable(const ModelInfo& m, Precision p) {
 }  // namespace
 
 MemoryEstimate estimate_memory(const ModelInfo& m, Precision p, std::int64_t batch, std::uint64_t workspace) {
-  if (batch < 1) throw InvalidInput(fmt::format("batch must be ≥ 1, got {}", batch));
+  check_range(batch, 1, limits::kMaxBatch, "batch");
+  if (workspace > limits::kMaxBytes) throw InvalidInput(fmt::format("workspace of {} bytes is more than 1 EiB", workspace));
   MemoryEstimate e;
   e.model = m.id;
   e.precision = p;
@@ -69,6 +71,7 @@ std::int64_t engine_batch_limit(const Graph& g) {
 
 BudgetFit max_batch_under(const ModelInfo& m, Precision p, std::uint64_t budget, std::int64_t ceiling,
                           std::uint64_t workspace) {
+  check_range(ceiling, 1, limits::kMaxBatch, "ceiling of the max-batch search (--max-batch)");
   BudgetFit fit;
   fit.budget_bytes = budget;
   MemoryEstimate one = estimate_memory(m, p, 1, workspace);

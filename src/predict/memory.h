@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "core/checked.h"
 #include "core/dtype.h"
 #include "models/registry.h"
 
@@ -30,7 +31,9 @@ struct MemoryEstimate {
   std::uint64_t arena_bytes_per_sample = 0;
   std::uint64_t lower_bound_bytes = 0;
   std::uint64_t workspace_bytes = 0;  // the fixed workspace budget the session reserves
-  std::uint64_t total_bytes() const { return weights_bytes + arena_bytes + workspace_bytes; }
+  std::uint64_t total_bytes() const {
+    return checked_add(checked_add(weights_bytes, arena_bytes, "memory total"), workspace_bytes, "memory total");
+  }
 };
 
 constexpr std::uint64_t kDefaultWorkspaceBytes = 128ull << 20;

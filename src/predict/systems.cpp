@@ -5,6 +5,7 @@
 #include <toml++/toml.h>
 
 #include "core/bytes.h"
+#include "core/checked.h"
 #include "core/error.h"
 #include "predict/gpu_spec_toml.h"
 
@@ -95,7 +96,8 @@ SystemsFile load_systems(const std::filesystem::path& file, const GpuDatabase& d
           throw InvalidInput(fmt::format("{}: field 'vram': {}", w, e.what()));
         }
       }
-      if (bytes == 0) throw InvalidInput(fmt::format("{}: field 'vram' must be a positive size like \"12GiB\" or bytes", w));
+      if (bytes == 0 || bytes > limits::kMaxBytes)
+        throw InvalidInput(fmt::format("{}: field 'vram' must be a positive size up to 1 EiB, like \"12GiB\" or bytes", w));
       s.gpu.vram_bytes = bytes;
       s.vram_overridden = true;
     }

@@ -7,7 +7,9 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "core/checked.h"
 #include "core/error.h"
+#include "models/registry.h"
 
 namespace vramfit {
 
@@ -89,7 +91,8 @@ void check_status(const Reader& rd, const std::string& at, const std::string& s)
 MeasuredPoint read_point(const Reader& rd, const json& m, const std::string& at) {
   MeasuredPoint p;
   p.batch = rd.integer(m, at, "batch");
-  if (p.batch < 1) rd.fail(at + ".batch", fmt::format("must be ≥ 1, found {}", p.batch));
+  if (p.batch < 1 || p.batch > limits::kMaxBatch)
+    rd.fail(at + ".batch", fmt::format("must be between 1 and {}, found {}", limits::kMaxBatch, p.batch));
   p.status = rd.str(m, at, "status");
   check_status(rd, at + ".status", p.status);
   if (auto r = rd.opt_str(m, at, "reason")) p.reason = *r;
@@ -102,15 +105,22 @@ MeasuredPoint read_point(const Reader& rd, const json& m, const std::string& at)
   return p;
 }
 
-// What every row, vision or LLM, says of itself: model, precision (one of a newer build is kept as
-// recorded), status and its reason, the budget; and at the end its mark.
+// What every row, vision or LLM, says of itself: model, precision, status and its reason, the budget;
+// and at the end its mark. A model or precision this build does not know is an error naming the row:
+// kept as recorded, a typo ("fp99") would show up in the summary as a measured ✅ cell. (A newer
+// build's profile with new ids has a newer schema_version, refused above.)
 template <class Cell> void read_cell_identity(const Reader& rd, const json& r, const std::string& at, Cell& c) {
   c.model = rd.str(r, at, "model");
+  try {
+    find_model(c.model);
+  } catch (const InvalidInput& e) {
+    rd.fail(Reader::join(at, "model"), e.what());
+  }
   c.precision_id = rd.str(r, at, "precision");
   try {
     c.precision = parse_precision(c.precision_id);
   } catch (const InvalidInput&) {
-    c.precision.reset();
+    rd.fail(Reader::join(at, "precision"), fmt::format("unknown precision '{}' (expected {})", c.precision_id, precision_ids_joined()));
   }
   c.status = rd.str(r, at, "status");
   check_status(rd, at + ".status", c.status);

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "core/atomic_file.h"
+#include "core/checked.h"
 #include "core/error.h"
 #include "weights/gguf.h"
 #include "weights/gguf_quant.h"
@@ -198,7 +199,9 @@ const std::set<std::string, std::less<>>& llama_like() {
   return s;
 }
 
-std::int64_t get_int(const GgufFile& f, const std::string& key, std::optional<std::int64_t> fallback) {
+// A positive integer no larger than `max` (core/checked.h's limits: far beyond any real model, so a
+// hostile value is refused here, naming the key, before any size is computed from it).
+std::int64_t get_int(const GgufFile& f, const std::string& key, std::optional<std::int64_t> fallback, std::int64_t max) {
   const GgufValue* v = f.find(key);
   if (!v) {
     if (fallback) return *fallback;
@@ -208,6 +211,9 @@ std::int64_t get_int(const GgufFile& f, const std::string& key, std::optional<st
   if (!i || *i <= 0)
     throw InvalidInput(fmt::format("{}: metadata \"{}\" must be a positive integer, got {} ({})", f.path(), key,
                                    v->to_string(), to_string(v->type())));
+  if (*i > max)
+    throw InvalidInput(fmt::format("{}: metadata \"{}\" is {}, more than the {} vramfit accepts (no real model comes close)",
+                                   f.path(), key, *i, max));
   return *i;
 }
 
@@ -240,23 +246,23 @@ GgufLlamaConfig gguf_llama_config(const GgufFile& f) {
   if (const GgufValue* ft = f.find("general.file_type"); ft && ft->as_uint() && *ft->as_uint() <= 0xffffffffu)
     c.file_type = static_cast<std::uint32_t>(*ft->as_uint());
 
-  c.block_count = get_int(f, a + "block_count", std::nullopt);
-  c.embedding_length = get_int(f, a + "embedding_length", std::nullopt);
-  c.feed_forward_length = get_int(f, a + "feed_forward_length", std::nullopt);
-  c.head_count = get_int(f, a + "attention.head_count", std::nullopt);
-  c.head_count_kv = get_int(f, a + "attention.head_count_kv", c.head_count);
-  c.context_length = get_int(f, a + "context_length", std::nullopt);
+  c.block_count = get_int(f, a + "block_count", std::nullopt, limits::kMaxLayers);
+  c.embedding_length = get_int(f, a + "embedding_length", std::nullopt, limits::kMaxHidden);
+  c.feed_forward_length = get_int(f, a + "feed_forward_length", std::nullopt, limits::kMaxIntermediate);
+  c.head_count = get_int(f, a + "attention.head_count", std::nullopt, limits::kMaxHeads);
+  c.head_count_kv = get_int(f, a + "attention.head_count_kv", c.head_count, limits::kMaxHeads);
+  c.context_length = get_int(f, a + "context_length", std::nullopt, limits::kMaxContext);
   if (c.embedding_length % c.head_count != 0 && !f.find(a + "attention.key_length"))
     throw InvalidInput(fmt::format("{}: {}embedding_length {} is not a multiple of attention.head_count {} and there is "
                                    "no attention.key_length",
                                    f.path(), a, c.embedding_length, c.head_count));
-  c.head_dim = get_int(f, a + "attention.key_length", c.embedding_length / c.head_count);
+  c.head_dim = get_int(f, a + "attention.key_length", c.embedding_length / c.head_count, limits::kMaxHeadDim);
   if (c.head_count % c.head_count_kv != 0)
     throw InvalidInput(fmt::format("{}: {}attention.head_count {} is not a multiple of head_count_kv {}", f.path(), a,
                                    c.head_count, c.head_count_kv));
   if (c.head_dim % 2 != 0)
     throw InvalidInput(fmt::format("{}: head dimension {} is odd (RoPE rotates pairs)", f.path(), c.head_dim));
-  c.rope_dimension_count = get_int(f, a + "rope.dimension_count", c.head_dim);
+  c.rope_dimension_count = get_int(f, a + "rope.dimension_count", c.head_dim, limits::kMaxHeadDim);
   c.rope_freq_base = get_float(f, a + "rope.freq_base", 10000.0);
   c.rms_norm_eps = get_float(f, a + "attention.layer_norm_rms_epsilon", std::nullopt);
   if (const GgufValue* st = f.find(a + "rope.scaling.type"); st && st->as_string() && *st->as_string() != "none") {
@@ -267,10 +273,17 @@ GgufLlamaConfig gguf_llama_config(const GgufFile& f) {
   // Vocabulary: the tokenizer's token list, else {arch}.vocab_size, else the embedding's rows.
   const GgufTensorInfo* embd = f.find_tensor("token_embd.weight");
   if (const GgufValue* toks = f.find("tokenizer.ggml.tokens"); toks && toks->is_array() && toks->size() > 0) {
+    if (toks->size() > static_cast<std::uint64_t>(limits::kMaxVocab))
+      throw InvalidInput(fmt::format("{}: metadata \"tokenizer.ggml.tokens\" has {} tokens, more than the {} vramfit accepts",
+                                     f.path(), toks->size(), limits::kMaxVocab));
     c.vocab_size = static_cast<std::int64_t>(toks->size());
   } else if (f.find(a + "vocab_size")) {
-    c.vocab_size = get_int(f, a + "vocab_size", std::nullopt);
+    c.vocab_size = get_int(f, a + "vocab_size", std::nullopt, limits::kMaxVocab);
   } else if (embd && embd->ne.size() == 2 && embd->ne[1] > 0) {
+    if (embd->ne[1] > static_cast<std::uint64_t>(limits::kMaxVocab))
+      throw InvalidInput(fmt::format("{}: tensor \"token_embd.weight\" has {} rows (the vocabulary), more than the {} vramfit "
+                                     "accepts",
+                                     f.path(), embd->ne[1], limits::kMaxVocab));
     c.vocab_size = static_cast<std::int64_t>(embd->ne[1]);
   } else {
     throw InvalidInput(fmt::format("{}: cannot tell the vocabulary size (no tokenizer.ggml.tokens, no {}vocab_size, no "

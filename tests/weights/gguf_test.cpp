@@ -799,7 +799,7 @@ TEST(GgufLlama, MissingOrMisshapenTensorIsNamed) {
 TEST(GgufLlama, AbsurdBlockCountIsRefusedCheaply) {
   GgufWriter w;
   w.add("general.architecture", GgufValue::string("llama"));
-  w.add("llama.block_count", GgufValue::u32(1u << 31));
+  w.add("llama.block_count", GgufValue::u32(100000));  // the most core/checked.h's limits accept
   w.add("llama.embedding_length", GgufValue::u32(8));
   w.add("llama.feed_forward_length", GgufValue::u32(16));
   w.add("llama.attention.head_count", GgufValue::u32(2));
@@ -807,12 +807,23 @@ TEST(GgufLlama, AbsurdBlockCountIsRefusedCheaply) {
   w.add("llama.attention.layer_norm_rms_epsilon", GgufValue::f32(1e-5f));
   w.add("llama.vocab_size", GgufValue::u32(4));
   const GgufFile f = GgufFile::from_bytes(w.to_bytes(), "blocks.gguf");
-  EXPECT_EQ(gguf_llama_config(f).block_count, 1ll << 31);
+  EXPECT_EQ(gguf_llama_config(f).block_count, 100000);
   try {
     (void)gguf_llama_model(f);
     ADD_FAILURE();
   } catch (const InvalidInput& e) {
-    EXPECT_NE(std::string(e.what()).find("\"llama.block_count\" is 2147483648 but the file has only 0 tensors"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("\"llama.block_count\" is 100000 but the file has only 0 tensors"), std::string::npos)
+        << e.what();
+  }
+  // Beyond the limit the metadata itself is refused, naming the key.
+  GgufWriter big;
+  big.add("general.architecture", GgufValue::string("llama"));
+  big.add("llama.block_count", GgufValue::u32(1u << 31));
+  try {
+    (void)gguf_llama_config(GgufFile::from_bytes(big.to_bytes(), "big.gguf"));
+    ADD_FAILURE();
+  } catch (const InvalidInput& e) {
+    EXPECT_NE(std::string(e.what()).find("big.gguf: metadata \"llama.block_count\" is 2147483648, more than"), std::string::npos)
         << e.what();
   }
 }
