@@ -9,7 +9,6 @@
 #include <fmt/format.h>
 #include <filesystem>
 #include <memory>
-#include <optional>
 #include <utility>
 
 #include "cli/commands.h"
@@ -113,9 +112,10 @@ Runner register_report(CLI::App& app) {
     out.add_input(gpus_path);
     for (const auto& p : o->profiles) out.add_input(profile_arg(p).second);
     const std::size_t md = out.add_output(o->output, "-o");
-    const auto html = o->html.empty() ? std::nullopt : std::optional(out.add_output(o->html, "--html"));
-    const auto json = o->json.empty() ? std::nullopt : std::optional(out.add_output(o->json, "--json"));
-    const auto csv = o->csv.empty() ? std::nullopt : std::optional(out.add_output(o->csv, "--csv"));
+    constexpr std::size_t kNone = static_cast<std::size_t>(-1);  // an output not asked for
+    const std::size_t html = o->html.empty() ? kNone : out.add_output(o->html, "--html");
+    const std::size_t json = o->json.empty() ? kNone : out.add_output(o->json, "--json");
+    const std::size_t csv = o->csv.empty() ? kNone : out.add_output(o->csv, "--csv");
     out.check();
     // Every input is read and checked before anything is written.
     const GpuDatabase db = load_gpu_database(gpus_path);
@@ -128,9 +128,9 @@ Runner register_report(CLI::App& app) {
     }
     const Summary summary = build_summary(systems, db, profiles, so);
     out.put(md, summary_markdown(summary));
-    if (html) out.put(*html, summary_html(summary));
-    if (json) out.put(*json, to_json(summary).dump(2) + "\n");
-    if (csv) out.put(*csv, summary_csv(summary));
+    if (html != kNone) out.put(html, summary_html(summary));
+    if (json != kNone) out.put(json, to_json(summary).dump(2) + "\n");
+    if (csv != kNone) out.put(csv, summary_csv(summary));
     for (const auto& path : out.commit()) std::fprintf(stderr, "vramfit: wrote %s\n", path.c_str());
     return 0;
   };

@@ -68,8 +68,11 @@ std::string md_code(std::string_view s) {
   bool plain = !s.empty();
   for (char c : s)
     if (is_control(c) || c == '`' || c == '|' || c == '&' || c == '<' || c == '>') plain = false;
-  if (plain) return "`" + std::string(s) + "`";
-  return "<code>" + md_text(s) + "</code>";
+  // Appended piece by piece: GCC 12 warns (-Wrestrict, falsely) on "literal" + std::string&&.
+  std::string o(plain ? "`" : "<code>");
+  o += plain ? std::string(s) : md_text(s);
+  o += plain ? "`" : "</code>";
+  return o;
 }
 
 std::string shell_quote(std::string_view s) {
