@@ -29,7 +29,7 @@ struct TempDir {
   std::string operator/(const std::string& name) const { return (path / name).string(); }
   std::vector<std::string> names() const {
     std::vector<std::string> n;
-    for (const auto& e : fs::recursive_directory_iterator(path)) n.push_back(fs::relative(e.path(), path).string());
+    for (const auto& e : fs::recursive_directory_iterator(path)) n.push_back(e.path().lexically_relative(path).string());  // not fs::relative: it follows links
     std::sort(n.begin(), n.end());
     return n;
   }
