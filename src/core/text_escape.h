@@ -15,8 +15,8 @@ std::string html_escape(std::string_view s);
 // Markdown text, in a table cell or in running text: the HTML specials become entities (Markdown
 // passes raw HTML through), '|' becomes &#124; (a table's cell separator; an entity, not "\|", so an
 // input ending in a backslash cannot undo it), and line breaks and other control characters become
-// spaces (a newline would start a heading, a list or a new table row). Idempotent on its own output
-// only for text without '&'; apply it once, where the text enters Markdown.
+// spaces (a newline would start a heading, a list or a new table row). Not idempotent ('&' becomes
+// &amp;): apply it once, where the text enters Markdown.
 std::string md_text(std::string_view s);
 
 // Inline code in Markdown: `s` where that shows s exactly, else <code>md_text(s)</code> (a backtick,
