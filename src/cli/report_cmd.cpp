@@ -107,7 +107,7 @@ Runner register_report(CLI::App& app) {
     // Every output is declared with every input and checked before any input is read: none may be an
     // input, a device, a folder or another output (core/output_set.h).
     const std::string gpus_path = find_gpu_database(o->gpus_file);
-    OutputSet out;
+    OutputSet out(MissingFolders::make);  // -o out/SUMMARY.md makes out/, as it always did
     out.add_input(o->systems);
     out.add_input(gpus_path);
     for (const auto& p : o->profiles) out.add_input(profile_arg(p).second);

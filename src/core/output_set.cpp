@@ -57,8 +57,9 @@ std::string dir_of(const std::string& path) {
   return parent.empty() ? std::string(".") : parent.string();
 }
 
-// A missing target: the nearest existing folder on its way must be a folder this process can write in.
-void check_missing_target(const std::string& path, const std::string& what) {
+// A missing target: the nearest existing folder on its way must be a folder this process can write in,
+// and its own folder must exist unless commit() may make it.
+void check_missing_target(const std::string& path, const std::string& what, MissingFolders folders) {
   fs::path a = fs::absolute(fs::path(path)).parent_path();
   for (;;) {
     struct stat st {};
@@ -70,12 +71,13 @@ void check_missing_target(const std::string& path, const std::string& what) {
     }
     if (errno != ENOENT || a == a.parent_path())
       throw InvalidInput(fmt::format("{} ({}): cannot use {}: {}", path, what, a.string(), std::strerror(errno)));
+    if (folders == MissingFolders::refuse) throw InvalidInput(fmt::format("{} ({}): the folder {} does not exist", path, what, a.string()));
     a = a.parent_path();
   }
 }
 
 // Where the bytes of an output go; throws InvalidInput when the target must not be written.
-std::string resolve_target(const std::string& path, const std::string& what) {
+std::string resolve_target(const std::string& path, const std::string& what, MissingFolders folders) {
   if (path.empty()) throw InvalidInput(fmt::format("{}: the output path is empty", what));
   if (path.back() == '/') throw InvalidInput(fmt::format("{} ({}): names a folder, not a file", path, what));
   struct stat ls {};
@@ -83,7 +85,7 @@ std::string resolve_target(const std::string& path, const std::string& what) {
     const int e = errno;
     if (e == ENOTDIR) throw InvalidInput(fmt::format("{} ({}): a part of the path is a file, not a folder", path, what));
     if (e != ENOENT) throw InvalidInput(fmt::format("{} ({}): cannot use this path: {}", path, what, std::strerror(e)));
-    check_missing_target(path, what);
+    check_missing_target(path, what, folders);
     return path;
   }
   if (S_ISREG(ls.st_mode)) return path;
@@ -156,7 +158,7 @@ void OutputSet::check() {
       stdout_user = &o;
       continue;
     }
-    o.target = resolve_target(o.path, o.what);
+    o.target = resolve_target(o.path, o.what, folders_);
     ids[i] = identity(o.target);
     for (std::size_t k = 0; k < in.size(); ++k)
       if (same_file(ids[i], in[k]))

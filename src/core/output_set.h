@@ -20,7 +20,10 @@
 // commit() writes each file to a temporary beside its target (same folder, unique name, O_EXCL),
 // flushes it to disk (fsync), writes standard output, and only then renames every temporary over its
 // target and flushes the folders. If any write fails, every temporary (and every folder commit made) is
-// removed and no target is touched. Folders missing on the way to a target are created by commit().
+// removed and no target is touched.
+//
+// A folder missing on the way to a target is refused by check() unless the set was made with
+// MissingFolders::make (`report -o out/SUMMARY.md`), where commit() creates it.
 #pragma once
 
 #include <cstddef>
@@ -29,9 +32,11 @@
 
 namespace vramfit {
 
+enum class MissingFolders { refuse, make };
+
 class OutputSet {
  public:
-  OutputSet() = default;
+  explicit OutputSet(MissingFolders folders = MissingFolders::refuse) : folders_(folders) {}
   OutputSet(const OutputSet&) = delete;
   OutputSet& operator=(const OutputSet&) = delete;
   ~OutputSet();  // removes temporaries left by a commit() that threw half-way (never a target)
@@ -58,6 +63,7 @@ class OutputSet {
   void write_temporaries(std::vector<std::string>& made_dirs);
   void remove_temporaries();
 
+  MissingFolders folders_;
   std::vector<std::string> inputs_;
   std::vector<Output> outputs_;
 };
