@@ -28,6 +28,7 @@
 #include "core/checked.h"
 #include "core/dtype.h"
 #include "core/error.h"
+#include "core/output_set.h"
 #include "models/registry.h"
 #include "profile/profile.h"
 #include "report/run_report.h"
@@ -300,6 +301,14 @@ int run_one_device(const ProfileOptions& o, int device, bool several) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) throw IoError(fmt::format("{}: cannot create the output folder: {}", dir, ec.message()));
+  // The final files are checked now, before the matrix runs, and written together at the end
+  // (core/output_set.h): a folder or device in their place is refused before hours of work.
+  OutputSet out;
+  const std::size_t out_json = out.add_output(dir + "/profile.json", "profile.json");
+  const std::size_t out_md = out.add_output(dir + "/constraints.md", "constraints.md");
+  const std::size_t out_html = out.add_output(dir + "/report.html", "report.html");
+  out.add_input(dir + "/journal.jsonl");
+  out.check();
 
   profile::Journal journal(dir + "/journal.jsonl", o.resume, &doc.warnings);
   for (const auto& w : doc.warnings) std::fprintf(stderr, "vramfit: warning: %s\n", w.c_str());
@@ -344,10 +353,11 @@ int run_one_device(const ProfileOptions& o, int device, bool several) {
     }
   progress.finish();
 
-  profile::write_file_atomic(dir + "/profile.json", profile::to_json(doc).dump(2) + "\n");
   const std::string md = profile::constraints_markdown(doc);
-  profile::write_file_atomic(dir + "/constraints.md", md);
-  profile::write_file_atomic(dir + "/report.html", profile::report_html(doc));
+  out.put(out_json, profile::to_json(doc).dump(2) + "\n");
+  out.put(out_md, md);
+  out.put(out_html, profile::report_html(doc));
+  out.commit();
   std::printf("%s", md.c_str());
   std::fprintf(stderr, "vramfit: wrote %s/profile.json, %s/constraints.md, %s/report.html (%d workers started)\n", dir.c_str(), dir.c_str(),
                dir.c_str(), started);

@@ -9,14 +9,16 @@
 #include <fmt/format.h>
 #include <filesystem>
 #include <memory>
+#include <utility>
 
 #include "cli/commands.h"
 #include "cli/flags.h"
-#include "core/atomic_file.h"
 #include "core/bytes.h"
 #include "core/checked.h"
 #include "core/dtype.h"
 #include "core/error.h"
+#include "core/output_set.h"
+#include "core/text_escape.h"
 #include "models/registry.h"
 #include "predict/gpu_spec.h"
 #include "predict/systems.h"
@@ -45,9 +47,9 @@ std::string utc_now() {
   return buf;
 }
 
-// The command as the user could type it again (arguments with spaces quoted).
+// The command as the user could type it again (each argument one POSIX shell word).
 std::string command_line(const ReportOptions& o) {
-  auto q = [](const std::string& s) { return s.find_first_of(" \t'\"") == std::string::npos ? s : "'" + s + "'"; };
+  const auto q = [](const std::string& s) { return shell_quote(s); };
   std::string c = "vramfit report --systems " + q(o.systems);
   for (const auto& p : o.profiles) c += " " + q(p);
   c += " -o " + q(o.output);
@@ -57,12 +59,13 @@ std::string command_line(const ReportOptions& o) {
   return c;
 }
 
-void write_output(const std::string& path, const std::string& text) {
-  const auto parent = std::filesystem::path(path).parent_path();
-  std::error_code ec;
-  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
-  write_file_atomic(path, text);
-  std::fprintf(stderr, "vramfit: wrote %s\n", path.c_str());
+// A profile argument: PROFILE.json, or ID=PROFILE.json to assign it to a system whatever system_id it
+// was recorded with (e.g. an emulation run on a lab GPU without --system-id). Returns {id or "", path}.
+std::pair<std::string, std::string> profile_arg(const std::string& p) {
+  const auto eq = p.find('=');
+  if (eq != std::string::npos && eq > 0 && !std::filesystem::exists(p) && p.substr(0, eq).find('/') == std::string::npos)
+    return {p.substr(0, eq), p.substr(eq + 1)};
+  return {"", p};
 }
 
 }  // namespace
@@ -76,7 +79,7 @@ Runner register_report(CLI::App& app) {
   sub->add_option("profiles", o->profiles,
                   "profile.json files from `vramfit profile`, matched to a system by their system_id, or ID=PROFILE.json to name the system "
                   "(several per system: newest wins per model × precision)");
-  sub->add_option("-o,--output", o->output, "The summary in Markdown (e.g. SUMMARY.md)")->required();
+  sub->add_option("-o,--output", o->output, "The summary in Markdown (e.g. SUMMARY.md; - for standard output)")->required();
   sub->add_option("--html", o->html, "Also write a self-contained HTML page with charts (inline SVG)");
   sub->add_option("--json", o->json, "Also write the summary as JSON (schema/summary.schema.json)");
   sub->add_option("--csv", o->csv, "Also write the flat table as CSV (one row per system × model × precision)");
@@ -105,27 +108,34 @@ Runner register_report(CLI::App& app) {
     so.vramfit_version = VRAMFIT_VERSION;
     so.generated = utc_now();
     so.command_line = command_line(*o);
+    // Every output is declared with every input and checked before any input is read: none may be an
+    // input, a device, a folder or another output (core/output_set.h).
+    const std::string gpus_path = find_gpu_database(o->gpus_file);
+    OutputSet out(MissingFolders::make);  // -o out/SUMMARY.md makes out/, as it always did
+    out.add_input(o->systems);
+    out.add_input(gpus_path);
+    for (const auto& p : o->profiles) out.add_input(profile_arg(p).second);
+    const std::size_t md = out.add_output(o->output, "-o");
+    constexpr std::size_t kNone = static_cast<std::size_t>(-1);  // an output not asked for
+    const std::size_t html = o->html.empty() ? kNone : out.add_output(o->html, "--html");
+    const std::size_t json = o->json.empty() ? kNone : out.add_output(o->json, "--json");
+    const std::size_t csv = o->csv.empty() ? kNone : out.add_output(o->csv, "--csv");
+    out.check();
     // Every input is read and checked before anything is written.
-    const GpuDatabase db = load_gpu_database(find_gpu_database(o->gpus_file));
+    const GpuDatabase db = load_gpu_database(gpus_path);
     const SystemsFile systems = load_systems(o->systems, db);
     std::vector<ProfileFile> profiles;
     for (const auto& p : o->profiles) {
-      // ID=PROFILE.json assigns a profile to a system whatever system_id it was recorded with (e.g. an
-      // emulation run on a lab GPU without --system-id).
-      const auto eq = p.find('=');
-      if (eq != std::string::npos && eq > 0 && !std::filesystem::exists(p) && p.substr(0, eq).find('/') == std::string::npos) {
-        ProfileFile f = read_profile(p.substr(eq + 1));
-        f.system_id = p.substr(0, eq);
-        profiles.push_back(std::move(f));
-      } else {
-        profiles.push_back(read_profile(p));
-      }
+      const auto [id, path] = profile_arg(p);
+      profiles.push_back(read_profile(path));
+      if (!id.empty()) profiles.back().system_id = id;
     }
     const Summary summary = build_summary(systems, db, profiles, so);
-    write_output(o->output, summary_markdown(summary));
-    if (!o->html.empty()) write_output(o->html, summary_html(summary));
-    if (!o->json.empty()) write_output(o->json, to_json(summary).dump(2) + "\n");
-    if (!o->csv.empty()) write_output(o->csv, summary_csv(summary));
+    out.put(md, summary_markdown(summary));
+    if (html != kNone) out.put(html, summary_html(summary));
+    if (json != kNone) out.put(json, to_json(summary).dump(2) + "\n");
+    if (csv != kNone) out.put(csv, summary_csv(summary));
+    for (const auto& path : out.commit()) std::fprintf(stderr, "vramfit: wrote %s\n", path.c_str());
     return 0;
   };
 }

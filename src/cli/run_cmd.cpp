@@ -15,6 +15,7 @@
 #include "core/checked.h"
 #include "core/dtype.h"
 #include "core/error.h"
+#include "core/output_set.h"
 #include "models/registry.h"
 #include "report/run_report.h"
 #include "weights/npy.h"
@@ -90,6 +91,16 @@ Runner register_run(CLI::App& app) {
 #else
     if (!cuda::cuda_device_available())
       throw InvalidInput("no CUDA GPU is visible to this process: `run` measures on a GPU; `vramfit plan` works without one");
+    // --save-output is checked before anything runs (core/output_set.h): not an input, not a device or folder.
+    OutputSet out;
+    std::optional<std::size_t> saved_output;
+    if (!o->save_output.empty()) {
+      if (o->save_output == "-") throw InvalidInput("--save-output -: standard output carries the report; give a file");
+      out.add_input(o->input);
+      out.add_input(o->weights);
+      saved_output = out.add_output(o->save_output, "--save-output");
+      out.check();
+    }
     std::optional<Tensor> given_input;
     if (!o->input.empty()) given_input = read_npy(o->input);
     RunReport report;
@@ -138,9 +149,11 @@ Runner register_run(CLI::App& app) {
               row.time_by_op.assign(by_op.begin(), by_op.end());
               std::sort(row.time_by_op.begin(), row.time_by_op.end(), [](const auto& l, const auto& r) { return l.second > r.second; });
             }
-            if (!o->save_output.empty() && !saved) {
+            if (saved_output && !saved) {
               s.run();
-              write_npy(o->save_output, s.output());
+              const std::vector<std::uint8_t> npy = encode_npy(s.output());
+              out.put(*saved_output, std::string(npy.begin(), npy.end()));
+              out.commit();
               saved = true;
             }
           } catch (const OutOfMemory& e) {

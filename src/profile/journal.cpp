@@ -1,4 +1,4 @@
-// profile/journal.cpp — append-and-fsync journal; atomic final files.
+// profile/journal.cpp — append-and-fsync journal. (Final files: core/output_set.h.)
 #include "profile/journal.h"
 
 #include <fcntl.h>
@@ -26,15 +26,6 @@ void write_all(int fd, const std::string& data, const std::string& path) {
     if (n <= 0) throw IoError(fmt::format("{}: write failed: {}", path, std::strerror(errno)));
     done += static_cast<std::size_t>(n);
   }
-}
-
-void fsync_dir_of(const std::string& path) {
-  std::filesystem::path dir = std::filesystem::path(path).parent_path();
-  if (dir.empty()) dir = ".";
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;  // best effort: the rename itself is already atomic
-  ::fsync(fd);
-  ::close(fd);
 }
 
 }  // namespace
@@ -114,27 +105,6 @@ void Journal::append(const std::string& key, const nlohmann::json& result) {
   ::close(fd);
   if (rc != 0) throw IoError(fmt::format("{}: fsync failed: {}", path_, std::strerror(errno)));
   entries_[key] = result;
-}
-
-void write_file_atomic(const std::string& path, const std::string& content) {
-  const std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw IoError(fmt::format("{}: cannot create {}: {}", path, tmp, std::strerror(errno)));
-  try {
-    write_all(fd, content, tmp);
-    if (::fsync(fd) != 0) throw IoError(fmt::format("{}: fsync failed: {}", tmp, std::strerror(errno)));
-  } catch (...) {
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    throw;
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int e = errno;
-    ::unlink(tmp.c_str());
-    throw IoError(fmt::format("{}: cannot rename {} over it: {}", path, tmp, std::strerror(e)));
-  }
-  fsync_dir_of(path);
 }
 
 }  // namespace vramfit::profile

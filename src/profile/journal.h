@@ -10,8 +10,8 @@
 // back to the last whole line so that the next append starts clean. A bad line anywhere else means
 // the file was edited or corrupted: an InvalidInput error naming the file and the line.
 //
-// write_file_atomic: final files (profile.json, constraints.md, report.html) are written to a
-// temporary name in the same folder, fsync'ed, and renamed over the target.
+// The final files (profile.json, constraints.md, report.html) are written together by the command
+// through core/output_set.h: temporaries beside them, fsync'ed, renamed only when all were written.
 #pragma once
 
 #include <map>
@@ -41,9 +41,5 @@ class Journal {
 
 // The journal key of a worker configuration: its JSON without "worker_index", keys sorted.
 std::string journal_key(const nlohmann::json& config);
-
-// Writes `content` to `path` through a temporary file in the same folder and a rename; IoError
-// naming the path on failure (the temporary is removed).
-void write_file_atomic(const std::string& path, const std::string& content);
 
 }  // namespace vramfit::profile

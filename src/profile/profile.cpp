@@ -8,6 +8,7 @@
 #include <map>
 
 #include "core/bytes.h"
+#include "core/text_escape.h"
 
 namespace vramfit::profile {
 
@@ -30,28 +31,6 @@ std::string ms_cell(const nlohmann::json* m) {
   if (!m) return "—";
   if (!ok(m)) return m->value("status", "error");
   return fmt::format("{:.3f} ms", median_ms(*m));
-}
-
-std::string html_escape(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      default: o += c;
-    }
-  }
-  return o;
-}
-
-// Markdown table cells must not contain '|' or newlines.
-std::string md_cell(std::string s) {
-  std::replace(s.begin(), s.end(), '\n', ' ');
-  std::string o;
-  for (char c : s) o += c == '|' ? std::string("\\|") : std::string(1, c);
-  return o;
 }
 
 std::string max_batch_cell(const ModelPrecisionResult& r) {
@@ -270,8 +249,8 @@ StatusMark status_mark(const LlmPrecisionResult& r) {
 }
 
 std::string constraints_markdown(const ProfileDoc& d) {
-  std::string s = fmt::format("# GPU constraints: {}\n\n", d.system_id);
-  s += fmt::format("- Device: {}\n", d.device.value("summary", d.device.value("name", "unknown")));
+  std::string s = fmt::format("# GPU constraints: {}\n\n", md_text(d.system_id));
+  s += fmt::format("- Device: {}\n", md_text(d.device.value("summary", d.device.value("name", "unknown"))));
   if (!d.software.empty())
     s += fmt::format("- Software: {}; {}; {}\n", d.software.value("cudnn", "?"), d.software.value("cublaslt", "?"), d.software.value("cuda", "?"));
   s += fmt::format("- Measured {} by vramfit {}{}\n", d.date, d.vramfit_version, d.quick ? " (--quick: fewer batches and iterations)" : "");
@@ -294,8 +273,8 @@ std::string constraints_markdown(const ProfileDoc& d) {
       const nlohmann::json* at_1 = r.status == "ok" ? measurement_at(r, 1) : nullptr;
       s += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", r.model, to_string(r.precision), max_batch_cell(r),
                        ok(at_max) ? mib(process_total(*at_max)) : "—", ms_cell(at_1), ms_cell(at_max),
-                       ok(at_max) ? fmt::format("{:.0f}", at_max->value("items_per_s", 0.0)) : "—", md_cell(fidelity_cell(r)),
-                       md_cell(sm.note.empty() ? sm.mark : sm.mark + " " + sm.note));
+                       ok(at_max) ? fmt::format("{:.0f}", at_max->value("items_per_s", 0.0)) : "—", md_text(fidelity_cell(r)),
+                       md_text(sm.note.empty() ? sm.mark : sm.mark + " " + sm.note));
     }
     s += fmt::format(
         "\nStatus: ✅ runs — the planner's max batch was confirmed on the GPU (the predicted batch ran and one more was out of "
@@ -319,7 +298,7 @@ std::string constraints_markdown(const ProfileDoc& d) {
         const bool capped = st.value("capped", false);
         s += fmt::format("| {} | {} | {} | {}{} | {} | {} |\n", r.model, to_string(r.precision), st.value("batch", 0), capped ? "≥ " : "",
                          st.value("max_streams", 0),
-                         st.value("status", "ok") != "ok" ? md_cell(st.value("status", "") + ": " + st.value("reason", ""))
+                         st.value("status", "ok") != "ok" ? md_text(st.value("status", "") + ": " + st.value("reason", ""))
                          : st.value("prediction_confirmed", false) ? "yes"
                                                                    : fmt::format("no (planner said {})", st.value("predicted", 0)),
                          mib(st.value("per_stream_bytes", std::uint64_t{0})));
@@ -345,7 +324,7 @@ std::string constraints_markdown(const ProfileDoc& d) {
                        planned ? fmt::format("{:.1f} KiB", static_cast<double>(r.kv_bytes_per_token) / 1024.0) : "—", max_context_cell(r),
                        vram ? mib(*vram) : "—", rate_cell(llm_number(r.speed, "prefill_tokens_per_s")),
                        rate_cell(llm_number(r.speed, "decode_tokens_per_s")), rate_cell(llm_number(r.at_max, "decode_tokens_per_s")),
-                       md_cell(sm.note.empty() ? sm.mark : sm.mark + " " + sm.note));
+                       md_text(sm.note.empty() ? sm.mark : sm.mark + " " + sm.note));
     }
     s += fmt::format("\nMax context: the planner's largest context at batch 1 under the budget, run on the GPU (✓: it ran and one "
                      "token more was out of memory; \"model max\": the model's max_position_embeddings, more memory would not help). "
@@ -359,7 +338,7 @@ std::string constraints_markdown(const ProfileDoc& d) {
   bool any = false;
   for (const auto& r : d.results) {
     if (r.status != "ok") {
-      s += fmt::format("- **{} {}** ({}): {}\n", r.model, to_string(r.precision), r.status, md_cell(r.reason));
+      s += fmt::format("- **{} {}** ({}): {}\n", r.model, to_string(r.precision), r.status, md_text(r.reason));
       any = true;
       continue;
     }
@@ -370,18 +349,18 @@ std::string constraints_markdown(const ProfileDoc& d) {
       if (p.status == "oom" && (!first_oom || p.batch < first_oom->batch)) first_oom = &p;
     if (first_oom) {
       s += fmt::format("- **{} {}**: batch {} does not fit: {}\n", r.model, to_string(r.precision), first_oom->batch,
-                       md_cell(first_oom->reason));
+                       md_text(first_oom->reason));
       any = true;
     }
   }
   for (const auto& r : d.llm_results) {
     if (r.status != "ok") {
-      s += fmt::format("- **{} {}** ({}): {}\n", r.model, to_string(r.precision), r.status, md_cell(r.reason));
+      s += fmt::format("- **{} {}** ({}): {}\n", r.model, to_string(r.precision), r.status, md_text(r.reason));
       any = true;
       continue;
     }
     if (!r.speed_note.empty()) {
-      s += fmt::format("- **{} {}**: {}\n", r.model, to_string(r.precision), md_cell(r.speed_note));
+      s += fmt::format("- **{} {}**: {}\n", r.model, to_string(r.precision), md_text(r.speed_note));
       any = true;
     }
     if (r.max_context.capped) continue;
@@ -390,14 +369,14 @@ std::string constraints_markdown(const ProfileDoc& d) {
       if (p.status == "oom" && (!first_oom || p.batch < first_oom->batch)) first_oom = &p;
     if (first_oom) {
       s += fmt::format("- **{} {}**: context {} at batch 1 does not fit: {}\n", r.model, to_string(r.precision), first_oom->batch,
-                       md_cell(first_oom->reason));
+                       md_text(first_oom->reason));
       any = true;
     }
   }
   if (!any) s += fmt::format("Everything requested ran up to the --max-batch ceiling ({}).\n", d.max_batch_ceiling);
   if (!d.warnings.empty()) {
     s += "\n## Warnings\n\n";
-    for (const auto& w : d.warnings) s += "- " + md_cell(w) + "\n";
+    for (const auto& w : d.warnings) s += "- " + md_text(w) + "\n";
   }
   return s;
 }

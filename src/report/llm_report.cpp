@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "core/bytes.h"
+#include "core/text_escape.h"
 #include "report/plan_report.h"
 
 namespace vramfit {
@@ -125,14 +126,15 @@ std::string llm_markdown(const LlmReport& r) {
   const DecoderConfig& c = r.config;
   std::string o = fmt::format("## {} — {:.2f} B parameters: {} layers, hidden {}, {} heads / {} KV heads (head dim {}), "
                               "MLP {}, vocab {}, max context {}\n\n",
-                              r.model, static_cast<double>(r.parameters) / 1e9, c.num_layers, c.hidden_size, c.num_heads,
+                              md_text(r.model), static_cast<double>(r.parameters) / 1e9, c.num_layers, c.hidden_size, c.num_heads,
                               c.num_kv_heads, c.head_dim, c.intermediate_size, c.vocab_size, c.max_position_embeddings);
-  o += fmt::format("config: {}; weights: {}\n", r.config_source, r.weights_source);
-  for (const auto& n : c.notes) o += "note: " + n + "\n";
-  if (r.budget_bytes) o += fmt::format("budget: {} ({})\n", format_bytes(*r.budget_bytes), r.budget_note);
+  // The model's name, sources and notes come from a config or GGUF file: escaped (core/text_escape.h).
+  o += fmt::format("config: {}; weights: {}\n", md_text(r.config_source), md_text(r.weights_source));
+  for (const auto& n : c.notes) o += "note: " + md_text(n) + "\n";
+  if (r.budget_bytes) o += fmt::format("budget: {} ({})\n", format_bytes(*r.budget_bytes), md_text(r.budget_note));
   else o += "budget: none given (--vram-limit SIZE, or a GPU): memory per point only\n";
-  o += fmt::format("device: {}\n", r.device.empty() ? std::string("none") : r.device);
-  if (!r.speed_note.empty()) o += r.speed_note + "\n";
+  o += fmt::format("device: {}\n", r.device.empty() ? std::string("none") : md_text(r.device));
+  if (!r.speed_note.empty()) o += md_text(r.speed_note) + "\n";
   o += "\n";
 
   const auto ctxs = contexts_of(r);
@@ -187,10 +189,10 @@ std::string llm_markdown(const LlmReport& r) {
   // What does not fit, and why.
   std::string why;
   for (const auto& q : r.rows) {
-    if (!q.reason.empty()) why += fmt::format("- {} {}: {}\n", to_string(q.precision), q.status, q.reason);
+    if (!q.reason.empty()) why += fmt::format("- {} {}: {}\n", to_string(q.precision), q.status, md_text(q.reason));
     for (const auto& f : q.max_batch)
       if (f.max_batch == 0 && q.status == "ok")
-        why += fmt::format("- {} at context {}: {}\n", to_string(q.precision), f.context, f.reason);
+        why += fmt::format("- {} at context {}: {}\n", to_string(q.precision), f.context, md_text(f.reason));
   }
   if (!why.empty()) o += "\n" + why;
 
@@ -220,7 +222,7 @@ std::string llm_markdown(const LlmReport& r) {
   }
   for (std::size_t i = 0; i < r.measured.size(); ++i)
     if (r.measured[i] && !r.measured[i]->note.empty())
-      o += fmt::format("\n{}: {}\n", to_string(r.rows[i].precision), r.measured[i]->note);
+      o += fmt::format("\n{}: {}\n", to_string(r.rows[i].precision), md_text(r.measured[i]->note));
   return o;
 }
 
@@ -236,12 +238,12 @@ std::string llm_csv(const LlmReport& r) {
                                                num(m->decode_tokens_per_s_max_batch))
                                  : std::string(",,");
     if (q.points.empty()) {
-      o += fmt::format("{},{},{},,,,,,,,,,,{}\n", r.model, to_string(q.precision), q.status, speeds);
+      o += fmt::format("{},{},{},,,,,,,,,,,{}\n", csv_field(r.model), to_string(q.precision), q.status, speeds);
       continue;
     }
     for (const auto& p : q.points) {
       const LlmContextFit* f = fit_at(q, p.context);
-      o += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", r.model, to_string(q.precision), q.status, p.context,
+      o += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", csv_field(r.model), to_string(q.precision), q.status, p.context,
                        p.batch, p.weights_bytes, p.kv_bytes, p.activation_bytes, p.scratch_bytes, p.total_bytes,
                        r.budget_bytes ? (p.fits ? "true" : "false") : "", r.budget_bytes ? std::to_string(q.max_context) : "",
                        f ? std::to_string(f->max_batch) : "", speeds);

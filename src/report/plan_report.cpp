@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "core/bytes.h"
+#include "core/text_escape.h"
 
 namespace vramfit {
 
@@ -28,7 +29,15 @@ std::string thousands(std::uint64_t v) {
 
 }  // namespace
 
-std::string markdown_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
+std::string markdown_table(const std::vector<std::string>& header_text, const std::vector<std::vector<std::string>>& rows_text) {
+  // Every cell is escaped here, once (core/text_escape.h): cells carry ids and notes from input files.
+  std::vector<std::string> header;
+  for (const auto& h : header_text) header.push_back(md_text(h));
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& r : rows_text) {
+    rows.emplace_back();
+    for (const auto& c : r) rows.back().push_back(md_text(c));
+  }
   std::vector<std::size_t> w(header.size());
   std::vector<bool> right(header.size(), true);
   for (std::size_t c = 0; c < header.size(); ++c) w[c] = header[c].size();
@@ -265,18 +274,18 @@ nlohmann::json to_json(const GpuPlan& p) {
 std::string gpu_plan_markdown(const GpuPlan& p) {
   std::string out;
   if (!p.system_id.empty())
-    out += fmt::format("System {} ({}): {}{}\n", p.system_id, p.primary_use, describe(p.gpu),
+    out += fmt::format("System {} ({}): {}{}\n", md_text(p.system_id), md_text(p.primary_use), md_text(describe(p.gpu)),
                        p.vram_overridden ? ", VRAM overridden by the systems file" : "");
   out += fmt::format("Card: {}, {} VRAM, {:.0f} GB/s, {} SMs; dense peak fp32 {:.1f} TFLOP/s, fp16 tensor (fp32 acc) {:.1f}{}{} TFLOP/s\n",
-                     describe(p.gpu), format_bytes(p.gpu.vram_bytes), p.gpu.memory_bandwidth_gbs, p.gpu.sms, p.gpu.fp32_tflops,
+                     md_text(describe(p.gpu)), format_bytes(p.gpu.vram_bytes), p.gpu.memory_bandwidth_gbs, p.gpu.sms, p.gpu.fp32_tflops,
                      p.gpu.fp16_tflops, p.gpu.bf16_tflops ? fmt::format(", bf16 {:.1f}", *p.gpu.bf16_tflops) : "",
                      p.gpu.fp8_tflops ? fmt::format(", fp8 {:.1f}", *p.gpu.fp8_tflops) : "");
-  out += fmt::format("Spec source: {}\n", p.gpu.source);
-  if (!p.gpu.note.empty()) out += fmt::format("Note: {}\n", p.gpu.note);
+  out += fmt::format("Spec source: {}\n", md_text(p.gpu.source));
+  if (!p.gpu.note.empty()) out += fmt::format("Note: {}\n", md_text(p.gpu.note));
   out += fmt::format("Budget: {} VRAM − {} CUDA context and library handles ({}) = {}\n", format_bytes(p.gpu.vram_bytes),
-                     format_bytes(p.context.bytes), p.context.source, format_bytes(p.budget_bytes));
+                     format_bytes(p.context.bytes), md_text(p.context.source), format_bytes(p.budget_bytes));
   if (!p.calibration_profile.empty())
-    out += fmt::format("Calibration: {} ({}), {} rows used, {} skipped\n", p.calibration_profile, p.calibration_device,
+    out += fmt::format("Calibration: {} ({}), {} rows used, {} skipped\n", md_text(p.calibration_profile), md_text(p.calibration_device),
                        p.calibration_rows, p.calibration_skipped.size());
   out += "\n";
   std::vector<std::vector<std::string>> rows;

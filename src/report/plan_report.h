@@ -52,7 +52,9 @@ std::string gpu_plan_markdown(const GpuPlan& p);
 nlohmann::json to_json(const PlanReport& r);
 std::string plan_markdown(const PlanReport& r);
 
-// A Markdown table from a header and rows (cells already formatted); right-aligns numeric columns.
+// A Markdown table from a header and rows of plain text (formatted numbers, ids, notes; **bold** is kept):
+// every cell goes through md_text (core/text_escape.h) here, so callers pass text unescaped. Right-aligns
+// numeric columns.
 std::string markdown_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows);
 
 }  // namespace vramfit

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "core/bytes.h"
+#include "core/text_escape.h"
 #include "report/plan_report.h"
 
 namespace vramfit {
@@ -59,8 +60,8 @@ nlohmann::json to_json(const RunReport& r) {
 }
 
 std::string run_markdown(const RunReport& r) {
-  std::string out = fmt::format("Device: {}\nSoftware: {}\n", r.device, r.software);
-  if (!r.vram_limit.empty()) out += fmt::format("Emulated card: {} (budget = limit − context and handles measured here)\n", r.vram_limit);
+  std::string out = fmt::format("Device: {}\nSoftware: {}\n", md_text(r.device), md_text(r.software));
+  if (!r.vram_limit.empty()) out += fmt::format("Emulated card: {} (budget = limit − context and handles measured here)\n", md_text(r.vram_limit));
   out += "\n";
   std::vector<std::vector<std::string>> rows;
   bool any_streams = false;
@@ -102,11 +103,8 @@ std::string run_csv(const RunReport& r) {
   std::string out = "model,precision,batch,status,reason,median_ms,p90_ms,p99_ms,min_ms,max_ms,items_per_s,weights_bytes,"
                     "activation_bytes,workspace_used_bytes,workspace_budget_bytes,context_bytes,process_total_bytes,device_used_bytes,streams\n";
   for (const auto& x : r.rows) {
-    std::string reason = x.reason;
-    for (auto& c : reason)
-      if (c == '"') c = '\'';
-    out += fmt::format("{},{},{},{},\"{}\",{:.4f},{:.4f},{:.4f},{:.4f},{:.4f},{:.1f},{},{},{},{},{},{},{},{}\n", x.model, to_string(x.precision),
-                       x.batch, x.status, reason, x.median_ms, x.p90_ms, x.p99_ms, x.min_ms, x.max_ms, x.items_per_s, x.weights_bytes,
+    out += fmt::format("{},{},{},{},{},{:.4f},{:.4f},{:.4f},{:.4f},{:.4f},{:.1f},{},{},{},{},{},{},{},{}\n", x.model, to_string(x.precision),
+                       x.batch, x.status, csv_field(x.reason), x.median_ms, x.p90_ms, x.p99_ms, x.min_ms, x.max_ms, x.items_per_s, x.weights_bytes,
                        x.activation_bytes, x.workspace_used_bytes, x.workspace_budget_bytes, x.context_bytes, x.process_total_bytes,
                        x.device_used_bytes, x.streams);
   }

@@ -11,6 +11,7 @@
 
 #include "core/bytes.h"
 #include "core/error.h"
+#include "core/text_escape.h"
 #include "models/registry.h"
 #include "report/summary_format.h"
 
@@ -759,12 +760,14 @@ Summary build_summary(const SystemsFile& systems, const GpuDatabase& db, const s
     ReproduceStep r;
     r.system_id = s.id;
     r.comment = fmt::format("{} — {}", s.id, gpu_line(s));
-    r.commands.push_back(fmt::format("vramfit profile --system-id {} -m {} -p {} --output profiles/{}   # on {} itself", s.id, model_list, plist,
-                                     s.id, s.id));
-    r.commands.push_back(fmt::format("vramfit profile --system-id {} --vram-limit {} -m {} -p {} --output profiles/{}-emulated   # on a larger "
+    // Ids and paths come from the systems file: each is one quoted shell word, and a comment cannot end early.
+    const std::string id = shell_quote(s.id), id_comment = shell_comment(s.id), systems_path = shell_quote(systems.path);
+    r.commands.push_back(fmt::format("vramfit profile --system-id {} -m {} -p {} --output {}   # on {} itself", id, model_list, plist,
+                                     shell_quote("profiles/" + s.id), id_comment));
+    r.commands.push_back(fmt::format("vramfit profile --system-id {} --vram-limit {} -m {} -p {} --output {}   # on a larger "
                                      "GPU: emulates this card's memory",
-                                     s.id, format_bytes_exact(s.gpu.vram_bytes), model_list, plist, s.id));
-    r.commands.push_back(fmt::format("vramfit plan --system {} --systems {} -m {} -p {}   # no GPU: the predicted cells", s.id, systems.path,
+                                     id, format_bytes_exact(s.gpu.vram_bytes), model_list, plist, shell_quote("profiles/" + s.id + "-emulated")));
+    r.commands.push_back(fmt::format("vramfit plan --system {} --systems {} -m {} -p {}   # no GPU: the predicted cells", id, systems_path,
                                      model_list, plist));
     if (!llm_models.empty()) [&] {
       std::vector<std::string> llm_runnable;
@@ -776,8 +779,8 @@ Summary build_summary(const SystemsFile& systems, const GpuDatabase& db, const s
       }
       if (llm_runnable.empty()) return;
       const std::string llm_list = join(llm_models, ","), llm_plist = join(llm_runnable, ",");
-      r.commands.push_back(fmt::format("vramfit profile --system-id {} -m {} -p {} --output profiles/{}-llm   # on {} itself: the LLM rows",
-                                       s.id, llm_list, llm_plist, s.id, s.id));
+      r.commands.push_back(fmt::format("vramfit profile --system-id {} -m {} -p {} --output {}   # on {} itself: the LLM rows",
+                                       id, llm_list, llm_plist, shell_quote("profiles/" + s.id + "-llm"), id_comment));
       for (const auto& model : llm_models)
         r.commands.push_back(fmt::format("vramfit llm -m {} -q {} --context 512 --vram-limit {} --reserve {} --no-run   # no GPU: the "
                                          "predicted LLM cells (reserve = the CUDA context)",
@@ -790,7 +793,7 @@ Summary build_summary(const SystemsFile& systems, const GpuDatabase& db, const s
   all.comment = "then, anywhere: this summary from the profiles";
   all.commands.push_back(fmt::format("vramfit report --systems {} profiles/*/profile.json -o SUMMARY.md --html SUMMARY.html --json SUMMARY.json "
                                      "--csv SUMMARY.csv",
-                                     systems.path));
+                                     shell_quote(systems.path)));
   out.reproduce.push_back(all);
   return out;
 }

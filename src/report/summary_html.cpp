@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "core/bytes.h"
+#include "core/text_escape.h"
 #include "report/plan_report.h"
 #include "report/summary_format.h"
 #include "report/summary_printers.h"
@@ -17,23 +18,9 @@ namespace sf = summary_format;
 
 namespace {
 
-std::string esc(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      default: o += c;
-    }
-  }
-  return o;
-}
-
 // Escaped text with Markdown **bold** and `code` turned into tags (the recommendations use both).
 std::string inline_md(const std::string& s) {
-  std::string e = esc(s), o;
+  std::string e = html_escape(s), o;
   bool bold = false, code = false;
   for (std::size_t i = 0; i < e.size(); ++i) {
     if (e.compare(i, 2, "**") == 0) {
@@ -95,9 +82,9 @@ std::string vram_chart(const Summary& s, const std::string& model) {
   auto py = [&](double y) { return H - B - (H - T - B) * y / ymax; };
   std::string o = fmt::format("<svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" viewBox=\"0 0 {} {}\" "
                               "role=\"img\" aria-label=\"VRAM against batch: {}\">\n",
-                              W, H, W, H, esc(model));
+                              W, H, W, H, html_escape(model));
   o += fmt::format("<rect x=\"0\" y=\"0\" width=\"{}\" height=\"{}\" fill=\"#fff\"/>\n", W, H);
-  o += fmt::format("<text x=\"{}\" y=\"20\" font-size=\"15\" font-weight=\"bold\">{}: VRAM against batch</text>\n", L, esc(model));
+  o += fmt::format("<text x=\"{}\" y=\"20\" font-size=\"15\" font-weight=\"bold\">{}: VRAM against batch</text>\n", L, html_escape(model));
   for (int i = 0; i <= 4; ++i) {
     const double y = ymax * i / 4.0;
     o += fmt::format("<line x1=\"{}\" y1=\"{:.1f}\" x2=\"{}\" y2=\"{:.1f}\" stroke=\"#e4e4e4\"/>\n", L, py(y), W - R, py(y));
@@ -117,7 +104,7 @@ std::string vram_chart(const Summary& s, const std::string& model) {
     const double vy = py(to_gib(sys.gpu.vram_bytes));
     o += fmt::format("<line class=\"card-vram\" x1=\"{}\" y1=\"{:.1f}\" x2=\"{}\" y2=\"{:.1f}\" stroke=\"{}\" stroke-width=\"3\" "
                      "stroke-opacity=\"0.45\"><title>{}: {} VRAM</title></line>\n",
-                     L, vy, W - R, vy, col, esc(sys.id), esc(sf::gib(sys.gpu.vram_bytes)));
+                     L, vy, W - R, vy, col, html_escape(sys.id), html_escape(sf::gib(sys.gpu.vram_bytes)));
     for (std::size_t k = 0; k < s.precisions.size(); ++k) {
       const SummaryCell* c = sys.find(model, s.precisions[k]);
       if (!c || c->vram_curve.empty()) continue;
@@ -127,18 +114,18 @@ std::string vram_chart(const Summary& s, const std::string& model) {
         o += fmt::format("<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\" stroke-dasharray=\"{}\" points=\"{}\"/>\n", col, dash(k), pts);
       for (const auto& p : c->vram_curve)
         o += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3\" fill=\"{}\"><title>{} {} ({}): batch {} → {}</title></circle>\n",
-                         px(static_cast<double>(p.batch)), py(to_gib(p.bytes)), col, esc(sys.id), esc(c->precision),
-                         esc(to_string(c->source)), sf::thousands(p.batch), esc(sf::mib(p.bytes)));
+                         px(static_cast<double>(p.batch)), py(to_gib(p.bytes)), col, html_escape(sys.id), html_escape(c->precision),
+                         html_escape(to_string(c->source)), sf::thousands(p.batch), html_escape(sf::mib(p.bytes)));
     }
     o += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"12\" height=\"12\" fill=\"{}\"/><text x=\"{}\" y=\"{}\" font-size=\"12\">{} ({})</text>\n",
-                     W - R + 12, ly, col, W - R + 30, ly + 10, esc(sys.id), esc(sf::gib(sys.gpu.vram_bytes)));
+                     W - R + 12, ly, col, W - R + 30, ly + 10, html_escape(sys.id), html_escape(sf::gib(sys.gpu.vram_bytes)));
     ly += 18;
   }
   ly += 6;
   for (std::size_t k = 0; k < s.precisions.size(); ++k) {
     o += fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#333\" stroke-width=\"2\" stroke-dasharray=\"{}\"/>"
                      "<text x=\"{}\" y=\"{}\" font-size=\"12\">{}</text>\n",
-                     W - R + 10, ly + 6, W - R + 40, ly + 6, dash(k), W - R + 46, ly + 10, esc(s.precisions[k]));
+                     W - R + 10, ly + 6, W - R + 40, ly + 6, dash(k), W - R + 46, ly + 10, html_escape(s.precisions[k]));
     ly += 18;
   }
   o += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"11\" fill=\"#555\">wide pale lines: each card's VRAM</text>\n", W - R + 10, ly + 10);
@@ -158,16 +145,16 @@ std::string fit_matrix(const Summary& s) {
   o += fmt::format("<rect x=\"0\" y=\"0\" width=\"{}\" height=\"{}\" fill=\"#fff\"/>\n", W, H);
   for (std::size_t j = 0; j < s.systems.size(); ++j) {
     const double x = label_w + cell_w * static_cast<double>(j) + cell_w / 2;
-    o += fmt::format("<text x=\"{:.1f}\" y=\"22\" font-size=\"13\" font-weight=\"bold\" text-anchor=\"middle\">{}</text>\n", x, esc(s.systems[j].id));
-    o += fmt::format("<text x=\"{:.1f}\" y=\"40\" font-size=\"11\" text-anchor=\"middle\">{}</text>\n", x, esc(s.systems[j].gpu.name));
+    o += fmt::format("<text x=\"{:.1f}\" y=\"22\" font-size=\"13\" font-weight=\"bold\" text-anchor=\"middle\">{}</text>\n", x, html_escape(s.systems[j].id));
+    o += fmt::format("<text x=\"{:.1f}\" y=\"40\" font-size=\"11\" text-anchor=\"middle\">{}</text>\n", x, html_escape(s.systems[j].gpu.name));
     o += fmt::format("<text x=\"{:.1f}\" y=\"56\" font-size=\"11\" text-anchor=\"middle\">{}, sm_{}</text>\n", x,
-                     esc(sf::gib(s.systems[j].gpu.vram_bytes)), s.systems[j].gpu.compute_capability);
+                     html_escape(sf::gib(s.systems[j].gpu.vram_bytes)), s.systems[j].gpu.compute_capability);
   }
   std::size_t r = 0;
   for (const auto& model : s.models)
     for (const auto& prec : s.precisions) {
       const double y = top + cell_h * static_cast<double>(r++);
-      o += fmt::format("<text x=\"6\" y=\"{:.1f}\" font-size=\"13\">{} {}</text>\n", y + cell_h / 2 + 4, esc(model), esc(prec));
+      o += fmt::format("<text x=\"6\" y=\"{:.1f}\" font-size=\"13\">{} {}</text>\n", y + cell_h / 2 + 4, html_escape(model), html_escape(prec));
       for (std::size_t j = 0; j < s.systems.size(); ++j) {
         const SummaryCell* c = s.systems[j].find(model, prec);
         const double x = label_w + cell_w * static_cast<double>(j);
@@ -181,9 +168,9 @@ std::string fit_matrix(const Summary& s) {
         }
         o += fmt::format("<rect class=\"cell\" x=\"{:.1f}\" y=\"{:.1f}\" width=\"{}\" height=\"{}\" fill=\"{}\" stroke=\"#fff\" "
                          "stroke-width=\"2\"><title>{}</title></rect>\n",
-                         x, y, cell_w, cell_h, st.fill, esc(tip));
+                         x, y, cell_w, cell_h, st.fill, html_escape(tip));
         o += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" font-size=\"12\" text-anchor=\"middle\">{}</text>\n", x + cell_w / 2, y + cell_h / 2 + 4,
-                         esc(text));
+                         html_escape(text));
       }
     }
   double lx = 6;
@@ -209,21 +196,21 @@ std::string summary_html(const Summary& s) {
                   "pre{background:#f6f6f6;padding:10px;overflow-x:auto}code{background:#f3f3f3}\n"
                   "svg{display:block;margin:10px 0}.small{color:#555;font-size:90%}\n</style>\n</head>\n<body>\n";
   o += "<h1>GPU constraints summary</h1>\n";
-  o += fmt::format("<p class=\"small\">Generated {} by vramfit {} from <code>{}</code>{}.</p>\n", esc(s.generated), esc(s.vramfit_version),
-                   esc(s.systems_file), s.command_line.empty() ? "" : " with <code>" + esc(s.command_line) + "</code>");
+  o += fmt::format("<p class=\"small\">Generated {} by vramfit {} from <code>{}</code>{}.</p>\n", html_escape(s.generated), html_escape(s.vramfit_version),
+                   html_escape(s.systems_file), s.command_line.empty() ? "" : " with <code>" + html_escape(s.command_line) + "</code>");
   o += "<p>Every number comes from a profile (<b>profiled</b> on the machine, or <b>emulated</b> with <code>--vram-limit</code> on a "
        "larger GPU) or from vramfit's planner (<b>predicted</b>: memory exact for vramfit's engine, latency a roofline estimate "
        "marked ≈).</p>\n";
 
   o += "<h2>Systems</h2>\n<table>\n<tr><th>system</th><th>GPU</th><th>VRAM</th><th>compute capability</th><th>primary use</th><th>status</th></tr>\n";
   for (const auto& sys : s.systems)
-    o += fmt::format("<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n", esc(sys.id), esc(sys.gpu.name),
-                     esc(sf::gib(sys.gpu.vram_bytes)), compute_capability_string(sys.gpu.compute_capability), esc(sys.primary_use), esc(sys.status));
+    o += fmt::format("<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n", html_escape(sys.id), html_escape(sys.gpu.name),
+                     html_escape(sf::gib(sys.gpu.vram_bytes)), compute_capability_string(sys.gpu.compute_capability), html_escape(sys.primary_use), html_escape(sys.status));
   o += "</table>\n";
 
   o += "<h2>Fit matrix</h2>\n" + fit_matrix(s);
   o += "<ul class=\"small\">\n";
-  for (const auto& [mark, rule] : mark_rules(s.min_batch)) o += fmt::format("<li>{} {}</li>\n", esc(mark), esc(rule));
+  for (const auto& [mark, rule] : mark_rules(s.min_batch)) o += fmt::format("<li>{} {}</li>\n", html_escape(mark), html_escape(rule));
   o += "</ul>\n";
 
   o += "<h2>VRAM against batch</h2>\n<p class=\"small\">Process total (weights + activation arena + workspace + CUDA context and "
@@ -232,12 +219,12 @@ std::string summary_html(const Summary& s) {
   for (const auto& model : s.models) o += vram_chart(s, model);
 
   for (const auto& sys : s.systems) {
-    o += fmt::format("<h2>{} — {}</h2>\n", esc(sys.id), esc(sf::gpu_line(sys)));
-    o += fmt::format("<p>Primary use: {}. Status: {}.", esc(sys.primary_use), esc(sys.status));
+    o += fmt::format("<h2>{} — {}</h2>\n", html_escape(sys.id), html_escape(sf::gpu_line(sys)));
+    o += fmt::format("<p>Primary use: {}. Status: {}.", html_escape(sys.primary_use), html_escape(sys.status));
     if (sys.predicted_cells)
-      o += fmt::format(" Predicted cells: budget {} = VRAM {} − CUDA context and handles {} ({}).", esc(sf::mib(sys.predicted_budget_bytes)),
-                       esc(sf::mib(sys.gpu.vram_bytes)), esc(sf::mib(sys.context_bytes)), esc(sys.context_source));
-    o += fmt::format(" Latency estimates: {}.</p>\n", esc(sys.latency_calibration));
+      o += fmt::format(" Predicted cells: budget {} = VRAM {} − CUDA context and handles {} ({}).", html_escape(sf::mib(sys.predicted_budget_bytes)),
+                       html_escape(sf::mib(sys.gpu.vram_bytes)), html_escape(sf::mib(sys.context_bytes)), html_escape(sys.context_source));
+    o += fmt::format(" Latency estimates: {}.</p>\n", html_escape(sys.latency_calibration));
     o += "<table>\n<tr><th>model</th><th>precision</th><th>max batch</th><th>VRAM at max batch</th><th>latency batch 1</th>"
          "<th>latency at max batch</th><th>items/s at max batch</th><th>source</th><th>status</th></tr>\n";
     for (const auto& c : sys.cells) {
@@ -246,10 +233,10 @@ std::string summary_html(const Summary& s) {
       std::string note = c.mark_note.empty() && c.status == "ok" && !c.reason.empty() ? "(" + c.reason + ")" : c.mark_note;
       o += fmt::format("<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>"
                        "<td class=\"n\">{}</td><td>{}</td><td class=\"{}\">{} {}</td></tr>\n",
-                       esc(c.model), esc(c.precision), esc(sf::max_batch_cell(c)), c.vram_at_max_bytes ? esc(sf::mib(*c.vram_at_max_bytes)) : "—",
-                       esc(sf::latency_cell(c.latency_ms_batch1, c.latency_measured)), esc(sf::latency_cell(c.latency_ms_max, c.latency_measured)),
-                       t ? fmt::format("{}{:.0f}", c.latency_measured ? "" : "≈ ", *t) : "—", esc(sf::source_cell(c)), cls, esc(c.mark),
-                       esc(note));
+                       html_escape(c.model), html_escape(c.precision), html_escape(sf::max_batch_cell(c)), c.vram_at_max_bytes ? html_escape(sf::mib(*c.vram_at_max_bytes)) : "—",
+                       html_escape(sf::latency_cell(c.latency_ms_batch1, c.latency_measured)), html_escape(sf::latency_cell(c.latency_ms_max, c.latency_measured)),
+                       t ? fmt::format("{}{:.0f}", c.latency_measured ? "" : "≈ ", *t) : "—", html_escape(sf::source_cell(c)), cls, html_escape(c.mark),
+                       html_escape(note));
     }
     o += "</table>\n";
     if (sys.profiles.empty()) {
@@ -257,10 +244,10 @@ std::string summary_html(const Summary& s) {
     } else {
       o += "<p class=\"small\">Numbers from:</p>\n<ul class=\"small\">\n";
       for (const auto& p : sys.profiles) {
-        o += fmt::format("<li><code>{}</code> — {}, {}{}: {}", esc(p.path), esc(p.date), esc(p.device),
-                         p.vram_limit.empty() ? "" : ", emulating " + esc(p.vram_limit),
-                         p.cells_used.empty() ? "no cell used" : "used for " + esc(sf::join(p.cells_used, ", ")));
-        if (!p.cells_superseded.empty()) o += "; superseded by a newer profile: " + esc(sf::join(p.cells_superseded, ", "));
+        o += fmt::format("<li><code>{}</code> — {}, {}{}: {}", html_escape(p.path), html_escape(p.date), html_escape(p.device),
+                         p.vram_limit.empty() ? "" : ", emulating " + html_escape(p.vram_limit),
+                         p.cells_used.empty() ? "no cell used" : "used for " + html_escape(sf::join(p.cells_used, ", ")));
+        if (!p.cells_superseded.empty()) o += "; superseded by a newer profile: " + html_escape(sf::join(p.cells_superseded, ", "));
         o += "</li>\n";
       }
       o += "</ul>\n";
@@ -268,7 +255,7 @@ std::string summary_html(const Summary& s) {
       for (const auto& c : sys.cells)
         if (c.check)
           checks += fmt::format("<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"{}\">{}</td></tr>\n",
-                                esc(c.model), esc(c.precision), esc(sf::mib(c.check->budget_bytes)), sf::thousands(c.check->planner_max_batch),
+                                html_escape(c.model), html_escape(c.precision), html_escape(sf::mib(c.check->budget_bytes)), sf::thousands(c.check->planner_max_batch),
                                 sf::thousands(c.check->gpu_max_batch), c.check->agrees ? "m-ok" : "m-bad", c.check->agrees ? "yes" : "no");
       if (!checks.empty())
         o += "<p class=\"small\">Planner against GPU for the profile's budget:</p>\n<table>\n<tr><th>model</th><th>precision</th><th>budget</th>"
@@ -277,7 +264,7 @@ std::string summary_html(const Summary& s) {
     }
     if (!sys.warnings.empty()) {
       o += "<p>Warnings:</p>\n<ul>\n";
-      for (const auto& w : sys.warnings) o += "<li>" + esc(w) + "</li>\n";
+      for (const auto& w : sys.warnings) o += "<li>" + html_escape(w) + "</li>\n";
       o += "</ul>\n";
     }
     o += "<h3>Recommendations</h3>\n<ul>\n";
@@ -298,38 +285,38 @@ std::string summary_html(const Summary& s) {
         o += fmt::format("<tr class=\"llm\"><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>"
                          "<td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>"
                          "<td>{}</td><td class=\"{}\">{} {}</td></tr>\n",
-                         esc(sys.id), esc(c.model), esc(c.precision), planned ? esc(sf::gib(c.weights_bytes)) : "—",
+                         html_escape(sys.id), html_escape(c.model), html_escape(c.precision), planned ? html_escape(sf::gib(c.weights_bytes)) : "—",
                          planned ? fmt::format("{:.1f} KiB", static_cast<double>(c.kv_bytes_per_token) / 1024.0) : "—",
-                         esc(sf::max_context_cell(c)), c.vram_at_context_bytes ? esc(sf::mib(*c.vram_at_context_bytes)) : "—",
+                         html_escape(sf::max_context_cell(c)), c.vram_at_context_bytes ? html_escape(sf::mib(*c.vram_at_context_bytes)) : "—",
                          sf::rate_cell(c.prefill_tokens_per_s), sf::rate_cell(c.decode_tokens_per_s),
-                         sf::rate_cell(c.decode_tokens_per_s_max_context), esc(sf::source_cell(c)), cls, esc(c.mark), esc(c.mark_note));
+                         sf::rate_cell(c.decode_tokens_per_s_max_context), html_escape(sf::source_cell(c)), cls, html_escape(c.mark), html_escape(c.mark_note));
       }
     o += "</table>\n";
   }
 
   if (!s.smallest_system.empty()) {
-    o += fmt::format("<h2>What breaks on the smallest card: {}</h2>\n", esc(s.smallest_system));
+    o += fmt::format("<h2>What breaks on the smallest card: {}</h2>\n", html_escape(s.smallest_system));
     for (const char* cat : {"will not work", "works with constraints", "safe", "not applicable"}) {
       std::string items;
       for (const auto& b : s.smallest)
-        if (b.category == cat) items += fmt::format("<li><b>{} {}</b>: {}</li>\n", esc(b.model), esc(b.precision), esc(b.text));
-      if (!items.empty()) o += fmt::format("<h3>{}</h3>\n<ul>\n{}</ul>\n", esc(cat), items);
+        if (b.category == cat) items += fmt::format("<li><b>{} {}</b>: {}</li>\n", html_escape(b.model), html_escape(b.precision), html_escape(b.text));
+      if (!items.empty()) o += fmt::format("<h3>{}</h3>\n<ul>\n{}</ul>\n", html_escape(cat), items);
     }
   }
   if (!s.left_out.empty()) {
     o += "<h2>Left out</h2>\n<ul>\n";
-    for (const auto& l : s.left_out) o += "<li>" + esc(l) + "</li>\n";
+    for (const auto& l : s.left_out) o += "<li>" + html_escape(l) + "</li>\n";
     o += "</ul>\n";
   }
   o += "<h2>How to reproduce</h2>\n";
   for (const auto& r : s.reproduce) {
-    o += "<p>" + esc(r.comment) + ":</p>\n<pre>";
-    for (const auto& c : r.commands) o += esc(c) + "\n";
+    o += "<p>" + html_escape(r.comment) + ":</p>\n<pre>";
+    for (const auto& c : r.commands) o += html_escape(c) + "\n";
     o += "</pre>\n";
   }
   if (!s.warnings.empty()) {
     o += "<h2>Warnings</h2>\n<ul>\n";
-    for (const auto& w : s.warnings) o += "<li>" + esc(w) + "</li>\n";
+    for (const auto& w : s.warnings) o += "<li>" + html_escape(w) + "</li>\n";
     o += "</ul>\n";
   }
   o += "</body>\n</html>\n";

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "core/bytes.h"
+#include "core/text_escape.h"
 #include "report/plan_report.h"
 #include "report/summary_format.h"
 
@@ -14,18 +15,11 @@ namespace sf = summary_format;
 
 namespace {
 
-std::string md_cell(std::string s) {
-  std::replace(s.begin(), s.end(), '\n', ' ');
-  std::string o;
-  for (char c : s) o += c == '|' ? std::string("\\|") : std::string(1, c);
-  return o;
-}
-
 std::string note_cell(const SummaryCell& c) {
   std::string s = c.mark;
   if (!c.mark_note.empty()) s += " " + c.mark_note;
   else if (c.status == "ok" && !c.reason.empty()) s += " (" + c.reason + ")";
-  return md_cell(s);
+  return s;  // a table cell: markdown_table escapes it
 }
 
 nlohmann::json opt(const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); }
@@ -92,19 +86,34 @@ nlohmann::json to_json(const LlmSummaryCell& c, const std::string& system_id) {
   return j;
 }
 
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string o = "\"";
-  for (char c : s) o += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return o + "\"";
+
+// Shell commands as a Markdown block. A ```sh fence shows them as they are, but nothing inside a fence
+// can be escaped: a quoted id with '<', '&' or a newline (shell_quote keeps it) would reach the page raw
+// or break the fence. Such commands go in an HTML <pre> block instead, whose entities (&#10; for a
+// newline) the viewer turns back into the exact command.
+std::string shell_block(const std::vector<std::string>& commands) {
+  bool fence = true;
+  for (const auto& c : commands)
+    for (char ch : c)
+      if (ch == '<' || ch == '>' || ch == '&' || ch == '`' || static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) fence = false;
+  std::string o = fence ? "```sh\n" : "<pre><code>";
+  for (const auto& c : commands) {
+    if (fence) {
+      o += c + "\n";
+      continue;
+    }
+    for (char ch : html_escape(c)) o += ch == '\n' ? std::string("&#10;") : ch == '\r' ? std::string("&#13;") : std::string(1, ch);
+    o += "\n";
+  }
+  return o + (fence ? "```\n" : "</code></pre>\n");
 }
 
 }  // namespace
 
 std::string summary_markdown(const Summary& s) {
   std::string o = "# GPU constraints summary\n\n";
-  o += fmt::format("Generated {} by vramfit {} from `{}`{}.\n", s.generated, s.vramfit_version, s.systems_file,
-                   s.command_line.empty() ? "" : fmt::format(" with `{}`", s.command_line));
+  o += fmt::format("Generated {} by vramfit {} from {}{}.\n", s.generated, s.vramfit_version, md_code(s.systems_file),
+                   s.command_line.empty() ? "" : " with " + md_code(s.command_line));
   o += "Every number comes from a profile (**profiled** on the machine, or **emulated** with `--vram-limit` on a larger GPU) or "
        "from vramfit's planner (**predicted**: memory exact for vramfit's engine, latency a roofline estimate marked ≈).\n\n";
 
@@ -112,7 +121,7 @@ std::string summary_markdown(const Summary& s) {
   std::vector<std::vector<std::string>> rows;
   for (const auto& sys : s.systems)
     rows.push_back({sys.id, sys.gpu.name, sf::gib(sys.gpu.vram_bytes) + (sys.vram_overridden ? " (set in the systems file)" : ""),
-                    compute_capability_string(sys.gpu.compute_capability), md_cell(sys.primary_use), sys.status});
+                    compute_capability_string(sys.gpu.compute_capability), sys.primary_use, sys.status});
   o += markdown_table({"system", "GPU", "VRAM", "compute capability", "primary use", "status"}, rows);
 
   o += "\n## How to read the tables\n\n";
@@ -124,12 +133,14 @@ std::string summary_markdown(const Summary& s) {
                    sf::mib(s.workspace_bytes), sf::thousands(s.ceiling));
 
   for (const auto& sys : s.systems) {
-    o += fmt::format("\n## {} — {}\n\n", sys.id, sf::gpu_line(sys));
-    o += fmt::format("Primary use: {}. Status: {}.\n", sys.primary_use, sys.status);
+    // Running text from the systems file and profiles goes through md_text (core/text_escape.h); tables
+    // escape their cells in markdown_table.
+    o += fmt::format("\n## {} — {}\n\n", md_text(sys.id), md_text(sf::gpu_line(sys)));
+    o += fmt::format("Primary use: {}. Status: {}.\n", md_text(sys.primary_use), md_text(sys.status));
     if (sys.predicted_cells)
       o += fmt::format("Predicted cells: budget {} = VRAM {} − CUDA context and handles {} ({}).\n", sf::mib(sys.predicted_budget_bytes),
-                       sf::mib(sys.gpu.vram_bytes), sf::mib(sys.context_bytes), sys.context_source);
-    o += fmt::format("Latency estimates: {}.\n\n", sys.latency_calibration);
+                       sf::mib(sys.gpu.vram_bytes), sf::mib(sys.context_bytes), md_text(sys.context_source));
+    o += fmt::format("Latency estimates: {}.\n\n", md_text(sys.latency_calibration));
     rows.clear();
     for (const auto& c : sys.cells)
       rows.push_back({c.model, c.precision, sf::max_batch_cell(c), c.vram_at_max_bytes ? sf::mib(*c.vram_at_max_bytes) : "—",
@@ -145,9 +156,10 @@ std::string summary_markdown(const Summary& s) {
     } else {
       o += "\n\n";
       for (const auto& p : sys.profiles) {
-        o += fmt::format("- `{}` — {}, {}{}: {}\n", p.path, p.date, p.device, p.vram_limit.empty() ? "" : ", emulating " + p.vram_limit,
-                         p.cells_used.empty() ? "no cell used" : "used for " + sf::join(p.cells_used, ", "));
-        if (!p.cells_superseded.empty()) o += "  - superseded by a newer profile: " + sf::join(p.cells_superseded, ", ") + "\n";
+        o += fmt::format("- {} — {}, {}{}: {}\n", md_code(p.path), md_text(p.date), md_text(p.device),
+                         p.vram_limit.empty() ? "" : ", emulating " + md_text(p.vram_limit),
+                         p.cells_used.empty() ? "no cell used" : "used for " + md_text(sf::join(p.cells_used, ", ")));
+        if (!p.cells_superseded.empty()) o += "  - superseded by a newer profile: " + md_text(sf::join(p.cells_superseded, ", ")) + "\n";
       }
       std::vector<std::vector<std::string>> checks;
       for (const auto& c : sys.cells)
@@ -161,10 +173,10 @@ std::string summary_markdown(const Summary& s) {
     }
     if (!sys.warnings.empty()) {
       o += "\nWarnings:\n\n";
-      for (const auto& w : sys.warnings) o += "- " + md_cell(w) + "\n";
+      for (const auto& w : sys.warnings) o += "- " + md_text(w) + "\n";
     }
     o += "\nRecommendations:\n\n";
-    for (const auto& r : sys.recommendations) o += "- " + r + "\n";
+    for (const auto& r : sys.recommendations) o += "- " + md_text(r) + "\n";
   }
 
   if (!s.llm_models.empty()) {
@@ -183,7 +195,7 @@ std::string summary_markdown(const Summary& s) {
                         sf::max_context_cell(c), c.vram_at_context_bytes ? sf::mib(*c.vram_at_context_bytes) : "—",
                         sf::rate_cell(c.prefill_tokens_per_s), sf::rate_cell(c.decode_tokens_per_s),
                         sf::rate_cell(c.decode_tokens_per_s_max_context), sf::source_cell(c),
-                        md_cell(c.mark_note.empty() ? c.mark : c.mark + " " + c.mark_note)});
+                        c.mark_note.empty() ? c.mark : c.mark + " " + c.mark_note});
       }
     o += markdown_table({"system", "model", "precision", "weights", "KV cache per token", "max context (batch 1)", "VRAM at context 512",
                          "prefill tokens/s", "decode tokens/s", "decode tokens/s at max context", "source", "status"},
@@ -194,11 +206,11 @@ std::string summary_markdown(const Summary& s) {
     const SystemSummary* small = nullptr;
     for (const auto& sys : s.systems)
       if (sys.id == s.smallest_system) small = &sys;
-    o += fmt::format("\n## What breaks on the smallest card: {} — {}\n", small->id, sf::gpu_line(*small));
+    o += fmt::format("\n## What breaks on the smallest card: {} — {}\n", md_text(small->id), md_text(sf::gpu_line(*small)));
     for (const char* cat : {"will not work", "works with constraints", "safe", "not applicable"}) {
       std::string items;
       for (const auto& b : s.smallest)
-        if (b.category == cat) items += fmt::format("- **{} {}**: {}\n", b.model, b.precision, md_cell(b.text));
+        if (b.category == cat) items += fmt::format("- **{} {}**: {}\n", md_text(b.model), md_text(b.precision), md_text(b.text));
       if (items.empty()) continue;
       std::string title = cat;
       title[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(title[0])));
@@ -208,18 +220,14 @@ std::string summary_markdown(const Summary& s) {
 
   if (!s.left_out.empty()) {
     o += "\n## Left out\n\n";
-    for (const auto& l : s.left_out) o += "- " + l + "\n";
+    for (const auto& l : s.left_out) o += "- " + md_text(l) + "\n";
   }
 
   o += "\n## How to reproduce\n\n";
-  for (const auto& r : s.reproduce) {
-    o += fmt::format("{}:\n\n```sh\n", r.comment);
-    for (const auto& c : r.commands) o += c + "\n";
-    o += "```\n\n";
-  }
+  for (const auto& r : s.reproduce) o += fmt::format("{}:\n\n{}\n", md_text(r.comment), shell_block(r.commands));
   if (!s.warnings.empty()) {
     o += "## Warnings\n\n";
-    for (const auto& w : s.warnings) o += "- " + md_cell(w) + "\n";
+    for (const auto& w : s.warnings) o += "- " + md_text(w) + "\n";
   }
   return o;
 }

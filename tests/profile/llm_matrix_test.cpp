@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "core/atomic_file.h"
 #include "core/bytes.h"
 #include "predict/llm_fit.h"
 #include "profile/profile.h"

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/atomic_file.h"
 #include "core/bytes.h"
 #include "profile/profile.h"
 
