@@ -76,6 +76,19 @@ def snapshot(d: Path, extra: list[Path]):
     return snap
 
 
+def restore_devices(before, after, problems):
+    """A device node a broken build replaced with a regular file (`-o /dev/full` as root) is put back,
+    so one failing case does not poison the machine for every later run; the case still fails."""
+    for path, fp in before.items():
+        if fp and fp[0] == "mode" and stat.S_ISCHR(fp[1]) and after.get(path) != fp:
+            try:
+                os.unlink(path)
+                os.mknod(path, 0o666 | stat.S_IFCHR, fp[2])
+                problems.append(f"{path} was replaced: device node restored")
+            except OSError as e:
+                problems.append(f"{path} was replaced and could not be restored: {e}")
+
+
 def load_cases(selected: str | None):
     cases = []
     for mod_path in sorted(HERE.glob("cases_*.py")):
@@ -129,6 +142,7 @@ def run_case(binary: str, c: Case, scale: float) -> list[str]:
         if c.check:
             problems += c.check(d, out, err)
         after = snapshot(d, watch)
+        restore_devices(before, after, problems)
         for path, fp in before.items():
             if after.get(path) != fp:
                 problems.append(f"{path} changed ({fp} -> {after.get(path)})")
