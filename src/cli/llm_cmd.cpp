@@ -16,6 +16,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/progress.h"
 #include "cli/flags.h"
 #include "cli/llm_gpu.h"
 #include "core/bytes.h"
@@ -184,9 +185,10 @@ Runner register_llm(CLI::App& app) {
     if (gpu.available) {
       report.speed_note = "tokens/s measured here: prefill of " + std::to_string(std::min<std::int64_t>(512, c.max_position_embeddings)) +
                           " tokens at batch 1; decode steps with CUDA-graph replay (batch 1 and the max batch at the first context)";
+      Progress progress(report.rows.size());
       for (std::size_t i = 0; i < report.rows.size(); ++i) {
+        progress.step(i + 1, fmt::format("{} {}: fit confirmed, prefill and decode timed", c.name, to_string(report.rows[i].precision)));
         if (report.rows[i].status != "ok") continue;
-        std::fprintf(stderr, "vramfit: llm %s %s: running …\n", c.name.c_str(), std::string(to_string(report.rows[i].precision)).c_str());
         report.measured[i] = measure_llm(gpu, c, report.rows[i], fo, ckpt ? &*ckpt : nullptr, o->seed,
                                         gguf ? &*gguf : nullptr);
       }

@@ -24,6 +24,7 @@
 #include "cli/commands.h"
 #include "cli/flags.h"
 #include "cli/llm_gpu.h"
+#include "cli/progress.h"
 #include "core/bytes.h"
 #include "core/checked.h"
 #include "core/dtype.h"
@@ -203,30 +204,6 @@ std::string host_name() {
   return buf;
 }
 
-// Progress on stderr: a bar redrawn in place on a terminal, plain lines otherwise (logs, CI).
-class Progress {
- public:
-  explicit Progress(std::size_t total) : total_(total), tty_(::isatty(2) == 1) {}
-  void step(std::size_t done, const std::string& what) {
-    if (!tty_) {
-      std::fprintf(stderr, "vramfit: [%zu/%zu] %s\n", done + 1, total_, what.c_str());
-      return;
-    }
-    constexpr std::size_t kWidth = 24;
-    const std::size_t filled = total_ ? kWidth * done / total_ : 0;
-    std::fprintf(stderr, "\r\033[K[%s%s] %zu/%zu %s", std::string(filled, '#').c_str(), std::string(kWidth - filled, '-').c_str(), done,
-                 total_, what.c_str());
-    std::fflush(stderr);
-  }
-  void finish() {
-    if (tty_) std::fprintf(stderr, "\r\033[K[%s] %zu/%zu done\n", std::string(24, '#').c_str(), total_, total_);
-  }
-
- private:
-  std::size_t total_;
-  bool tty_;
-};
-
 int run_worker_mode() {
   const std::string text((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
   const std::string answer = profile::worker_answer(text, measure_in_worker);
@@ -344,14 +321,14 @@ int run_one_device(const ProfileOptions& o, int device, bool several) {
   for (const auto* m : models) total += profile::precisions_for(*m, precisions, ccn).size();
   Progress progress(total);
   std::size_t done = 0;
-  const profile::ProgressFn step = [&](const std::string& what) { progress.step(done, what); };
+  const profile::ProgressFn step = [&](const std::string& what) { progress.step(done + 1, what); };
   for (const auto* m : models)
     for (Precision p : profile::precisions_for(*m, precisions, ccn)) {
       if (m->family == ModelFamily::DecoderLLM) doc.llm_results.push_back(profile::profile_llm_precision(*m, p, mo, doc.budget_bytes, run, step));
       else doc.results.push_back(profile::profile_model_precision(*m, p, mo, doc.budget_bytes, run, step));
       ++done;
     }
-  progress.finish();
+  progress.clear();
 
   const std::string md = profile::constraints_markdown(doc);
   out.put(out_json, profile::to_json(doc).dump(2) + "\n");

@@ -28,7 +28,12 @@ std::string Progress::format(std::size_t index, std::size_t total, double elapse
                              std::size_t width) {
   const auto secs = static_cast<long long>(elapsed_s);
   const std::string count = total ? fmt::format("{}/{}", index, total) : fmt::format("{}", index);
-  std::string line = fmt::format("[{} {}:{:02}] {}", count, secs / 60, secs % 60, what);
+  // Text from inputs (a GGUF name) reaches a terminal here: control characters become '?', so no escape
+  // sequence of a file's making is ever interpreted.
+  std::string shown = what;
+  for (char& ch : shown)
+    if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) ch = '?';
+  std::string line = fmt::format("[{} {}:{:02}] {}", count, secs / 60, secs % 60, shown);
   // One line, never wrapped: a wrapped line cannot be redrawn in place. Cut on a UTF-8 boundary.
   if (width > 1 && line.size() > width - 1) {
     std::size_t cut = width - 2;

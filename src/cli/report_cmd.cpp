@@ -13,6 +13,7 @@
 
 #include "cli/commands.h"
 #include "cli/flags.h"
+#include "cli/progress.h"
 #include "core/bytes.h"
 #include "core/checked.h"
 #include "core/dtype.h"
@@ -124,13 +125,20 @@ Runner register_report(CLI::App& app) {
     // Every input is read and checked before anything is written.
     const GpuDatabase db = load_gpu_database(gpus_path);
     const SystemsFile systems = load_systems(o->systems, db);
+    // The profiles systems.toml names are inputs too: -o pointed at one is refused before it is read.
+    for (const auto& sys : systems.systems)
+      if (sys.profile) out.add_input(*sys.profile);
+    out.check();
     std::vector<ProfileFile> profiles;
     for (const auto& p : o->profiles) {
       const auto [id, path] = profile_arg(p);
       profiles.push_back(read_profile(path));
       if (!id.empty()) profiles.back().system_id = id;
     }
+    Progress progress(systems.systems.size());
+    so.progress = [&](std::size_t i, std::size_t, const std::string& id) { progress.step(i, "summary: " + id); };
     const Summary summary = build_summary(systems, db, profiles, so);
+    progress.clear();
     out.put(md, summary_markdown(summary));
     if (html != kNone) out.put(html, summary_html(summary));
     if (json != kNone) out.put(json, to_json(summary).dump(2) + "\n");

@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/progress.h"
 #include "cli/flags.h"
 #include "core/bytes.h"
 #include "core/checked.h"
@@ -111,8 +112,7 @@ Runner register_run(CLI::App& app) {
     report.vram_limit = o->vram_limit;
     std::fprintf(stderr, "vramfit: %s\nvramfit: %s\n", report.device.c_str(), report.software.c_str());
     bool saved = false;
-    const std::size_t total = models.size() * precisions.size() * batches.size();
-    std::size_t done = 0;
+    Progress progress(models.size() * precisions.size() * batches.size());
     for (const auto* m : models)
       for (Precision p : precisions)
         for (long long b : batches) {
@@ -121,8 +121,7 @@ Runner register_run(CLI::App& app) {
           row.precision = p;
           row.batch = b;
           row.tf32 = o->tf32 && p == Precision::fp32;
-          ++done;
-          std::fprintf(stderr, "vramfit: [%zu/%zu] %s %s batch %lld …\n", done, total, m->id.c_str(), std::string(to_string(p)).c_str(), b);
+          progress.next(fmt::format("{} {} batch {}", m->id, to_string(p), b));
           try {
             SessionConfig cfg;
             cfg.model = m;

@@ -577,6 +577,7 @@ Summary build_summary(const SystemsFile& systems, const GpuDatabase& db, const s
 
   for (std::size_t i = 0; i < systems.systems.size(); ++i) {
     const SystemSpec& spec = systems.systems[i];
+    if (o.progress) o.progress(i + 1, systems.systems.size(), spec.id);
     SystemSummary s;
     s.id = spec.id;
     s.gpu = spec.gpu;

@@ -24,6 +24,8 @@
 // asked for (--models) or a profile holds LLM rows.
 #pragma once
 
+#include <functional>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -185,6 +187,8 @@ struct SummaryOptions {
   std::string vramfit_version;
   std::string generated;
   std::string command_line;  // recorded in the document
+  // Called as each system starts (index 1-based, count, system id): cli/ draws its progress line.
+  std::function<void(std::size_t index, std::size_t count, const std::string& system)> progress;
 };
 
 // The mark rules, as the document states them (one string per mark, for every printer).

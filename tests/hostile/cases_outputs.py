@@ -67,3 +67,8 @@ CASES += [
     Case("report-json-stdout", ["report", "--systems", S, "-o", "S.md", "--json", "-"], rc=0, new_files_ok=True,
          stdout_re=r'"schema_version"', check=_only("S.md")),
 ]
+
+# A profile systems.toml names (not the command line) is an input as well.
+CASES.append(Case("report-o-is-systems-profile", ["report", "--systems", "s.toml", "-o", "p.json"], r"p\.json",
+                  setup=chain(copy(PROFILE_V2, "p.json"),
+                              one_system('id = "box"\ngpu = "H200"\nprimary_use = "x"\nprofile = "p.json"\n', "s.toml"))))

@@ -137,6 +137,8 @@ def run_case(binary: str, c: Case, scale: float) -> list[str]:
             problems.append(f"stdout does not match /{c.stdout_re}/")
         if "internal error" in err or "internal check failed" in err:
             problems.append("an internal error reached the user")
+        if "\x1b[" in err:
+            problems.append("terminal control sequences on a stderr that is not a terminal")
         if "Sanitizer" in err or "runtime error:" in err:
             problems.append("sanitizer report")
         if c.check:
@@ -167,6 +169,7 @@ def main():
     ap.add_argument("--timeout-scale", type=float, default=float(os.environ.get("VRAMFIT_HOSTILE_TIMEOUT_SCALE", "1")),
                     help="multiply every case's time limit (sanitizer builds run slower)")
     a = ap.parse_args()
+    a.binary = os.path.abspath(a.binary)
     cases = load_cases(a.k)
     failed = 0
     for mod, c in cases:
