@@ -131,7 +131,9 @@ std::optional<nlohmann::json> Journal::find(const std::string& key) const {
 }
 
 void Journal::append(const std::string& key, const nlohmann::json& result) {
-  const std::string line = (needs_newline_ ? "\n" : "") + nlohmann::json{{"key", key}, {"result", result}}.dump() + "\n";
+  std::string line = needs_newline_ ? "\n" : "";
+  line += nlohmann::json{{"key", key}, {"result", result}}.dump();
+  line += '\n';
   const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) throw IoError(fmt::format("{}: cannot open the journal: {}", path_, std::strerror(errno)));
   try {
