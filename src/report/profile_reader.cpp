@@ -243,7 +243,7 @@ ProfileFile parse_profile(const std::string& text, const std::string& path) {
 }
 
 ProfileFile read_profile(const std::filesystem::path& file) {
-  return parse_profile(read_input_file(file.string(), "profile (DIR/profile.json written by `vramfit profile`)"), file.string());
+  return parse_profile(read_input_file(file.string(), "profile.json written by `vramfit profile`"), file.string());
 }
 
 }  // namespace vramfit
