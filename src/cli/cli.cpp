@@ -75,7 +75,11 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : 2;
   } catch (const Error& e) {
     std::fprintf(stderr, "vramfit: error: %s\n", e.what());
-    return e.kind() == ErrorKind::InvalidInput ? 2 : 1;
+    // Exit 2 for every bad input: a wrong flag or file (InvalidInput) and a request this build
+    // cannot serve (Unsupported: a model_type, a GGUF architecture or dtype it does not implement —
+    // commands report an unsupported precision on a GPU as a result, so one that escapes to here
+    // is about the input). 1 is left for faults of vramfit or the machine.
+    return e.kind() == ErrorKind::InvalidInput || e.kind() == ErrorKind::Unsupported ? 2 : 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "vramfit: internal error: %s\n", e.what());
     return 1;

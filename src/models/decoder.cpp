@@ -8,12 +8,11 @@
 #include <cmath>
 #include <filesystem>
 #include <fmt/format.h>
-#include <fstream>
 #include <numbers>
-#include <sstream>
 
 #include "core/checked.h"
 #include "core/error.h"
+#include "core/input_file.h"
 
 namespace vramfit {
 
@@ -242,15 +241,14 @@ DecoderConfig load_decoder_config(const std::string& path) {
   fs::path p(path);
   std::error_code ec;
   if (fs::is_directory(p, ec)) p /= "config.json";
-  std::ifstream in(p, std::ios::binary);
-  if (!in) throw IoError(fmt::format("{}: cannot open (expected a Hugging Face config.json, or a folder holding one)", p.string()));
-  std::stringstream ss;
-  ss << in.rdbuf();
+  const std::string text = read_input_file(p.string(), "Hugging Face config.json");
   json j;
   try {
-    j = json::parse(ss.str());
+    j = json::parse(text);
   } catch (const json::parse_error& e) {
     throw InvalidInput(fmt::format("{}: not valid JSON at byte {}: {}", p.string(), e.byte, e.what()));
+  } catch (const json::exception& e) {  // e.g. a number too large for any JSON number type
+    throw InvalidInput(fmt::format("{}: not valid JSON: {}", p.string(), e.what()));
   }
   DecoderConfig c = parse_decoder_config(j, p.string());
   c.name = p.parent_path().filename().string().empty() ? p.filename().string() : p.parent_path().filename().string();

@@ -4,11 +4,10 @@
 #include <cmath>
 #include <filesystem>
 #include <fmt/format.h>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "core/error.h"
+#include "core/input_file.h"
 #include "core/half.h"
 #include "core/parallel.h"
 #include "core/rng.h"
@@ -52,7 +51,7 @@ DecoderCheckpoint DecoderCheckpoint::open(const std::string& path) {
   ck.path_ = path;
   std::error_code ec;
   fs::path p(path);
-  if (!fs::exists(p, ec)) throw IoError(fmt::format("{}: no such file or folder (expected a .safetensors file, "
+  if (!fs::exists(p, ec)) throw InvalidInput(fmt::format("{}: no such file or folder (expected a .safetensors file, "
                                                     "a model.safetensors.index.json, or a checkpoint folder)", path));
   if (fs::is_directory(p, ec)) {
     if (fs::exists(p / "config.json")) ck.config_path_ = (p / "config.json").string();
@@ -64,15 +63,14 @@ DecoderCheckpoint DecoderCheckpoint::open(const std::string& path) {
   }
   if (p.filename().string().ends_with(".index.json")) {
     // Sharded: {"weight_map": {tensor: "model-00001-of-00002.safetensors", …}} (transformers' format).
-    std::ifstream in(p, std::ios::binary);
-    if (!in) throw IoError(fmt::format("{}: cannot open", p.string()));
-    std::stringstream ss;
-    ss << in.rdbuf();
+    const std::string text = read_input_file(p.string(), "safetensors index (model.safetensors.index.json)");
     nlohmann::json j;
     try {
-      j = nlohmann::json::parse(ss.str());
+      j = nlohmann::json::parse(text);
     } catch (const nlohmann::json::parse_error& e) {
       throw InvalidInput(fmt::format("{}: not valid JSON at byte {}", p.string(), e.byte));
+    } catch (const nlohmann::json::exception& e) {
+      throw InvalidInput(fmt::format("{}: not valid JSON: {}", p.string(), e.what()));
     }
     if (!j.contains("weight_map") || !j.at("weight_map").is_object())
       throw InvalidInput(fmt::format("{}: missing object 'weight_map' (tensor name → shard file)", p.string()));

@@ -9,6 +9,7 @@
 #include "core/bytes.h"
 #include "core/checked.h"
 #include "core/error.h"
+#include "core/input_file.h"
 #include "predict/gpu_spec_toml.h"
 
 namespace vramfit {
@@ -238,10 +239,10 @@ GpuSpec gpu_spec_from_table(const toml::table& t, const std::string& where) {
 GpuDatabase load_gpu_database(const std::filesystem::path& file) {
   GpuDatabase db;
   db.path = file.string();
-  if (!std::filesystem::exists(file)) throw IoError(fmt::format("GPU database {} does not exist", db.path));
+  const std::string text = read_input_file(db.path, "GPU database (TOML with [[gpu]] tables)");
   toml::table root;
   try {
-    root = toml::parse_file(db.path);
+    root = toml::parse(text, db.path);
   } catch (const toml::parse_error& e) {
     throw InvalidInput(fmt::format("{}:{}:{}: not valid TOML: {}", db.path, e.source().begin.line, e.source().begin.column,
                                    e.description()));

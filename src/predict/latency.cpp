@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <fmt/format.h>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "core/checked.h"
 #include "core/error.h"
+#include "core/input_file.h"
 #include "graph/cost.h"
 #include "graph/passes.h"
 
@@ -75,13 +75,14 @@ bool ran_with_tf32(const nlohmann::json& row) {
 Calibration load_calibration(const std::filesystem::path& profile, const GpuDatabase& db) {
   Calibration c;
   c.profile_path = profile.string();
-  std::ifstream in(profile);
-  if (!in) throw IoError(fmt::format("cannot read calibration profile {}", c.profile_path));
+  const std::string text = read_input_file(c.profile_path, "calibration file (the JSON of `vramfit run -o json`)");
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(in);
+    j = nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     throw InvalidInput(fmt::format("{}: not valid JSON (byte {}): {}", c.profile_path, e.byte, e.what()));
+  } catch (const nlohmann::json::exception& e) {
+    throw InvalidInput(fmt::format("{}: not valid JSON: {}", c.profile_path, e.what()));
   }
   if (!j.is_object() || !j.contains("device") || !j["device"].is_string())
     throw InvalidInput(fmt::format("{}: missing field 'device' (a string naming the GPU, as `vramfit run -o json` writes)", c.profile_path));

@@ -7,6 +7,7 @@
 #include "core/bytes.h"
 #include "core/checked.h"
 #include "core/error.h"
+#include "core/input_file.h"
 #include "predict/gpu_spec_toml.h"
 
 namespace vramfit {
@@ -37,10 +38,10 @@ std::string string_field(const toml::table& t, std::string_view field, const std
 SystemsFile load_systems(const std::filesystem::path& file, const GpuDatabase& db) {
   SystemsFile out;
   out.path = file.string();
-  if (!std::filesystem::exists(file)) throw IoError(fmt::format("systems file {} does not exist", out.path));
+  const std::string text = read_input_file(out.path, "systems file (TOML with [[system]] tables)");
   toml::table root;
   try {
-    root = toml::parse_file(out.path);
+    root = toml::parse(text, out.path);
   } catch (const toml::parse_error& e) {
     throw InvalidInput(fmt::format("{}:{}:{}: not valid TOML: {}", out.path, e.source().begin.line, e.source().begin.column,
                                    e.description()));

@@ -6,9 +6,13 @@
 // running them again. The key is the worker's configuration without its worker index, so a resume
 // with other options (another --vram-limit) does not reuse results that do not apply.
 //
-// A kill can cut the last line; reading ignores such a line with a warning and truncates the file
-// back to the last whole line so that the next append starts clean. A bad line anywhere else means
-// the file was edited or corrupted: an InvalidInput error naming the file and the line.
+// Reading is forgiving, because a journal holds hours of measurements: every valid line is kept.
+// A kill can cut the last line; it is ignored with a warning and cut off the file so that the next
+// append starts clean (nothing else is ever rewritten). A line that is not an entry (the file was
+// edited or corrupted) is skipped with a warning naming the file and the line numbers; its
+// configuration simply runs again. A configuration journaled twice keeps its later line (a warning
+// names the repeats). The journal must be a regular file of at most kMaxJournalBytes
+// (core/input_file.h); anything else is an InvalidInput naming it.
 //
 // The final files (profile.json, constraints.md, report.html) are written together by the command
 // through core/output_set.h: temporaries beside them, fsync'ed, renamed only when all were written.
@@ -25,7 +29,7 @@ namespace vramfit::profile {
 class Journal {
  public:
   // resume=false starts a new journal (an existing one is replaced); resume=true reads it.
-  // Warnings (a cut last line) are appended to `warnings`.
+  // Warnings (a cut last line, skipped or repeated lines) are appended to `warnings`.
   Journal(std::string path, bool resume, std::vector<std::string>* warnings = nullptr);
 
   const std::string& path() const { return path_; }
@@ -37,6 +41,7 @@ class Journal {
  private:
   std::string path_;
   std::map<std::string, nlohmann::json> entries_;
+  bool needs_newline_ = false;  // the file ends in a whole entry without its '\n'
 };
 
 // The journal key of a worker configuration: its JSON without "worker_index", keys sorted.

@@ -3,12 +3,11 @@
 
 #include <algorithm>
 #include <fmt/format.h>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "core/checked.h"
 #include "core/error.h"
+#include "core/input_file.h"
 #include "models/registry.h"
 
 namespace vramfit {
@@ -202,6 +201,8 @@ ProfileFile parse_profile(const std::string& text, const std::string& path) {
     const bool truncated = e.byte >= text.size();
     throw InvalidInput(fmt::format("{}: not valid JSON{} at byte {} of {}: {}", path, truncated ? " (truncated: the file ends early)" : "",
                                    e.byte, text.size(), e.what()));
+  } catch (const json::exception& e) {  // not syntax: e.g. a number too large for any JSON number type
+    throw InvalidInput(fmt::format("{}: not valid JSON: {}", path, e.what()));
   }
   if (!j.is_object()) rd.fail("", fmt::format("expected a JSON object (a `vramfit profile` result), found {}", j.type_name()));
   ProfileFile f;
@@ -252,16 +253,7 @@ ProfileFile parse_profile(const std::string& text, const std::string& path) {
 }
 
 ProfileFile read_profile(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) {
-    std::error_code ec;
-    if (!std::filesystem::exists(file, ec))
-      throw InvalidInput(fmt::format("{}: no such profile (expected DIR/profile.json written by `vramfit profile`)", file.string()));
-    throw InvalidInput(fmt::format("{}: cannot be read", file.string()));
-  }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return parse_profile(ss.str(), file.string());
+  return parse_profile(read_input_file(file.string(), "profile.json written by `vramfit profile`"), file.string());
 }
 
 }  // namespace vramfit

@@ -5,11 +5,6 @@
 // recursion cannot exhaust the stack, and products of extents are checked before they overflow.
 #include "weights/gguf.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <bit>
 #include <cerrno>
@@ -19,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "core/input_file.h"
 #include "weights/gguf_quant.h"
 
 namespace vramfit {
@@ -454,15 +450,12 @@ class GgufParser {
 struct GgufFile::Mapping {
   const std::uint8_t* data = nullptr;
   std::uint64_t size = 0;
-  void* mapped = nullptr;
+  MappedInput file;  // set when the bytes are a mapped file
   std::vector<std::uint8_t> owned;
 
   Mapping() = default;
   Mapping(const Mapping&) = delete;
   Mapping& operator=(const Mapping&) = delete;
-  ~Mapping() {
-    if (mapped) munmap(mapped, static_cast<std::size_t>(size));
-  }
 };
 
 GgufFile::GgufFile(GgufFile&&) noexcept = default;
@@ -475,30 +468,11 @@ GgufFile GgufFile::open(const std::string& path) {
   GgufFile f;
   f.path_ = path;
   f.map_ = std::make_unique<Mapping>();
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw IoError(fmt::format("{}: cannot open GGUF file: {}", path, std::strerror(errno)));
-  struct stat st {};
-  if (fstat(fd, &st) != 0) {
-    const int e = errno;
-    ::close(fd);
-    throw IoError(fmt::format("{}: cannot stat: {}", path, std::strerror(e)));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw IoError(fmt::format("{}: not a regular file", path));
-  }
-  const auto size = static_cast<std::uint64_t>(st.st_size);
-  if (size == 0) {
-    ::close(fd);
+  f.map_->file = MappedInput::map(path, "GGUF file");
+  if (f.map_->file.size() == 0)
     throw InvalidInput(fmt::format("{}: magic at byte 0: the file is empty (a GGUF file starts with \"GGUF\")", path));
-  }
-  void* p = mmap(nullptr, static_cast<std::size_t>(size), PROT_READ, MAP_PRIVATE, fd, 0);
-  const int e = errno;
-  ::close(fd);  // the mapping outlives the descriptor (POSIX mmap)
-  if (p == MAP_FAILED) throw IoError(fmt::format("{}: cannot mmap {} bytes: {}", path, size, std::strerror(e)));
-  f.map_->mapped = p;
-  f.map_->data = static_cast<const std::uint8_t*>(p);
-  f.map_->size = size;
+  f.map_->data = f.map_->file.data();
+  f.map_->size = f.map_->file.size();
   f.parse();
   return f;
 }

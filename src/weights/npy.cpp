@@ -11,12 +11,12 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "core/input_file.h"
 #include "core/half.h"
 
 namespace vramfit {
@@ -296,11 +296,12 @@ Tensor parse_npy(std::span<const std::uint8_t> bytes, const std::string& label) 
 }
 
 Tensor read_npy(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError(fmt::format("{}: cannot open .npy file: {}", path, std::strerror(errno)));
-  std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw IoError(fmt::format("{}: read failed", path));
-  return parse_npy(bytes, path);
+  // Mapped rather than read: the array is copied once, into the tensor.
+  const MappedInput m = MappedInput::map(path, ".npy file");
+  if (m.size() > kMaxNpyBytes)
+    throw InvalidInput(fmt::format("{}: {} bytes is more than the {} GiB a .npy input may hold; is this the right file?", path,
+                                   m.size(), kMaxNpyBytes >> 30));
+  return parse_npy(std::span<const std::uint8_t>(m.data(), static_cast<std::size_t>(m.size())), path);
 }
 
 std::vector<std::uint8_t> encode_npy(const Tensor& t) {

@@ -6,10 +6,6 @@
 
 #include "core/atomic_file.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <bit>
@@ -17,7 +13,6 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <set>
 
@@ -25,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/input_file.h"
 #include "core/half.h"
 
 namespace vramfit {
@@ -79,15 +75,12 @@ std::string short_dump(const json& j) {
 struct SafetensorsFile::Mapping {
   const std::uint8_t* data = nullptr;
   std::uint64_t size = 0;
-  void* mapped = nullptr;  // non-null when mmap'ed
+  MappedInput file;  // set when the bytes are a mapped file
   std::vector<std::uint8_t> owned;
 
   Mapping() = default;
   Mapping(const Mapping&) = delete;
   Mapping& operator=(const Mapping&) = delete;
-  ~Mapping() {
-    if (mapped) munmap(mapped, static_cast<std::size_t>(size));
-  }
 };
 
 SafetensorsFile::SafetensorsFile(SafetensorsFile&&) noexcept = default;
@@ -98,31 +91,13 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
   SafetensorsFile f;
   f.path_ = path;
   f.map_ = std::make_unique<Mapping>();
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw IoError(fmt::format("{}: cannot open safetensors file: {}", path, std::strerror(errno)));
-  struct stat st {};
-  if (fstat(fd, &st) != 0) {
-    const int e = errno;
-    ::close(fd);
-    throw IoError(fmt::format("{}: cannot stat: {}", path, std::strerror(e)));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw IoError(fmt::format("{}: not a regular file", path));
-  }
-  const auto size = static_cast<std::uint64_t>(st.st_size);
-  if (size < 8) {
-    ::close(fd);
+  f.map_->file = MappedInput::map(path, "safetensors file");
+  const auto size = f.map_->file.size();
+  if (size < 8)
     throw InvalidInput(fmt::format("{}: file is {} bytes, shorter than the 8-byte header length that "
                                    "starts a safetensors file",
                                    path, size));
-  }
-  void* p = mmap(nullptr, static_cast<std::size_t>(size), PROT_READ, MAP_PRIVATE, fd, 0);
-  const int e = errno;
-  ::close(fd);  // the mapping stays valid after close (POSIX mmap)
-  if (p == MAP_FAILED) throw IoError(fmt::format("{}: cannot mmap {} bytes: {}", path, size, std::strerror(e)));
-  f.map_->mapped = p;
-  f.map_->data = static_cast<const std::uint8_t*>(p);
+  f.map_->data = f.map_->file.data();
   f.map_->size = size;
   f.parse();
   return f;

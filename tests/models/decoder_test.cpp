@@ -137,7 +137,7 @@ TEST(DecoderConfigParse, LoadsAFileOrAFolder) {
   EXPECT_EQ(load_decoder_config((dir / "config.json").string()).num_layers, 2);
   std::ofstream(dir / "bad.json") << "{\"hidden_size\": 64,";
   EXPECT_THROW(load_decoder_config((dir / "bad.json").string()), InvalidInput);
-  EXPECT_THROW(load_decoder_config((dir / "absent.json").string()), IoError);
+  EXPECT_THROW(load_decoder_config((dir / "absent.json").string()), InvalidInput);
   std::filesystem::remove_all(dir);
 }
 

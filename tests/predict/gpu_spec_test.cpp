@@ -169,7 +169,7 @@ TEST(GpuDatabaseErrors, BadEntriesNameTheEntryAndField) {
     EXPECT_NE(m.find(c.expect), std::string::npos) << "expected '" << c.expect << "' in: " << m;
     EXPECT_NE(m.find(p.string()), std::string::npos) << m;
   }
-  EXPECT_THROW((void)load_gpu_database(t.path() / "missing.toml"), IoError);
+  EXPECT_THROW((void)load_gpu_database(t.path() / "missing.toml"), InvalidInput);
 }
 
 }  // namespace

@@ -85,7 +85,7 @@ TEST(Systems, BadFilesNameFileSystemAndField) {
   }
   // The line of the broken string is named.
   EXPECT_NE(load_error(t.path() / "broken.toml").find("broken.toml:3"), std::string::npos) << load_error(t.path() / "broken.toml");
-  EXPECT_THROW((void)load_systems(t.path() / "absent.toml", db()), IoError);
+  EXPECT_THROW((void)load_systems(t.path() / "absent.toml", db()), InvalidInput);
 }
 
 }  // namespace

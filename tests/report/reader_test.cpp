@@ -184,7 +184,7 @@ TEST(ProfileReader, RunJsonAndMissingFilesAreNamed) {
   const fs::path run = t.write("run.json", R"({"schema_version": 1, "command": "run", "device": "x", "rows": []})");
   EXPECT_NE(error_of(run).find("`vramfit run` result, not a profile"), std::string::npos) << error_of(run);
   const fs::path none = t.path() / "nope" / "profile.json";
-  EXPECT_NE(error_of(none).find(none.string() + ": no such profile"), std::string::npos) << error_of(none);
+  EXPECT_NE(error_of(none).find(none.string() + ": no such file (expected a profile.json"), std::string::npos) << error_of(none);
   const fs::path arr = t.write("arr.json", "[1, 2]");
   EXPECT_NE(error_of(arr).find("expected a JSON object"), std::string::npos) << error_of(arr);
 }

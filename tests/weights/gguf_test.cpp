@@ -365,7 +365,7 @@ TEST(Gguf, OpenMapsAFileAndReportsMissingFiles) {
     EXPECT_EQ(moved.read_f32("w.vec").data.size(), 5u);
   }
   std::filesystem::remove(path);
-  EXPECT_THROW((void)GgufFile::open(path), IoError);
+  EXPECT_THROW((void)GgufFile::open(path), InvalidInput);
 }
 
 TEST(Gguf, UnsupportedTypeIsReadButNotDequantized) {
