@@ -47,6 +47,7 @@ class Case:
     stdout_re: str = ""                  # regex stdout must match (for rc 0 cases)
     new_files_ok: bool = False           # a successful case may write its outputs
     check: Optional[Callable[[Path, str, str], list[str]]] = None  # (folder, stdout, stderr) -> problems
+    gpu: bool = False                    # needs a CUDA GPU (run, profile): skipped, visibly, where none is
 
 
 def fingerprint(p: Path):
@@ -87,6 +88,13 @@ def restore_devices(before, after, problems):
                 problems.append(f"{path} was replaced: device node restored")
             except OSError as e:
                 problems.append(f"{path} was replaced and could not be restored: {e}")
+
+
+def have_gpu() -> bool:
+    try:
+        return subprocess.run(["nvidia-smi", "-L"], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
 
 
 def load_cases(selected: str | None):
@@ -171,8 +179,13 @@ def main():
     a = ap.parse_args()
     a.binary = os.path.abspath(a.binary)
     cases = load_cases(a.k)
-    failed = 0
+    failed = skipped = 0
+    gpu_here = have_gpu()
     for mod, c in cases:
+        if c.gpu and not gpu_here:
+            skipped += 1
+            print(f"skip {mod}:{c.name} (needs a GPU; none here)")
+            continue
         problems = run_case(a.binary, c, a.timeout_scale)
         if problems:
             failed += 1
@@ -181,7 +194,7 @@ def main():
                 print(f"     {pr}")
         else:
             print(f"ok   {mod}:{c.name}")
-    print(f"{len(cases) - failed} passed, {failed} failed")
+    print(f"{len(cases) - failed - skipped} passed, {failed} failed, {skipped} skipped")
     sys.exit(1 if failed else 0)
 
 
