@@ -47,3 +47,34 @@ CASES = [
     Case("gpu-run-save-output-is-input", RUN + ["--input", "x.npy", "--save-output", "x.npy"], r"x\.npy", gpu=True,
          setup=write("x.npy", npy(NPY_OK_HEADER, b"\x00\x00\x80\x3f" * (3 * 224 * 224)))),
 ]
+
+# The profile journal under --resume: garbage, a repeated entry and a cut last line around one valid
+# entry. The profile completes, the bad lines are reported with the journal's name, and the valid line
+# is still in the journal, byte for byte (the reader only cuts the unfinished tail and appends).
+JOURNAL_SRC = SOURCE / "bench/results/2026-11-28-h200-profile/resume/journal.jsonl"
+
+
+def bad_journal(d: Path):
+    good = JOURNAL_SRC.read_text().splitlines()[1]
+    (d / "out").mkdir()
+    (d / "out/journal.jsonl").write_text("this is not json\n" + good + "\n" + good + "\n" + '{"key": "x", "resu')
+    (d / "good.line").write_text(good)
+
+
+def journal_kept(d: Path, out: str, err: str) -> list[str]:
+    p = []
+    good = (d / "good.line").read_text()
+    lines = (d / "out/journal.jsonl").read_text().splitlines()
+    if lines[:1] != ["this is not json"] or good not in lines:
+        p.append("a valid journal line was rewritten or lost")
+    if not (d / "out/profile.json").exists():
+        p.append("no profile.json after --resume")
+    if "journal.jsonl" not in err:
+        p.append("the skipped journal lines were not reported")
+    return p
+
+
+CASES.append(Case("gpu-profile-resume-bad-journal",
+                  ["profile", "-m", "resnet50", "-p", "fp16", "--quick", "--vram-limit", "8GiB", "--output", "out", "--resume"],
+                  rc=0, gpu=True, timeout=240, new_files_ok=True, may_change=["out/journal.jsonl"], setup=bad_journal,
+                  check=journal_kept))

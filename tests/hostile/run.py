@@ -47,6 +47,7 @@ class Case:
     stdout_re: str = ""                  # regex stdout must match (for rc 0 cases)
     new_files_ok: bool = False           # a successful case may write its outputs
     check: Optional[Callable[[Path, str, str], list[str]]] = None  # (folder, stdout, stderr) -> problems
+    may_change: list[str] = field(default_factory=list)  # files (in the case folder) the command may append to
     gpu: bool = False                    # needs a CUDA GPU (run, profile): skipped, visibly, where none is
 
 
@@ -153,8 +154,9 @@ def run_case(binary: str, c: Case, scale: float) -> list[str]:
             problems += c.check(d, out, err)
         after = snapshot(d, watch)
         restore_devices(before, after, problems)
+        allowed = {str(d / m) for m in c.may_change}
         for path, fp in before.items():
-            if after.get(path) != fp:
+            if after.get(path) != fp and path not in allowed:
                 problems.append(f"{path} changed ({fp} -> {after.get(path)})")
         if not c.new_files_ok:
             for path in after:
