@@ -18,11 +18,8 @@
 
 namespace vramfit {
 
-namespace {
-
-// What a non-regular file is, for the message.
-std::string_view file_kind(mode_t mode) {
-  if (S_ISDIR(mode)) return "a directory";
+std::string_view file_kind_name(mode_t mode) {
+  if (S_ISDIR(mode)) return "a folder";
   if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
   if (S_ISCHR(mode)) return "a character device";
   if (S_ISBLK(mode)) return "a block device";
@@ -30,8 +27,10 @@ std::string_view file_kind(mode_t mode) {
   return "not a regular file";
 }
 
+namespace {
+
 [[noreturn]] void refuse_kind(const std::string& path, std::string_view what, mode_t mode) {
-  throw InvalidInput(fmt::format("{}: is {}, not a {} (inputs are read from regular files only)", path, file_kind(mode), what));
+  throw InvalidInput(fmt::format("{}: is {}, not a {} (inputs are read from regular files only)", path, file_kind_name(mode), what));
 }
 
 [[noreturn]] void refuse_errno(const std::string& path, std::string_view what, int e) {

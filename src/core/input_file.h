@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <sys/types.h>
 
 namespace vramfit {
 
@@ -76,5 +77,9 @@ class MappedInput {
   void* addr_ = nullptr;
   std::uint64_t size_ = 0;
 };
+
+// What a file that is not a regular file is, for messages ("a FIFO (named pipe)", "a folder", …):
+// shared by the input side (here) and the output side (core/output_set.h).
+std::string_view file_kind_name(mode_t mode);
 
 }  // namespace vramfit

@@ -16,6 +16,7 @@
 #include <optional>
 
 #include "core/error.h"
+#include "core/input_file.h"
 
 namespace vramfit {
 
@@ -23,14 +24,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const char* kind_of(mode_t m) {
-  if (S_ISDIR(m)) return "a folder";
-  if (S_ISCHR(m)) return "a character device";
-  if (S_ISBLK(m)) return "a block device";
-  if (S_ISFIFO(m)) return "a FIFO (named pipe)";
-  if (S_ISSOCK(m)) return "a socket";
-  return "not a regular file";
-}
 
 // Who a path is: its device and inode where it exists (links followed), and its normalised absolute
 // path either way, so "./a.md", "a.md" and a link to it compare equal.
@@ -64,7 +57,7 @@ void check_missing_target(const std::string& path, const std::string& what, Miss
   for (;;) {
     struct stat st {};
     if (::stat(a.c_str(), &st) == 0) {
-      if (!S_ISDIR(st.st_mode)) throw InvalidInput(fmt::format("{} ({}): {} is {}, not a folder", path, what, a.string(), kind_of(st.st_mode)));
+      if (!S_ISDIR(st.st_mode)) throw InvalidInput(fmt::format("{} ({}): {} is {}, not a folder", path, what, a.string(), file_kind_name(st.st_mode)));
       if (::access(a.c_str(), W_OK | X_OK) != 0)
         throw InvalidInput(fmt::format("{} ({}): cannot write in the folder {}: {}", path, what, a.string(), std::strerror(errno)));
       return;
@@ -91,14 +84,14 @@ std::string resolve_target(const std::string& path, const std::string& what, Mis
   if (S_ISREG(ls.st_mode)) return path;
   if (!S_ISLNK(ls.st_mode))
     throw InvalidInput(fmt::format("{} ({}): exists and is {}, not a regular file; refusing to write to it or replace it", path, what,
-                                   kind_of(ls.st_mode)));
+                                   file_kind_name(ls.st_mode)));
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0)
     throw InvalidInput(fmt::format("{} ({}): a symbolic link to a file that cannot be reached ({}); refusing to write through it", path,
                                    what, std::strerror(errno)));
   if (!S_ISREG(st.st_mode))
     throw InvalidInput(fmt::format("{} ({}): a symbolic link to {}, not a regular file; refusing to write to it or replace it", path, what,
-                                   kind_of(st.st_mode)));
+                                   file_kind_name(st.st_mode)));
   char buf[PATH_MAX];
   if (!::realpath(path.c_str(), buf)) throw InvalidInput(fmt::format("{} ({}): cannot resolve the link: {}", path, what, std::strerror(errno)));
   return buf;

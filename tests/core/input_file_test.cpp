@@ -66,7 +66,7 @@ TEST(InputFile, RefusesWhatIsNotARegularFileWithoutBlocking) {
   expect_refused(fifo, "FIFO");
   EXPECT_THROW((void)InputFile::open(fifo, "x"), InvalidInput);
   EXPECT_THROW((void)MappedInput::map(fifo, "x"), InvalidInput);
-  expect_refused((d).string(), "directory");
+  expect_refused((d).string(), "folder");
   expect_refused("/dev/zero", "character device");
   expect_refused("/dev/null", "character device");
   fs::create_symlink("/dev/zero", d / "zero.json");

@@ -100,13 +100,13 @@ CASES = [
     Case("systems-profile-fifo", ["report", "--systems", "s.toml", "-o", "S.md"], r"p\.json.*FIFO",
          setup=chain(fifo("p.json"), systems_with('[[system]]\nid = "z"\ngpu = "H200"\nprimary_use = "x"\nprofile = "p.json"\n', "s.toml")),
          timeout=10),
-    Case("systems-profile-directory", ["report", "--systems", "s.toml", "-o", "S.md"], r"pdir.*directory",
+    Case("systems-profile-directory", ["report", "--systems", "s.toml", "-o", "S.md"], r"pdir.*folder",
          setup=chain(mkdir("pdir"), systems_with('[[system]]\nid = "z"\ngpu = "H200"\nprimary_use = "x"\nprofile = "pdir"\n', "s.toml"))),
-    Case("systems-directory", ["report", "--systems", "sdir", "-o", "S.md"], r"sdir.*directory", setup=mkdir("sdir")),
+    Case("systems-directory", ["report", "--systems", "sdir", "-o", "S.md"], r"sdir.*folder", setup=mkdir("sdir")),
     Case("gpus-fifo", ["plan", "-m", "resnet50", "--gpu", "H200", "--gpus", "g.toml"], r"g\.toml.*FIFO", setup=fifo("g.toml"), timeout=10),
     Case("gpus-dev-null", ["plan", "-m", "resnet50", "--gpu", "H200", "--gpus", "/dev/null"], r"/dev/null", timeout=10),
     Case("calibrate-fifo", ["plan", "-m", "resnet50", "--gpu", "H200", "--calibrate", "c.json"], r"c\.json.*FIFO", setup=fifo("c.json"), timeout=10),
-    Case("calibrate-directory", ["plan", "-m", "resnet50", "--gpu", "H200", "--calibrate", "cdir"], r"cdir.*directory", setup=mkdir("cdir")),
+    Case("calibrate-directory", ["plan", "-m", "resnet50", "--gpu", "H200", "--calibrate", "cdir"], r"cdir.*folder", setup=mkdir("cdir")),
     # Too large: refused from the size before reading (a sparse file: a hole, no disk; kept small
     # because the harness hashes every file before and after), or while reading.
     Case("profile-100mib-whitespace", ["report", "--systems", R, "p.json", "-o", "S.md"], r"p\.json.*too large",

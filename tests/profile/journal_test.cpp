@@ -205,7 +205,7 @@ TEST(Journal, AFifoADirectoryOrAHugeFileIsAnErrorNamingIt) {
   EXPECT_TRUE(fs::is_fifo(fifo));
   const std::string folder = (dir / "folder.jsonl").string();
   fs::create_directories(folder);
-  expect_refused(folder, "directory");
+  expect_refused(folder, "folder");
   const std::string link = (dir / "zero.jsonl").string();
   fs::create_symlink("/dev/zero", link);
   expect_refused(link, "character device");
