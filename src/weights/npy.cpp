@@ -270,7 +270,7 @@ Tensor parse_npy(std::span<const std::uint8_t> bytes, const std::string& label) 
   const std::uint8_t* p = bytes.data() + data_start;
   std::vector<float> flat(static_cast<std::size_t>(numel));
   if (esize == 4) {
-    std::memcpy(flat.data(), p, flat.size() * sizeof(float));
+    if (!flat.empty()) std::memcpy(flat.data(), p, flat.size() * sizeof(float));  // an empty tensor has no data pointer
   } else {
     for (std::size_t i = 0; i < flat.size(); ++i)
       flat[i] = half_bits_to_float(static_cast<std::uint16_t>(p[2 * i] | (p[2 * i + 1] << 8)));

@@ -332,7 +332,7 @@ void write_safetensors_f32(const std::string& path, const std::map<std::string, 
   std::memcpy(bytes.data() + 8, text.data(), text.size());
   std::size_t at = 8 + text.size();
   for (const auto& [name, t] : tensors) {
-    std::memcpy(bytes.data() + at, t.ptr(), t.data.size() * sizeof(float));
+    if (!t.data.empty()) std::memcpy(bytes.data() + at, t.ptr(), t.data.size() * sizeof(float));  // no null source for an empty tensor
     at += t.data.size() * sizeof(float);
   }
   write_file_atomic(path, bytes);

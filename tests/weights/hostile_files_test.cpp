@@ -98,7 +98,7 @@ TEST(HostileFiles, NotRegularFilesAreRefusedByEveryReaderWithoutBlocking) {
   fs::create_symlink("/dev/zero", d.p / "zero.npy");
   const std::string zero = (d.p / "zero.npy").string();
   for (const std::string& path : {fifo, zero, d.p.string(), std::string("/dev/null"), std::string("/dev/zero")}) {
-    const std::string kind = path == fifo ? "FIFO" : path == d.p.string() ? "directory" : "character device";
+    const std::string kind = path == fifo ? "FIFO" : path == d.p.string() ? "folder" : "character device";
     st(path, {kind});
     gguf(path, {kind});
     npy(path, {kind});
