@@ -30,6 +30,7 @@
 #include "core/dtype.h"
 #include "core/error.h"
 #include "core/output_set.h"
+#include "core/text.h"
 #include "models/registry.h"
 #include "profile/profile.h"
 #include "report/run_report.h"
@@ -189,14 +190,6 @@ bool gpu_here() {
 #endif
 }
 
-std::string utc_now() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 std::string host_name() {
   char buf[256] = {};

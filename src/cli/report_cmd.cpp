@@ -20,6 +20,7 @@
 #include "core/error.h"
 #include "core/output_set.h"
 #include "core/text_escape.h"
+#include "core/text.h"
 #include "models/registry.h"
 #include "predict/gpu_spec.h"
 #include "predict/systems.h"
@@ -39,14 +40,6 @@ struct ReportOptions {
   long long min_batch = 8, max_batch = 4096;
 };
 
-std::string utc_now() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 // The command as the user could type it again (each argument one POSIX shell word).
 std::string command_line(const ReportOptions& o) {

@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "core/text.h"
 
 namespace vramfit {
 
@@ -39,11 +40,10 @@ namespace {
   throw InvalidInput(fmt::format("{}: cannot open the {}: {}", path, what, std::strerror(e)));
 }
 
-std::string mib(std::uint64_t bytes) { return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1 << 20)); }
 
 [[noreturn]] void refuse_size(const std::string& path, std::string_view what, std::uint64_t max_bytes, std::string_view size) {
   throw InvalidInput(fmt::format("{}: {} is too large for a {} (the limit is {}); is this the right file?", path, size, what,
-                                 mib(max_bytes)));
+                                 mib_text(max_bytes)));
 }
 
 }  // namespace
@@ -88,7 +88,7 @@ InputFile::~InputFile() {
 }
 
 std::string InputFile::read_all(std::string_view what, std::uint64_t max_bytes) {
-  if (size_ > max_bytes) refuse_size(path_, what, max_bytes, mib(size_));
+  if (size_ > max_bytes) refuse_size(path_, what, max_bytes, mib_text(size_));
   std::string out;
   out.resize(static_cast<std::size_t>(size_));
   std::size_t got = 0;
@@ -96,7 +96,7 @@ std::string InputFile::read_all(std::string_view what, std::uint64_t max_bytes) 
     if (got == out.size()) {
       // The size at open was only a hint (a /proc file says 0; a file may grow): read on, in
       // steps, until EOF or past the cap.
-      if (out.size() > max_bytes) refuse_size(path_, what, max_bytes, "more than " + mib(max_bytes));
+      if (out.size() > max_bytes) refuse_size(path_, what, max_bytes, "more than " + mib_text(max_bytes));
       out.resize(out.size() + std::max<std::size_t>(out.size() / 2, 64 << 10));
     }
     const ssize_t n = ::read(fd_, out.data() + got, out.size() - got);
@@ -105,7 +105,7 @@ std::string InputFile::read_all(std::string_view what, std::uint64_t max_bytes) 
     if (n == 0) break;
     got += static_cast<std::size_t>(n);
   }
-  if (got > max_bytes) refuse_size(path_, what, max_bytes, "more than " + mib(max_bytes));
+  if (got > max_bytes) refuse_size(path_, what, max_bytes, "more than " + mib_text(max_bytes));
   out.resize(got);
   return out;
 }

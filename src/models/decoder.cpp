@@ -13,6 +13,7 @@
 #include "core/checked.h"
 #include "core/error.h"
 #include "core/input_file.h"
+#include "core/text.h"
 
 namespace vramfit {
 
@@ -76,11 +77,7 @@ RopeScaling parse_rope(const json& r, const std::string& label, const char* key)
   throw Unsupported(fmt::format("{}: rope type '{}' is not implemented (supported: default, linear, llama3)", where, type));
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-  return out;
-}
+std::string lower(std::string_view s) { return ascii_lower(s); }
 
 // The presets: the architecture fields of each model's published config.json (copied field by field;
 // tokenizer ids and training flags left out).

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/text.h"
 #include "models/resnet.h"
 #include "models/vit.h"
 #include "models/yolo11_pose.h"
@@ -16,12 +17,6 @@ namespace vramfit {
 
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-  return out;
-}
 
 ModelInfo resnet_entry(int depth, std::string description) {
   ModelInfo m;
@@ -130,8 +125,8 @@ std::vector<ModelInfo> make_zoo() {
   // Every name must resolve to one entry: a clash would make find_model's answer depend on order.
   std::set<std::string> seen;
   for (const auto& m : zoo) {
-    VRAMFIT_CHECK(seen.insert(lower(m.id)).second, "duplicate model name " + m.id);
-    for (const auto& a : m.aliases) VRAMFIT_CHECK(seen.insert(lower(a)).second, "duplicate model alias " + a);
+    VRAMFIT_CHECK(seen.insert(ascii_lower(m.id)).second, "duplicate model name " + m.id);
+    for (const auto& a : m.aliases) VRAMFIT_CHECK(seen.insert(ascii_lower(a)).second, "duplicate model alias " + a);
   }
   return zoo;
 }
@@ -153,11 +148,11 @@ std::string model_ids_joined() {
 }
 
 const ModelInfo& find_model(std::string_view id_or_alias) {
-  const std::string key = lower(id_or_alias);
+  const std::string key = ascii_lower(id_or_alias);
   for (const auto& m : model_zoo()) {
-    if (lower(m.id) == key) return m;
+    if (ascii_lower(m.id) == key) return m;
     for (const auto& a : m.aliases)
-      if (lower(a) == key) return m;
+      if (ascii_lower(a) == key) return m;
   }
   std::string valid;
   for (const auto& m : model_zoo()) {

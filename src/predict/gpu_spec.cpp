@@ -18,7 +18,7 @@ std::string compute_capability_string(int cc) { return fmt::format("{}.{}", cc /
 
 std::string describe(const GpuSpec& g) { return fmt::format("{} (sm_{})", g.name, g.compute_capability); }
 
-ContextOverhead default_context_overhead(std::string_view architecture) {
+ContextAllowance default_context_overhead(std::string_view architecture) {
   // The CUDA context (module images of the runtime, cuDNN and cuBLASLt with lazy loading) plus the
   // library handles is not known from shapes. The one measured figure is the H200's: the run of
   // resnet50 fp16 b256 held 573374464 B (546.8 MiB) of context and handles

@@ -47,11 +47,12 @@ std::string compute_capability_string(int cc);
 
 // Default CUDA context + cuDNN/cuBLASLt handle overhead of a card of this architecture, used when no
 // profile of the card exists: what `plan --gpu` subtracts from the card's VRAM to get the budget.
-struct ContextOverhead {
+// (Named apart from runtime/session.h's ContextOverhead, which is measured on the card at hand.)
+struct ContextAllowance {
   std::uint64_t bytes = 0;
   std::string source;  // "measured on …" or "assumed: …"
 };
-ContextOverhead default_context_overhead(std::string_view architecture);
+ContextAllowance default_context_overhead(std::string_view architecture);
 
 // Why precision p cannot run on g ("bf16 needs sm_80; RTX 2080 is sm_75"), or nullopt if it can.
 // Uses core/dtype.h min_compute_capability and the presence of the card's rate for p.

@@ -9,6 +9,7 @@
 
 #include "core/bytes.h"
 #include "core/text_escape.h"
+#include "core/text.h"
 
 namespace vramfit::profile {
 
@@ -25,7 +26,7 @@ bool ok(const nlohmann::json* m) { return m && m->value("status", "") == "ok"; }
 double median_ms(const nlohmann::json& m) { return m.at("latency_ms").value("median", 0.0); }
 std::uint64_t process_total(const nlohmann::json& m) { return m.at("vram_bytes").value("process_total", std::uint64_t{0}); }
 
-std::string mib(std::uint64_t b) { return fmt::format("{:.1f} MiB", to_mib(b)); }
+std::string mib(std::uint64_t b) { return mib_text(b); }
 
 std::string ms_cell(const nlohmann::json* m) {
   if (!m) return "—";

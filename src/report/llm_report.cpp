@@ -5,6 +5,7 @@
 
 #include "core/bytes.h"
 #include "core/text_escape.h"
+#include "core/text.h"
 #include "report/plan_report.h"
 
 namespace vramfit {
@@ -12,7 +13,6 @@ namespace vramfit {
 namespace {
 
 std::string gib(std::uint64_t b) { return fmt::format("{:.2f} GiB", to_gib(b)); }
-std::string mib(std::uint64_t b) { return fmt::format("{:.1f} MiB", to_mib(b)); }
 std::string kib(std::uint64_t b) { return fmt::format("{:.1f} KiB", static_cast<double>(b) / 1024.0); }
 std::string tps(const std::optional<double>& v) { return v ? fmt::format("{:.1f}", *v) : std::string("-"); }
 
@@ -162,8 +162,8 @@ std::string llm_markdown(const LlmReport& r) {
     row.push_back(r.parameters ? fmt::format("{:.2f}", 8.0 * static_cast<double>(q.weights_bytes) / static_cast<double>(r.parameters))
                                : std::string("-"));
     row.push_back(kib(q.kv_bytes_per_token));
-    row.push_back(mib(q.activation_bytes));
-    row.push_back(mib(q.scratch_bytes));
+    row.push_back(mib_text(q.activation_bytes));
+    row.push_back(mib_text(q.scratch_bytes));
     if (r.budget_bytes) {
       std::string mc = std::to_string(q.max_context) + (q.max_context_is_model_limit ? " (model max)" : "");
       if (m && m->confirmed_max_context) mc += *m->confirmed_max_context == q.max_context ? " ✓" : fmt::format(" (ran {})", *m->confirmed_max_context);
@@ -214,7 +214,7 @@ std::string llm_markdown(const LlmReport& r) {
   for (const auto& q : r.rows)
     for (const auto& p : q.points)
       pts.push_back({std::string(to_string(q.precision)), std::to_string(p.context), std::to_string(p.batch), gib(p.weights_bytes),
-                     mib(p.kv_bytes), mib(p.activation_bytes), mib(p.scratch_bytes), gib(p.total_bytes),
+                     mib_text(p.kv_bytes), mib_text(p.activation_bytes), mib_text(p.scratch_bytes), gib(p.total_bytes),
                      r.budget_bytes ? (p.fits ? "yes" : "no") : "-"});
   if (!pts.empty()) {
     o += "\nMemory per point (weights + KV + activations + scratch = the session's one allocation; CUDA context not counted):\n\n";

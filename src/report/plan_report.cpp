@@ -6,12 +6,12 @@
 
 #include "core/bytes.h"
 #include "core/text_escape.h"
+#include "core/text.h"
 
 namespace vramfit {
 
 namespace {
 
-std::string mib(std::uint64_t b) { return fmt::format("{:.1f}", to_mib(b)); }
 
 bool numeric(const std::string& s) {
   return !s.empty() && (std::isdigit(static_cast<unsigned char>(s[0])) || s[0] == '-') &&
@@ -95,7 +95,7 @@ std::string models_markdown(const std::vector<ModelSummary>& models) {
                                fmt::format("{:.2f} G", static_cast<double>(s.flops) / 1e9)};
     for (Precision p : cols) {
       const auto it = std::find_if(s.weight_bytes.begin(), s.weight_bytes.end(), [&](const auto& pb) { return pb.first == p; });
-      r.push_back(it == s.weight_bytes.end() ? "-" : mib(it->second));
+      r.push_back(it == s.weight_bytes.end() ? "-" : mib_number(it->second));
     }
     std::string aliases;
     for (const auto& a : s.aliases) aliases += (aliases.empty() ? "" : ", ") + a;
@@ -166,10 +166,10 @@ std::string plan_markdown(const PlanReport& r) {
       rows.push_back({e.model, std::string(to_string(e.precision)), std::to_string(e.batch), e.status + ": " + e.reason});
       continue;
     }
-    rows.push_back({e.model, std::string(to_string(e.precision)), std::to_string(e.batch), mib(e.weights_bytes),
-                    mib(e.arena_bytes), mib(e.lower_bound_bytes),
+    rows.push_back({e.model, std::string(to_string(e.precision)), std::to_string(e.batch), mib_number(e.weights_bytes),
+                    mib_number(e.arena_bytes), mib_number(e.lower_bound_bytes),
                     fmt::format("{:.3f}", static_cast<double>(e.arena_bytes) / static_cast<double>(std::max<std::uint64_t>(1, e.lower_bound_bytes))),
-                    mib(e.workspace_bytes), mib(e.total_bytes())});
+                    mib_number(e.workspace_bytes), mib_number(e.total_bytes())});
   }
   std::string out = markdown_table({"model", "precision", "batch", "weights MiB", "activation arena MiB",
                                     "lower bound MiB", "arena/bound", "workspace budget MiB", "total MiB"},
@@ -182,7 +182,7 @@ std::string plan_markdown(const PlanReport& r) {
     for (const auto& f : r.fits) {
       if (f.max_batch > 0)
         fr.push_back({f.at_max.model, std::string(to_string(f.at_max.precision)), thousands(static_cast<std::uint64_t>(f.max_batch)),
-                      mib(f.at_max.total_bytes()), f.limited_by == "engine" ? "engine limit: " + f.limit_note : ""});
+                      mib_number(f.at_max.total_bytes()), f.limited_by == "engine" ? "engine limit: " + f.limit_note : ""});
       else
         fr.push_back({f.at_max.model, std::string(to_string(f.at_max.precision)), "0", "-", f.reason});
     }
@@ -232,7 +232,7 @@ nlohmann::json to_json(const LatencyEstimate& e) {
           {"efficiency_source", e.efficiency.source}};
 }
 
-std::string ms(double v) { return v >= 100 ? fmt::format("{:.0f}", v) : v >= 1 ? fmt::format("{:.2f}", v) : fmt::format("{:.3f}", v); }
+std::string plan_ms(double v) { return v >= 100 ? fmt::format("{:.0f}", v) : v >= 1 ? fmt::format("{:.2f}", v) : fmt::format("{:.3f}", v); }
 
 }  // namespace
 
@@ -295,8 +295,8 @@ std::string gpu_plan_markdown(const GpuPlan& p) {
       rows.push_back({f.model, prec, f.status, f.status == "does not fit" ? "0" : "-", "-", "-", "-", "-", "-", f.reason});
       continue;
     }
-    rows.push_back({f.model, prec, "ok", thousands(static_cast<std::uint64_t>(f.fit.max_batch)), mib(f.fit.at_max.total_bytes()),
-                    mib(f.fit.at_max.total_bytes() + p.context.bytes), ms(f.latency_batch1->ms), ms(f.latency_max_batch->ms),
+    rows.push_back({f.model, prec, "ok", thousands(static_cast<std::uint64_t>(f.fit.max_batch)), mib_number(f.fit.at_max.total_bytes()),
+                    mib_number(f.fit.at_max.total_bytes() + p.context.bytes), plan_ms(f.latency_batch1->ms), plan_ms(f.latency_max_batch->ms),
                     fmt::format("{:.3f} / {:.3f}", f.latency_batch1->efficiency.value, f.latency_max_batch->efficiency.value),
                     f.latency_max_batch->efficiency.source});
   }

@@ -29,7 +29,7 @@ struct GpuPlan {
   std::string system_id;            // empty for --gpu
   std::string primary_use;          // the system's
   bool vram_overridden = false;
-  ContextOverhead context;          // subtracted from the VRAM to get the budget
+  ContextAllowance context;          // subtracted from the VRAM to get the budget
   std::uint64_t budget_bytes = 0;   // vram − context (0 when the context alone exceeds it)
   std::string calibration_profile;  // --calibrate, empty without
   std::string calibration_device;   // the profile's device

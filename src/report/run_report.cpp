@@ -4,12 +4,12 @@
 
 #include "core/bytes.h"
 #include "core/text_escape.h"
+#include "core/text.h"
 #include "report/plan_report.h"
 
 namespace vramfit {
 
 namespace {
-std::string mib(std::uint64_t b) { return fmt::format("{:.1f}", to_mib(b)); }
 }  // namespace
 
 nlohmann::json to_json(const RunRow& r) {
@@ -75,8 +75,8 @@ std::string run_markdown(const RunReport& r) {
     rows.push_back({x.model, std::string(to_string(x.precision)), batch, "ok" + std::string(x.timing_trusted ? "" : " (timing flagged)"),
                     fmt::format("{:.3f}", x.median_ms), fmt::format("{:.3f}", x.p90_ms), fmt::format("{:.3f}", x.p99_ms),
                     fmt::format("{:.3f}", x.min_ms), fmt::format("{:.3f}", x.max_ms), fmt::format("{:.0f}", x.items_per_s),
-                    mib(x.weights_bytes), mib(x.activation_bytes), fmt::format("{}/{}", mib(x.workspace_used_bytes), mib(x.workspace_budget_bytes)),
-                    mib(x.context_bytes), mib(x.process_total_bytes), mib(x.device_used_bytes)});
+                    mib_number(x.weights_bytes), mib_number(x.activation_bytes), fmt::format("{}/{}", mib_number(x.workspace_used_bytes), mib_number(x.workspace_budget_bytes)),
+                    mib_number(x.context_bytes), mib_number(x.process_total_bytes), mib_number(x.device_used_bytes)});
   }
   out += markdown_table({"model", "precision", "batch", "status", "median ms", "p90 ms", "p99 ms", "min ms", "max ms", "items/s",
                          "weights MiB", "activations MiB", "workspace used/budget MiB", "context+handles MiB",

@@ -590,7 +590,7 @@ Summary build_summary(const SystemsFile& systems, const GpuDatabase& db, const s
     std::stable_sort(profs.begin(), profs.end(), [](const ProfileFile* a, const ProfileFile* b) { return a->date < b->date; });
 
     // Context for predicted cells: measured by the newest real profile of this machine, else the default.
-    const ContextOverhead def = default_context_overhead(s.gpu.architecture);
+    const ContextAllowance def = default_context_overhead(s.gpu.architecture);
     s.context_bytes = def.bytes;
     s.context_source = def.source;
     for (const auto* f : profs) {

@@ -4,10 +4,11 @@
 #include <fmt/format.h>
 
 #include "core/bytes.h"
+#include "core/text.h"
 
 namespace vramfit::summary_format {
 
-std::string mib(std::uint64_t b) { return fmt::format("{:.1f} MiB", to_mib(b)); }
+std::string mib(std::uint64_t b) { return mib_text(b); }
 std::string gib(std::uint64_t b) { return fmt::format("{:.2f} GiB", to_gib(b)); }
 
 std::string thousands(std::int64_t v) {
