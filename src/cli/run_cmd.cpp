@@ -138,7 +138,13 @@ Runner register_run(CLI::App& app) {
             cfg.device = o->device;
             cfg.streams = o->streams;
             Session s(cfg);
-            if (given_input) s.set_input(*given_input);
+            if (given_input) {
+              try {
+                s.set_input(*given_input);
+              } catch (const InvalidInput& e) {  // the message names the graph's input; say which file it was
+                throw InvalidInput(fmt::format("--input {}: {}", o->input, e.what()));
+              }
+            }
             const TimingStats t = s.time(o->warmup, o->iterations);
             row = session_row(cfg, s, &t);
             row.tf32 = o->tf32 && p == Precision::fp32;
