@@ -23,6 +23,7 @@ namespace {
 using summary_detail::measured_llm_cell;
 using summary_detail::predicted_llm_cell;
 using summary_detail::recommend;
+using summary_detail::runs;
 using summary_detail::recommend_llm;
 using summary_detail::set_mark;
 using summary_format::gpu_line;
@@ -47,8 +48,6 @@ const ModelInfo* try_model(const std::string& id) {
     return nullptr;
   }
 }
-
-bool runs(const SummaryCell& c) { return c.status == "ok" && c.max_batch > 0; }
 
 std::string date_only(const std::string& iso) { return iso.substr(0, std::min<std::size_t>(10, iso.size())); }
 

@@ -23,6 +23,9 @@ template <class Cell, class Notes> void set_mark(Cell& c, Notes&& notes_if_ok) {
   c.mark_note = summary_format::join(notes, "; ");
 }
 
+// A vision cell that runs at some batch.
+inline bool runs(const SummaryCell& c) { return c.status == "ok" && c.max_batch > 0; }
+
 // An LLM cell planned for this system (no profile row).
 LlmSummaryCell predicted_llm_cell(const ModelInfo* m, const std::string& model, const std::string& precision_id,
                                   const std::optional<Precision>& p, const SystemSummary& s);
