@@ -16,7 +16,6 @@
 #include <filesystem>
 #include <fmt/format.h>
 #include <iostream>
-#include <iterator>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -88,7 +87,7 @@ double top1_agreement(const Tensor& a, const Tensor& ref) {
   return static_cast<double>(same) / static_cast<double>(rows);
 }
 
-nlohmann::json measure_in_worker(const nlohmann::json& c) {
+nlohmann::json measure_in_worker(const nlohmann::json& c, SessionCache& cache) {
   const std::string kind = c.at("kind").get<std::string>();
   if (kind == "llm") return llm_worker_measure(c);  // cli/llm_gpu.h: the LLM session's side
   if (kind == "device") {
@@ -123,8 +122,11 @@ nlohmann::json measure_in_worker(const nlohmann::json& c) {
               {"nvml", cuda::Nvml::instance().available() ? std::string("loaded") : cuda::Nvml::instance().why_unavailable()}}}};
   }
   SessionConfig cfg = session_config(c);
+  // A probe answers "does it fit and run": the workspace region is the fixed budget whichever
+  // algorithms run in it, so choosing them by heuristics alone gives the same answer without timing.
+  if (kind == "probe") cfg.autotune = false;
   if (kind == "probe" || kind == "measure") {
-    Session s(cfg);
+    Session s(cfg, &cache);
     std::optional<TimingStats> t;
     if (kind == "probe") s.run();
     else t = s.time(c.value("warmup", 10), c.value("iterations", 50), c.value("time_budget_s", 0.0));
@@ -142,7 +144,7 @@ nlohmann::json measure_in_worker(const nlohmann::json& c) {
     // one session at a time so that both fit where one does.
     Tensor x, low, ref;
     {
-      Session s(cfg);
+      Session s(cfg, &cache);
       x = s.random_input(cfg.seed + 1000);
       s.set_input(x);
       s.run();
@@ -151,7 +153,7 @@ nlohmann::json measure_in_worker(const nlohmann::json& c) {
     SessionConfig ref_cfg = cfg;
     ref_cfg.precision = Precision::fp32;
     {
-      Session s(ref_cfg);
+      Session s(ref_cfg, &cache);
       s.set_input(x);
       s.run();
       ref = s.output();
@@ -169,7 +171,8 @@ nlohmann::json measure_in_worker(const nlohmann::json& c) {
   throw InvalidInput(fmt::format("worker configuration: unknown kind '{}'", kind));
 }
 #else
-nlohmann::json measure_in_worker(const nlohmann::json&) {
+struct SessionCache {};
+nlohmann::json measure_in_worker(const nlohmann::json&, SessionCache&) {
   throw Unsupported("this vramfit was built without the CUDA backend (VRAMFIT_CUDA=OFF): a profile worker cannot measure");
 }
 #endif
@@ -198,11 +201,8 @@ std::string host_name() {
 }
 
 int run_worker_mode() {
-  const std::string text((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
-  const std::string answer = profile::worker_answer(text, measure_in_worker);
-  std::fprintf(stdout, "%s\n", answer.c_str());
-  std::fflush(stdout);
-  return 0;
+  SessionCache cache;  // one per worker process: context overhead, host weights (runtime/session.h)
+  return profile::worker_main(std::cin, [&cache](const nlohmann::json& c) { return measure_in_worker(c, cache); });
 }
 
 int run_one_device(const ProfileOptions& o, int device, bool several);
@@ -251,9 +251,9 @@ int run_one_device(const ProfileOptions& o, int device, bool several) {
   }
 
   const auto timeout = std::chrono::milliseconds(static_cast<long long>(o.timeout_s * 1000.0));
-  int started = 0;
-  const profile::WorkerFn spawn =
-      profile::process_worker_fn(profile::WorkerCommand{profile::self_executable(), {"profile", "--worker"}}, timeout, &started);
+  int started = 0, processes = 0;
+  const profile::WorkerFn spawn = profile::process_worker_fn(profile::WorkerCommand{profile::self_executable(), {"profile", "--worker"}},
+                                                             timeout, &started, &processes);
 
   // The device worker first: what the card is and the budget a worker gets (the parent itself never
   // creates a CUDA context). Its answer decides the output folder, so it is journaled only once the
@@ -329,8 +329,8 @@ int run_one_device(const ProfileOptions& o, int device, bool several) {
   out.put(out_html, profile::report_html(doc));
   out.commit();
   std::printf("%s", md.c_str());
-  std::fprintf(stderr, "vramfit: wrote %s/profile.json, %s/constraints.md, %s/report.html (%d workers started)\n", dir.c_str(), dir.c_str(),
-               dir.c_str(), started);
+  std::fprintf(stderr, "vramfit: wrote %s/profile.json, %s/constraints.md, %s/report.html (%d configurations measured in %d worker processes)\n",
+               dir.c_str(), dir.c_str(), dir.c_str(), started, processes);
   return 0;
 }
 

@@ -184,7 +184,9 @@ ModelPrecisionResult profile_model_precision(const ModelInfo& m, Precision p, co
       res = it->second;
     } else {
       say(fmt::format("measure batch {}", b));
-      res = run(worker_config("measure", m.id, p, b, o));
+      nlohmann::json c = worker_config("measure", m.id, p, b, o);
+      c["process"] = "shared";  // one child times the whole ladder (process_worker_fn)
+      res = run(c);
     }
     res["kind"] = "measure";
     res["model"] = m.id;
@@ -196,7 +198,9 @@ ModelPrecisionResult profile_model_precision(const ModelInfo& m, Precision p, co
   if (p != Precision::fp32) {
     const std::int64_t b = std::min<std::int64_t>(8, r.max_batch.max_batch);
     say(fmt::format("fidelity against fp32 at batch {}", b));
-    nlohmann::json res = run(worker_config("fidelity", m.id, p, b, o));
+    nlohmann::json c = worker_config("fidelity", m.id, p, b, o);
+    c["process"] = "shared";
+    nlohmann::json res = run(c);
     res["batch"] = b;
     res["reference"] = "fp32";
     r.fidelity = std::move(res);
@@ -232,13 +236,28 @@ ModelPrecisionResult profile_model_precision(const ModelInfo& m, Precision p, co
   return r;
 }
 
-WorkerFn process_worker_fn(WorkerCommand cmd, std::chrono::milliseconds timeout, int* started) {
-  return [cmd = std::move(cmd), timeout, started](const nlohmann::json& config) {
+WorkerFn process_worker_fn(WorkerCommand cmd, std::chrono::milliseconds timeout, int* started, int* processes) {
+  struct State {
+    WorkerProcess child;
+    std::string group;  // the model × precision the running child measured
+    explicit State(WorkerCommand c) : child(std::move(c)) {}
+  };
+  auto state = std::make_shared<State>(std::move(cmd));
+  return [state, timeout, started, processes](const nlohmann::json& config) {
     nlohmann::json c = config;
     c["worker_index"] = ++*started;
-    WorkerOutcome out = run_worker(cmd, c, timeout);
-    // The whole worker, process start and CUDA context included: what the matrix's wall time is made of.
+    // "process": "shared" may reuse the running child of the same model × precision; anything else
+    // gets a child of its own, with nothing set up before it (see process_key in matrix.h).
+    const std::string group = c.value("model", "") + "/" + c.value("precision", "");
+    const bool reuse = c.value("process", "") == "shared" && state->child.running() && state->group == group;
+    if (!reuse) state->child.stop(std::chrono::milliseconds(5000));
+    WorkerOutcome out = state->child.ask(c, timeout);
+    state->group = group;
+    if (processes) *processes = state->child.processes_started();
+    // The whole configuration, process start and CUDA context included when it started a child: what
+    // the matrix's wall time is made of.
     out.result["worker_wall_s"] = out.wall_s;
+    out.result["worker_process"] = out.started_process ? "started" : "reused";
     return out.result;
   };
 }

@@ -55,8 +55,11 @@ struct MatrixOptions {
   std::int64_t llm_fit_decode_steps() const { return quick ? 16 : 32; }
   int warmup() const { return quick ? 3 : 10; }
   int iterations() const { return quick ? 10 : 50; }
-  // Seconds of timing per measurement: fewer iterations where one replay is long (≥ 10 always).
-  double time_budget_s() const { return quick ? 1.0 : 3.0; }
+  // Seconds of timing per measurement: fewer iterations where one replay is long (runtime/session.h
+  // Session::time: ≥ 10 iterations, or ≥ 3 where ten replays would take over twice the budget). Below
+  // batch 256 the 50 iterations take less than this; at a max batch of thousands a replay can take
+  // half a second.
+  double time_budget_s() const { return quick ? 0.25 : 0.5; }
 };
 
 // --- max batch: prediction, confirmation, fallback search -----------------------------------------
@@ -119,8 +122,13 @@ ModelPrecisionResult profile_model_precision(const ModelInfo& m, Precision p, co
 
 // --- composing the WorkerFn -----------------------------------------------------------------------
 
-// Spawns `cmd` per configuration (adding "worker_index": 1, 2, … counted by *started) with a timeout.
-WorkerFn process_worker_fn(WorkerCommand cmd, std::chrono::milliseconds timeout, int* started);
+// Hands each configuration to a worker process of `cmd` (profile/worker.h), adding "worker_index": 1,
+// 2, … counted by *started, under a timeout per configuration. A configuration with "process":
+// "shared" (the latency ladder and fidelity) is answered by the running child when that child last
+// measured the same model × precision; every other one (the device, every probe that confirms a
+// maximum) by a fresh child, so that what decides a maximum is what a fresh process on this card
+// gets. *processes (when given) counts the children started. The last child ends with the WorkerFn.
+WorkerFn process_worker_fn(WorkerCommand cmd, std::chrono::milliseconds timeout, int* started, int* processes = nullptr);
 // Answers from the journal when the configuration finished before; otherwise runs `inner` and
 // appends its answer (fsync'ed) before returning it.
 WorkerFn journaled_worker_fn(Journal& journal, WorkerFn inner);

@@ -13,7 +13,10 @@
 #include <array>
 #include <cerrno>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
+#include <istream>
+#include <optional>
 #include <fmt/format.h>
 #include <thread>
 
@@ -24,11 +27,9 @@ extern char** environ;
 
 namespace vramfit::profile {
 
-namespace {
+namespace detail {
 
-constexpr std::size_t kStdoutCap = 64u << 20;   // a result is a few KiB; more is a broken worker
-constexpr std::size_t kStderrTail = 4096;
-
+// An owned file descriptor (outside the anonymous namespace: WorkerProcess::Impl holds three).
 struct Fd {
   int fd = -1;
   Fd() = default;
@@ -41,6 +42,15 @@ struct Fd {
     fd = -1;
   }
 };
+
+}  // namespace detail
+
+using detail::Fd;
+
+namespace {
+
+constexpr std::size_t kStdoutCap = 64u << 20;   // a result is a few KiB; more is a broken worker
+constexpr std::size_t kStderrTail = 4096;
 
 struct SpawnActions {
   posix_spawn_file_actions_t a;
@@ -72,14 +82,26 @@ std::string self_executable() {
   return std::string(buf.data(), static_cast<std::size_t>(n));
 }
 
-WorkerOutcome run_worker(const WorkerCommand& cmd, const nlohmann::json& config, std::chrono::milliseconds timeout) {
-  using clock = std::chrono::steady_clock;
-  const auto start = clock::now();
-  const auto deadline = start + timeout;
-  WorkerOutcome out;
+struct WorkerProcess::Impl {
+  WorkerCommand cmd;
+  pid_t pid = -1;
+  Fd in;            // the child's stdin (a socket: writing to a dead child is EPIPE, never SIGPIPE)
+  Fd out, err;      // its stdout and stderr
+  std::string out_buf;     // stdout read but not yet a whole line
+  std::string stderr_text; // the tail of its stderr since the configuration began
+  std::string noise;       // the last stdout line that was not an answer
+  int started = 0;
 
-  // stdin is a socket so that writing to a child that already died gives EPIPE (MSG_NOSIGNAL), never
-  // a SIGPIPE that would kill the parent.
+  void spawn();
+  // Reads what the child wrote until `deadline`: returns the answer line, or nullopt when the child
+  // closed stdout (ended) or the deadline passed (*timed_out).
+  std::optional<std::string> read_answer(std::chrono::steady_clock::time_point deadline, bool* timed_out, bool* overflow);
+  // Waits for the child to end until `deadline`, SIGKILL after it; fills exit_code/signal.
+  void reap(std::chrono::steady_clock::time_point deadline, WorkerOutcome& o);
+  void drain_stderr();
+};
+
+void WorkerProcess::Impl::spawn() {
   int sv[2], so[2], se[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw IoError(fmt::format("socketpair: {}", std::strerror(errno)));
   Fd in_parent(sv[0]), in_child(sv[1]);
@@ -97,35 +119,47 @@ WorkerOutcome run_worker(const WorkerCommand& cmd, const nlohmann::json& config,
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());
   argv.push_back(nullptr);
-  pid_t pid = 0;
-  if (const int rc = ::posix_spawn(&pid, cmd.program.c_str(), &fa.a, nullptr, argv.data(), environ); rc != 0)
+  pid_t p = 0;
+  if (const int rc = ::posix_spawn(&p, cmd.program.c_str(), &fa.a, nullptr, argv.data(), environ); rc != 0)
     throw IoError(fmt::format("cannot start worker {}: {}", cmd.program, std::strerror(rc)));
-  in_child.reset();
-  out_write.reset();
-  err_write.reset();
+  pid = p;
+  ++started;
+  std::swap(in.fd, in_parent.fd);
+  std::swap(out.fd, out_read.fd);
+  std::swap(err.fd, err_read.fd);
+  out_buf.clear();
+  noise.clear();
+}
 
-  // The configuration is small (a few hundred bytes): one send, then EOF for the child.
-  const std::string text = config.dump() + "\n";
-  std::size_t sent = 0;
-  while (sent < text.size()) {
-    const ssize_t n = ::send(in_parent.fd, text.data() + sent, text.size() - sent, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;  // the child is gone; its end is classified below
-    sent += static_cast<std::size_t>(n);
-  }
-  in_parent.reset();
-
-  std::string stdout_text, stderr_text;
-  bool out_open = true, err_open = true, overflow = false;
+std::optional<std::string> WorkerProcess::Impl::read_answer(std::chrono::steady_clock::time_point deadline, bool* timed_out,
+                                                            bool* overflow) {
+  using clock = std::chrono::steady_clock;
   std::array<char, 65536> buf{};
-  while ((out_open || err_open) && !out.timed_out) {
+  bool err_open = err.fd >= 0;
+  for (;;) {
+    // Whole lines first: the answer is the first that is a JSON object with a "status" string.
+    for (std::size_t nl; (nl = out_buf.find('\n')) != std::string::npos;) {
+      std::string line = trim_tail(out_buf.substr(0, nl));
+      out_buf.erase(0, nl + 1);
+      if (line.empty()) continue;
+      try {
+        const auto j = nlohmann::json::parse(line);
+        if (j.is_object() && j.contains("status")) return line;
+      } catch (const nlohmann::json::exception&) {
+      }
+      noise = line;
+    }
+    if (out_buf.size() > kStdoutCap) {
+      *overflow = true;
+      return std::nullopt;
+    }
     const auto now = clock::now();
     if (now >= deadline) {
-      out.timed_out = true;
-      break;
+      *timed_out = true;
+      return std::nullopt;
     }
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count();
-    pollfd fds[2] = {{out_open ? out_read.fd : -1, POLLIN, 0}, {err_open ? err_read.fd : -1, POLLIN, 0}};
+    pollfd fds[2] = {{out.fd, POLLIN, 0}, {err_open ? err.fd : -1, POLLIN, 0}};
     const int pr = ::poll(fds, 2, static_cast<int>(std::min<long long>(left, 1000)));
     if (pr < 0) {
       if (errno == EINTR) continue;
@@ -136,44 +170,131 @@ WorkerOutcome run_worker(const WorkerCommand& cmd, const nlohmann::json& config,
       const ssize_t n = ::read(fds[i].fd, buf.data(), buf.size());
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) {
-        (i == 0 ? out_open : err_open) = false;
+        if (i == 0) {  // stdout closed: the child ended (or is ending); a last unterminated line may be its answer
+          std::string rest = trim_tail(out_buf);
+          out_buf.clear();
+          if (!rest.empty()) {
+            try {
+              const auto j = nlohmann::json::parse(rest);
+              if (j.is_object() && j.contains("status")) return rest;
+            } catch (const nlohmann::json::exception&) {
+            }
+            noise = rest;
+          }
+          return std::nullopt;
+        }
+        err_open = false;
         continue;
       }
       if (i == 0) {
-        if (stdout_text.size() + static_cast<std::size_t>(n) > kStdoutCap) overflow = true;
-        else stdout_text.append(buf.data(), static_cast<std::size_t>(n));
+        out_buf.append(buf.data(), static_cast<std::size_t>(n));
       } else {
         stderr_text.append(buf.data(), static_cast<std::size_t>(n));
         if (stderr_text.size() > 2 * kStderrTail) stderr_text.erase(0, stderr_text.size() - kStderrTail);
       }
     }
   }
+}
 
-  // Both pipes closed (or time is up): reap, still under the deadline — a child may close its
-  // output and keep running.
+void WorkerProcess::Impl::drain_stderr() {
+  if (err.fd < 0) return;
+  std::array<char, 65536> buf{};
+  for (;;) {
+    pollfd fd{err.fd, POLLIN, 0};
+    if (::poll(&fd, 1, 0) <= 0 || !(fd.revents & (POLLIN | POLLHUP | POLLERR))) return;
+    const ssize_t n = ::read(err.fd, buf.data(), buf.size());
+    if (n <= 0) return;
+    stderr_text.append(buf.data(), static_cast<std::size_t>(n));
+    if (stderr_text.size() > 2 * kStderrTail) stderr_text.erase(0, stderr_text.size() - kStderrTail);
+  }
+}
+
+void WorkerProcess::Impl::reap(std::chrono::steady_clock::time_point deadline, WorkerOutcome& o) {
+  if (pid < 0) return;
+  in.reset();  // EOF for a child that waits for the next configuration
   int status = 0;
   bool reaped = false;
-  while (!out.timed_out) {
+  for (;;) {
     const pid_t w = ::waitpid(pid, &status, WNOHANG);
     if (w == pid) {
       reaped = true;
       break;
     }
     if (w < 0 && errno != EINTR) break;
-    if (clock::now() >= deadline) {
-      out.timed_out = true;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      o.timed_out = true;
       break;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   if (!reaped) {
     ::kill(pid, SIGKILL);
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
   }
+  drain_stderr();
+  pid = -1;
+  out.reset();
+  err.reset();
+  if (WIFSIGNALED(status)) o.signal = WTERMSIG(status);
+  else if (WIFEXITED(status)) o.exit_code = WEXITSTATUS(status);
+}
+
+WorkerProcess::WorkerProcess(WorkerCommand cmd) : impl_(std::make_unique<Impl>()) { impl_->cmd = std::move(cmd); }
+
+WorkerProcess::~WorkerProcess() {
+  try {
+    stop(std::chrono::milliseconds(2000));
+  } catch (...) {
+  }
+}
+
+bool WorkerProcess::running() const { return impl_->pid >= 0; }
+int WorkerProcess::processes_started() const { return impl_->started; }
+
+void WorkerProcess::stop(std::chrono::milliseconds grace, WorkerOutcome* how) {
+  WorkerOutcome local;
+  impl_->reap(std::chrono::steady_clock::now() + grace, how ? *how : local);
+}
+
+WorkerOutcome WorkerProcess::ask(const nlohmann::json& config, std::chrono::milliseconds timeout) {
+  using clock = std::chrono::steady_clock;
+  Impl& m = *impl_;
+  const auto start = clock::now();
+  const auto deadline = start + timeout;
+  WorkerOutcome out;
+  if (m.pid < 0) {
+    m.spawn();
+    out.started_process = true;
+  }
+  m.stderr_text.clear();
+
+  const std::string text = config.dump() + "\n";
+  std::size_t sent = 0;
+  while (sent < text.size()) {
+    const ssize_t n = ::send(m.in.fd, text.data() + sent, text.size() - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;  // the child is gone; its end is classified below
+    sent += static_cast<std::size_t>(n);
+  }
+
+  bool overflow = false;
+  const std::optional<std::string> line = m.read_answer(deadline, &out.timed_out, &overflow);
+  nlohmann::json j;
+  if (line) j = nlohmann::json::parse(*line);
+  const bool fatal = line && j.value("cuda_fatal", false);
+  if (!line || fatal) {
+    // The child ended, hung, flooded stdout or poisoned its context: end it (after the deadline, or
+    // at once when it hung) and classify.
+    if (out.timed_out || overflow) ::kill(m.pid, SIGKILL);
+    m.reap(out.timed_out ? clock::now() : std::max(deadline, clock::now() + std::chrono::milliseconds(2000)), out);
+  } else {
+    m.drain_stderr();
+  }
   out.wall_s = std::chrono::duration<double>(clock::now() - start).count();
-  if (stderr_text.size() > kStderrTail) stderr_text.erase(0, stderr_text.size() - kStderrTail);
-  out.stderr_tail = trim_tail(stderr_text);
+  std::string tail = m.stderr_text;
+  if (tail.size() > kStderrTail) tail.erase(0, tail.size() - kStderrTail);
+  out.stderr_tail = trim_tail(tail);
   const std::string err_note = out.stderr_tail.empty() ? std::string() : "; its stderr ends: " + out.stderr_tail;
 
   if (out.timed_out) {
@@ -182,46 +303,46 @@ WorkerOutcome run_worker(const WorkerCommand& cmd, const nlohmann::json& config,
                                           std::chrono::duration<double>(timeout).count(), err_note));
     return out;
   }
-  if (WIFSIGNALED(status)) {
-    out.signal = WTERMSIG(status);
-    out.result = error_result(fmt::format("worker crashed: signal {} ({}){}", out.signal, signal_name(out.signal), err_note));
-    return out;
-  }
-  out.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   if (overflow) {
     out.result = error_result(fmt::format("worker wrote more than {} MiB on stdout (expected one JSON result)", kStdoutCap >> 20));
     return out;
   }
-  // The answer is the last non-empty line (libraries may print banners before it).
-  const std::string trimmed = trim_tail(stdout_text);
-  const std::size_t nl = trimmed.rfind('\n');
-  const std::string last = nl == std::string::npos ? trimmed : trimmed.substr(nl + 1);
-  if (last.empty()) {
-    out.result = error_result(fmt::format("worker exited with status {} without an answer{}", out.exit_code, err_note));
+  if (!line) {
+    if (out.signal != 0)
+      out.result = error_result(fmt::format("worker crashed: signal {} ({}){}", out.signal, signal_name(out.signal), err_note));
+    else if (!m.noise.empty())
+      out.result = error_result(fmt::format("worker's answer is not JSON (exit status {}): '{}'{}", out.exit_code, m.noise.substr(0, 200), err_note));
+    else
+      out.result = error_result(fmt::format("worker exited with status {} without an answer{}", out.exit_code, err_note));
     return out;
   }
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(last);
-  } catch (const nlohmann::json::exception&) {
-    out.result = error_result(fmt::format("worker's answer is not JSON (exit status {}): '{}'{}", out.exit_code,
-                                          last.substr(0, 200), err_note));
-    return out;
-  }
-  if (!j.is_object() || !j.contains("status") || !j["status"].is_string()) {
-    out.result = error_result(fmt::format("worker's answer has no \"status\": '{}'", last.substr(0, 200)));
-    return out;
-  }
-  const std::string st = j["status"].get<std::string>();
+  const std::string st = j["status"].is_string() ? j["status"].get<std::string>() : std::string();
   if (st != "ok" && st != "oom" && st != "unsupported" && st != "error") {
-    out.result = error_result(fmt::format("worker's answer has an unknown status '{}'", st));
-    return out;
-  }
-  if (out.exit_code != 0 && st == "ok") {
-    out.result = error_result(fmt::format("worker answered ok but exited with status {}{}", out.exit_code, err_note));
+    out.result = error_result(fmt::format("worker's answer has an unknown status '{}'", st.empty() ? j["status"].dump() : st));
     return out;
   }
   out.result = std::move(j);
+  return out;
+}
+
+WorkerOutcome run_worker(const WorkerCommand& cmd, const nlohmann::json& config, std::chrono::milliseconds timeout) {
+  const auto start = std::chrono::steady_clock::now();
+  WorkerProcess p(cmd);
+  WorkerOutcome out = p.ask(config, timeout);
+  if (p.running()) {
+    const auto left = timeout - std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+    p.stop(std::max(left, std::chrono::milliseconds(100)), &out);
+    if (out.timed_out) {
+      out.signal = SIGKILL;
+      out.result = error_result(fmt::format("worker answered but did not exit within {:.0f} s and was killed (SIGKILL)",
+                                            std::chrono::duration<double>(timeout).count()));
+    } else if (out.signal != 0 && out.result.value("status", "") == "ok") {
+      out.result = error_result(fmt::format("worker answered ok but then crashed: signal {} ({})", out.signal, signal_name(out.signal)));
+    } else if (out.exit_code != 0 && out.result.value("status", "") == "ok") {
+      out.result = error_result(fmt::format("worker answered ok but exited with status {}", out.exit_code));
+    }
+  }
+  out.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return out;
 }
 
@@ -252,6 +373,7 @@ Fault parse_fault(const std::string& spec) {
 }
 
 bool apply_fault_from_env(int worker_index) {
+  fault::disarm();  // a child answering several configurations arms a fault for the N-th only
   const char* env = std::getenv("VRAMFIT_FAULT");
   if (!env || !*env) return false;
   const Fault f = parse_fault(env);
@@ -296,6 +418,20 @@ std::string worker_answer(const std::string& config_text, const MeasureFn& measu
     result = {{"status", "error"}, {"reason", e.what()}};
   }
   return result.dump();
+}
+
+int worker_main(std::istream& in, const MeasureFn& measure) {
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const std::string answer = worker_answer(line, measure);
+    std::fprintf(stdout, "%s\n", answer.c_str());
+    std::fflush(stdout);
+    // Not to be trusted after a sticky CUDA error, nor after an injected garbage answer.
+    if (answer.empty() || answer.front() != '{') return 0;
+    if (answer.find("\"cuda_fatal\":true") != std::string::npos) return 0;
+  }
+  return 0;
 }
 
 }  // namespace vramfit::profile

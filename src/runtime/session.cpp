@@ -48,7 +48,7 @@ ContextOverhead measure_context_overhead(int device) {
   return o;
 }
 
-TimingStats summarize_samples(std::vector<double> s, int warmup) {
+TimingStats summarize_samples(std::vector<double> s, int warmup, int enough) {
   TimingStats t;
   t.warmup = warmup;
   t.samples_ms = s;
@@ -70,7 +70,7 @@ TimingStats summarize_samples(std::vector<double> s, int warmup) {
   double sum = 0;
   for (double v : s) sum += v;
   t.mean = sum / static_cast<double>(s.size());
-  if (s.size() < 10) {
+  if (s.size() < static_cast<std::size_t>(std::max(enough, 1))) {
     t.trusted = false;
     t.note = fmt::format("only {} iterations", s.size());
   } else if (t.p90 > 1.5 * t.median) {
@@ -96,7 +96,7 @@ struct Session::Impl {
   SetupTimes setup;
 };
 
-Session::Session(const SessionConfig& cfg) : impl_(std::make_unique<Impl>()) {
+Session::Session(const SessionConfig& cfg, SessionCache* cache) : impl_(std::make_unique<Impl>()) {
   auto& s = *impl_;
   s.cfg = cfg;
   VRAMFIT_CHECK(cfg.model != nullptr, "session without a model");
@@ -129,7 +129,15 @@ Session::Session(const SessionConfig& cfg) : impl_(std::make_unique<Impl>()) {
 
   // Budget: an emulated card's size less what this process needs before any session, or what the
   // device has free right now.
-  s.overhead = measure_context_overhead(cfg.device);
+  if (cache && cache->overhead_device == cfg.device) {
+    s.overhead = cache->overhead;
+  } else {
+    s.overhead = measure_context_overhead(cfg.device);
+    if (cache) {
+      cache->overhead = s.overhead;
+      cache->overhead_device = cfg.device;
+    }
+  }
   if (cfg.vram_limit) {
     const std::uint64_t fixed = s.overhead.total() + cfg.reserve;
     s.budget = *cfg.vram_limit > fixed ? *cfg.vram_limit - fixed : 0;
@@ -149,7 +157,17 @@ Session::Session(const SessionConfig& cfg) : impl_(std::make_unique<Impl>()) {
   const auto t1 = clock::now();
 
   if (cfg.weights_path.empty()) {
-    s.weights = random_weights(s.graph, cfg.seed);
+    const std::string key = fmt::format("{}/{}", cfg.model->id, cfg.seed);
+    if (cache && cache->weights_key == key) {
+      s.weights = cache->weights;  // a copy: the passes below fold batch norms into it
+    } else {
+      s.weights = random_weights(s.graph, cfg.seed);
+      if (cache) {
+        cache->weights_key.clear();  // no stale pair if the copy throws
+        cache->weights = s.weights;
+        cache->weights_key = key;
+      }
+    }
   } else {
     s.weights = bind_checkpoint(s.graph, SafetensorsFile::open(cfg.weights_path));
   }
@@ -248,11 +266,14 @@ TimingStats Session::time(int warmup, int iterations, double max_seconds) {
   auto& s = *impl_;
   if (!s.more_execs.empty()) return time_streams(warmup, iterations);
   int sizing = 0;  // the replay that sized the loop counts as warm-up
+  int enough = std::min(10, iterations);  // samples for a trusted timing (summarize_samples)
   if (max_seconds > 0 && warmup > 0 && iterations > 0) {
     sizing = 1;
     // Size warm-up and iterations by the time one replay takes: at a large batch a replay takes a
-    // second and ten of them are as stable as fifty; never fewer than the 10 samples a trusted
-    // timing needs (summarize_samples), never more than asked.
+    // second and ten of them are as stable as fifty; never more than asked. Ten samples make a
+    // trusted timing; where ten replays would take over twice the budget (a max batch of thousands),
+    // three of them do: a replay that long varies by far less than the 1.5× spread summarize_samples
+    // accepts.
     cuda::Event a, b;
     a.record(s.stream.get());
     s.exec->launch(s.stream.get());
@@ -260,8 +281,9 @@ TimingStats Session::time(int warmup, int iterations, double max_seconds) {
     s.stream.synchronize();
     const double once_s = cuda::Event::elapsed_ms(a, b) / 1000.0;
     if (once_s > 0) {
+      if (10.0 * once_s > 2.0 * max_seconds) enough = std::min(3, iterations);
       const int fit = static_cast<int>(max_seconds / once_s);
-      iterations = std::clamp(fit, std::min(10, iterations), iterations);
+      iterations = std::clamp(fit, enough, iterations);
       warmup = std::clamp(static_cast<int>(0.25 * max_seconds / once_s), 1, warmup) - 1;  // one replay done above
     }
   }
@@ -277,7 +299,7 @@ TimingStats Session::time(int warmup, int iterations, double max_seconds) {
   std::vector<double> samples;
   for (int i = 0; i < iterations; ++i)
     samples.push_back(cuda::Event::elapsed_ms(events[static_cast<std::size_t>(i)], events[static_cast<std::size_t>(i) + 1]));
-  return summarize_samples(std::move(samples), warmup + sizing);
+  return summarize_samples(std::move(samples), warmup + sizing, enough);
 }
 
 std::vector<Session::NodeTime> Session::time_nodes(int iterations) {

@@ -16,6 +16,7 @@
 
 #include "core/dtype.h"
 #include "core/tensor.h"
+#include "core/tensor_map.h"
 #include "models/registry.h"
 
 namespace vramfit {
@@ -70,7 +71,8 @@ struct TimingStats {
   int streams = 1;
   double wall_median_ms = 0;
 };
-TimingStats summarize_samples(std::vector<double> samples_ms, int warmup);
+// Untrusted with fewer than `enough` samples, or when p90 > 1.5 × median.
+TimingStats summarize_samples(std::vector<double> samples_ms, int warmup, int enough = 10);
 
 // Where a session's set-up time went (seconds).
 struct SetupTimes {
@@ -81,9 +83,21 @@ struct SetupTimes {
   double total() const { return plan_s + weights_s + device_s + capture_s; }
 };
 
+// What a process running several sessions one after another (a profile worker) sets up once: the
+// context overhead, measured before its first session so that every session's budget is computed
+// alike, and the host weights of the last model × seed (random weights of a large model take a
+// good part of a second to make). Not thread-safe; one per process.
+struct SessionCache {
+  int overhead_device = -1;
+  ContextOverhead overhead;
+  std::string weights_key;  // "model/seed" of `weights`
+  TensorMap weights;        // as random_weights made them (before BN folding)
+};
+
 class Session {
  public:
-  explicit Session(const SessionConfig& cfg);
+  // `cache` (optional, must outlive the constructor) is read and filled as described above.
+  explicit Session(const SessionConfig& cfg, SessionCache* cache = nullptr);
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -96,7 +110,8 @@ class Session {
   void run();  // one forward pass, synchronous
   Tensor output() const;
   // CUDA events around each replay of the captured graph after `warmup` replays. With max_seconds > 0,
-  // warm-up and iterations shrink (never below 10 iterations) so that timing takes about that long.
+  // warm-up and iterations shrink so that timing takes about that long: never below 10 iterations,
+  // or 3 where ten replays would take over twice max_seconds.
   TimingStats time(int warmup, int iterations, double max_seconds = 0);
   // Time of each node (CUDA events around each step, not graph-captured; median of `iterations`).
   struct NodeTime { std::string name, op; double median_ms = 0; };

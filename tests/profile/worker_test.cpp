@@ -112,6 +112,86 @@ TEST(Worker, FaultAtNHitsOnlyTheNthWorkerAndTheMatrixGoesOn) {
   EXPECT_EQ(c["status"], "ok") << c.dump();
 }
 
+TEST(WorkerProcess, AnswersSeveralConfigurationsInOneChild) {
+  ScopedEnv no_fault("VRAMFIT_FAULT", "");
+  WorkerProcess p(kFake);
+  for (int b = 1; b <= 3; ++b) {
+    const WorkerOutcome o = p.ask(probe_config(b, b), 20s);
+    EXPECT_EQ(o.result["status"], "ok") << o.result.dump();
+    EXPECT_EQ(o.result["batch"], b);
+    EXPECT_EQ(o.started_process, b == 1);
+  }
+  EXPECT_TRUE(p.running());
+  EXPECT_EQ(p.processes_started(), 1);
+  WorkerOutcome how;
+  p.stop(5s, &how);
+  EXPECT_FALSE(p.running());
+  EXPECT_EQ(how.exit_code, 0);  // EOF on stdin ends the child's loop
+}
+
+TEST(WorkerProcess, AHangIsKilledAndTheNextConfigurationGetsAFreshChild) {
+  ScopedEnv fault("VRAMFIT_FAULT", "hang@2");
+  WorkerProcess p(kVramfit);
+  const WorkerOutcome a = p.ask(probe_config(1), 20s);  // no GPU needed: any answer will do, as long as it is one
+  EXPECT_TRUE(p.running()) << a.result.dump();
+  const WorkerOutcome b = p.ask(probe_config(2), 1s);
+  EXPECT_TRUE(b.timed_out);
+  EXPECT_EQ(b.result["status"], "error");
+  EXPECT_FALSE(p.running());
+  const WorkerOutcome c = p.ask(probe_config(3), 20s);
+  EXPECT_TRUE(c.started_process);
+  EXPECT_EQ(c.result["status"], a.result["status"]) << c.result.dump();
+  EXPECT_EQ(p.processes_started(), 2);
+}
+
+TEST(WorkerProcess, NoiseOnStdoutBeforeTheAnswerIsSkipped) {
+  // A child that prints a banner line, then the answer.
+  const WorkerCommand noisy{"/bin/sh", {"-c", "read line; echo 'library banner'; echo '{\"status\": \"ok\", \"x\": 1}'; read line"}};
+  WorkerProcess p(noisy);
+  const WorkerOutcome o = p.ask(probe_config(1), 20s);
+  EXPECT_EQ(o.result["status"], "ok") << o.result.dump();
+  EXPECT_EQ(o.result["x"], 1);
+}
+
+TEST(Worker, SharedConfigurationsOfOneModelPrecisionShareAChildAndTheRestGetTheirOwn) {
+  ScopedEnv no_fault("VRAMFIT_FAULT", "");
+  int started = 0, processes = 0;
+  const WorkerFn run = process_worker_fn(kFake, 20s, &started, &processes);
+  auto shared = [](nlohmann::json c) {
+    c["process"] = "shared";
+    return c;
+  };
+  nlohmann::json other = shared(probe_config(0, 5));
+  other["precision"] = "fp32";
+  EXPECT_EQ(run(probe_config(0, 1))["worker_process"], "started");  // a probe: its own child
+  EXPECT_EQ(processes, 1);
+  EXPECT_EQ(run(shared(probe_config(0, 2)))["worker_process"], "reused");  // same model × precision
+  EXPECT_EQ(run(shared(probe_config(0, 3)))["worker_process"], "reused");
+  EXPECT_EQ(processes, 1);
+  EXPECT_EQ(run(other)["worker_process"], "started");  // another precision
+  EXPECT_EQ(processes, 2);
+  EXPECT_EQ(run(probe_config(0, 4))["worker_process"], "started");  // not shared: fresh again
+  EXPECT_EQ(processes, 3);
+  EXPECT_EQ(started, 5);
+}
+
+TEST(Worker, ACrashInASharedChildEndsOnlyItsConfiguration) {
+  ScopedEnv fault("VRAMFIT_FAULT", "crash@2");
+  int started = 0, processes = 0;
+  const WorkerFn run = process_worker_fn(kFake, 20s, &started, &processes);
+  nlohmann::json c = probe_config(0, 1);
+  c["process"] = "shared";
+  const auto a = run(c);
+  const auto b = run(c);
+  const auto d = run(c);
+  EXPECT_EQ(a["status"], "ok") << a.dump();
+  EXPECT_EQ(b["status"], "error") << b.dump();
+  EXPECT_NE(b["reason"].get<std::string>().find("crashed"), std::string::npos) << b.dump();
+  EXPECT_EQ(d["status"], "ok") << d.dump();
+  EXPECT_EQ(d["worker_process"], "started");
+  EXPECT_EQ(processes, 2);
+}
+
 TEST(Worker, ParseFault) {
   EXPECT_EQ(parse_fault("").mode, "");
   EXPECT_EQ(parse_fault("hang").mode, "hang");

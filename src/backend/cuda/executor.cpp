@@ -189,7 +189,9 @@ Executor::Executor(const Graph& g, const Plan& plan, const TensorMap& weights, D
         const void* z = a.has_residual ? ptr(n.inputs.back()) : nullptr;
         // Tune writes y: only when y does not alias the residual it would clobber (set-up order is
         // irrelevant otherwise: nothing meaningful lives in the arena yet).
-        if (opt.autotune) runner->tune(stream, x, w, y, wsp);
+        // A shape this process measured before (another node of the same shape, another stream, an
+        // earlier session) keeps that measured choice (cudnn_conv.h's cache) instead of timing again.
+        if (opt.autotune && !runner->choice().measured) runner->tune(stream, x, w, y, wsp);
         workspace_used_ = std::max(workspace_used_, runner->workspace_bytes());
         choices_.push_back(n.name + ": " + runner->describe());
         const ConvRunner* r = runner.get();
@@ -209,7 +211,7 @@ Executor::Executor(const Graph& g, const Plan& plan, const TensorMap& weights, D
         const void* w = ptr(n.inputs[1]);
         const void* b = a.has_bias ? ptr(n.inputs[2]) : nullptr;
         const void* res = a.has_residual ? ptr(n.inputs.back()) : nullptr;
-        if (opt.autotune && !a.has_residual) runner->tune(stream, x, w, b, y, wsp);
+        if (opt.autotune && !a.has_residual && !runner->choice().measured) runner->tune(stream, x, w, b, y, wsp);
         workspace_used_ = std::max(workspace_used_, runner->workspace_bytes());
         choices_.push_back(n.name + ": " + runner->describe());
         const LinearRunner* r = runner.get();

@@ -1,5 +1,5 @@
 // A stand-in for `vramfit profile --worker` where no GPU exists: the real worker protocol
-// (profile::worker_answer, so VRAMFIT_FAULT applies exactly as in vramfit) around a fake card that
+// (profile::worker_main, so VRAMFIT_FAULT applies exactly as in vramfit) around a fake card that
 // fits every batch up to VRAMFIT_FAKE_MAX_BATCH (default 100) and answers oom above it. LLM
 // configurations ("kind": "llm") fit as the plan says (models/decoder_plan.h) under vram_limit less a
 // 540 MiB CUDA context — a card on which the planner is right — and, when VRAMFIT_FAKE_MAX_CONTEXT is
@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
-#include <iterator>
 #include <string>
 
 #include "core/error.h"
@@ -18,10 +17,9 @@
 #include "report/run_report.h"
 
 int main() {
-  const std::string text((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
   const char* env = std::getenv("VRAMFIT_FAKE_MAX_BATCH");
   const long long fake_max = env ? std::atoll(env) : 100;
-  const std::string answer = vramfit::profile::worker_answer(text, [&](const nlohmann::json& c) -> nlohmann::json {
+  return vramfit::profile::worker_main(std::cin, [&](const nlohmann::json& c) -> nlohmann::json {
     const std::string kind = c.at("kind").get<std::string>();
     if (kind == "device")
       return {{"status", "ok"}, {"name", "Fake GPU"}, {"summary", "Fake GPU (test)"}, {"compute_capability", "9.0"},
@@ -71,6 +69,4 @@ int main() {
     row.process_total_bytes = row.weights_bytes + row.activation_bytes + row.context_bytes;
     return vramfit::to_json(row);
   });
-  std::printf("%s\n", answer.c_str());
-  return 0;
 }
