@@ -1,4 +1,5 @@
 #include "core/error.h"
+#include "core/outcome.h"
 
 namespace vramfit {
 
@@ -12,6 +13,31 @@ std::string_view to_string(ErrorKind kind) {
     case ErrorKind::Internal: return "internal";
   }
   return "unknown";
+}
+
+std::string_view to_string(Outcome o) {
+  switch (o) {
+    case Outcome::ok: return "ok";
+    case Outcome::oom: return "oom";
+    case Outcome::unsupported: return "unsupported";
+    case Outcome::error: return "error";
+    case Outcome::limit: return "limit";
+  }
+  return "error";
+}
+
+std::optional<Outcome> parse_outcome(std::string_view s) {
+  for (Outcome o : {Outcome::ok, Outcome::oom, Outcome::unsupported, Outcome::error, Outcome::limit})
+    if (to_string(o) == s) return o;
+  return std::nullopt;
+}
+
+Outcome outcome_of(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::OutOfMemory: return Outcome::oom;
+    case ErrorKind::Unsupported: return Outcome::unsupported;
+    default: return Outcome::error;
+  }
 }
 
 }  // namespace vramfit

@@ -1,0 +1,36 @@
+// core/outcome.h — what became of one measurement, probe or cell: the one vocabulary of results.
+//
+// Results carry an Outcome, never a status string; the strings below exist only at the edges (the
+// worker protocol's JSON, profile.json, printers), through to_string / parse_outcome:
+//   ok           it ran (or fits)
+//   oom          it does not fit the budget (the planner said so, or the device refused the memory)
+//   unsupported  valid, but this GPU or this engine cannot run it (the reason says which)
+//   error        it failed (a crash, a hang, a sticky CUDA error, bad input to a worker)
+//   limit        past an engine limit (a tensor too large for cuDNN), not memory
+// An exception of core/error.h maps to an Outcome with outcome_of(); Outcomed<T> is a value or why not.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/error.h"
+
+namespace vramfit {
+
+enum class Outcome { ok, oom, unsupported, error, limit };
+
+std::string_view to_string(Outcome o);
+// The JSON spelling back to the enum; nullopt for anything else (the caller says where it came from).
+std::optional<Outcome> parse_outcome(std::string_view s);
+// OutOfMemory → oom, Unsupported → unsupported, anything else → error.
+Outcome outcome_of(ErrorKind kind);
+
+// An outcome with its reason (empty when ok).
+struct Status {
+  Outcome outcome = Outcome::ok;
+  std::string reason;
+  bool ok() const { return outcome == Outcome::ok; }
+};
+
+}  // namespace vramfit
