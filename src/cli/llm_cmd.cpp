@@ -3,7 +3,7 @@
 // batch, and how fast does it run.
 //
 // Memory comes from the exact plan (models/decoder_plan.h) with or without a GPU. On a GPU (and unless
-// --no-run) each quantization is also run (cli/llm_gpu.h): prefill and decode tokens/s, and the max
+// --no-run) each quantization is also run (measure/llm.h): prefill and decode tokens/s, and the max
 // context / batch confirmed by running them and failing one step up with out-of-memory. The budget is
 // --vram-limit less this process's CUDA context and library handles (measured here) and --reserve, or
 // the free memory; without a GPU it is --vram-limit itself (the context is not known, not guessed).
@@ -18,11 +18,11 @@
 #include "cli/commands.h"
 #include "cli/progress.h"
 #include "cli/flags.h"
-#include "cli/llm_gpu.h"
 #include "core/bytes.h"
 #include "core/checked.h"
 #include "core/dtype.h"
 #include "core/error.h"
+#include "measure/llm.h"
 #include "models/decoder_plan.h"
 #include "models/decoder_weights.h"
 #include "models/registry.h"
@@ -164,8 +164,8 @@ Runner register_llm(CLI::App& app) {
     if (!o->vram_limit.empty()) limit = size_flag(o->vram_limit, "--vram-limit");
     const std::uint64_t reserve = size_flag(o->reserve, "--reserve");
 
-    GpuContext gpu;
-    if (!o->no_run) gpu = probe_gpu(o->device, limit, reserve);
+    measure::GpuBudget gpu;
+    if (!o->no_run) gpu = measure::probe_gpu(o->device, limit, reserve);
     if (gpu.available) {
       report.device = gpu.device;
       fo.budget_bytes = gpu.budget_bytes;
@@ -189,7 +189,7 @@ Runner register_llm(CLI::App& app) {
       for (std::size_t i = 0; i < report.rows.size(); ++i) {
         progress.step(i + 1, fmt::format("{} {}: fit confirmed, prefill and decode timed", c.name, to_string(report.rows[i].precision)));
         if (report.rows[i].status != "ok") continue;
-        report.measured[i] = measure_llm(gpu, c, report.rows[i], fo, ckpt ? &*ckpt : nullptr, o->seed,
+        report.measured[i] = measure::measure_llm(gpu, c, report.rows[i], fo, ckpt ? &*ckpt : nullptr, o->seed,
                                         gguf ? &*gguf : nullptr);
       }
     }

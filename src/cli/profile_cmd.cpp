@@ -6,7 +6,8 @@
 //
 // The hidden `profile --worker` is the child: one configuration as JSON on stdin, one JSON result on
 // stdout (profile/worker.h). It is the only part here that touches CUDA; the parent never creates a
-// CUDA context, so what the workers measure is what a process on this card gets.
+// CUDA context, so what the workers measure is what a process on this card gets. The measuring itself
+// is measure/measure.h's Worker; this file holds no CUDA.
 #include <CLI/CLI.hpp>
 #include <unistd.h>
 
@@ -22,7 +23,6 @@
 
 #include "cli/commands.h"
 #include "cli/flags.h"
-#include "cli/llm_gpu.h"
 #include "cli/progress.h"
 #include "core/bytes.h"
 #include "core/checked.h"
@@ -30,17 +30,11 @@
 #include "core/error.h"
 #include "core/output_set.h"
 #include "core/text.h"
+#include "measure/measure.h"
 #include "models/registry.h"
 #include "profile/profile.h"
 #include "report/run_report.h"
 
-#ifdef VRAMFIT_HAVE_CUDA
-#include "backend/cuda/device.h"
-#include "backend/cuda/library_versions.h"
-#include "backend/cuda/nvml.h"
-#include "cli/session_row.h"
-#include "runtime/session.h"
-#endif
 
 namespace vramfit::cli {
 
@@ -58,141 +52,7 @@ struct ProfileOptions {
   double timeout_s = 300;
 };
 
-#ifdef VRAMFIT_HAVE_CUDA
-SessionConfig session_config(const nlohmann::json& c) {
-  SessionConfig cfg;
-  cfg.model = &find_model(c.at("model").get<std::string>());
-  cfg.precision = parse_precision(c.at("precision").get<std::string>());
-  cfg.batch = c.at("batch").get<std::int64_t>();
-  if (!c.at("vram_limit").is_null()) cfg.vram_limit = c["vram_limit"].get<std::uint64_t>();
-  cfg.reserve = c.value("reserve", std::uint64_t{0});
-  cfg.workspace = c.value("workspace", std::uint64_t{128} << 20);
-  cfg.seed = c.value("seed", std::uint64_t{1});
-  cfg.device = c.value("device", 0);
-  cfg.streams = c.value("streams", 1);
-  return cfg;
-}
-
-// Top-1 agreement: rows of the output (one per sample) whose argmax is the same.
-double top1_agreement(const Tensor& a, const Tensor& ref) {
-  const std::int64_t rows = ref.shape.rank() > 0 ? ref.shape[0] : 1;
-  const std::int64_t cols = rows > 0 ? ref.numel() / rows : 0;
-  if (rows <= 0 || cols <= 0 || a.numel() != ref.numel()) return 0.0;
-  std::int64_t same = 0;
-  for (std::int64_t r = 0; r < rows; ++r) {
-    const float* pa = a.ptr() + r * cols;
-    const float* pr = ref.ptr() + r * cols;
-    if (std::max_element(pa, pa + cols) - pa == std::max_element(pr, pr + cols) - pr) ++same;
-  }
-  return static_cast<double>(same) / static_cast<double>(rows);
-}
-
-nlohmann::json measure_in_worker(const nlohmann::json& c, SessionCache& cache) {
-  const std::string kind = c.at("kind").get<std::string>();
-  if (kind == "llm") return llm_worker_measure(c);  // cli/llm_gpu.h: the LLM session's side
-  if (kind == "device") {
-    const int d = c.value("device", 0);
-    const ContextOverhead oh = measure_context_overhead(d);
-    const cuda::DeviceInfo info = cuda::query(d);  // free memory now: this process's context included
-    const std::uint64_t reserve = c.value("reserve", std::uint64_t{0});
-    std::uint64_t budget = 0;
-    if (!c.at("vram_limit").is_null()) {
-      const std::uint64_t limit = c["vram_limit"].get<std::uint64_t>(), fixed = oh.total() + reserve;
-      budget = limit > fixed ? limit - fixed : 0;
-    } else {
-      const std::uint64_t fixed = oh.handles_bytes + reserve;  // as runtime/session.cpp computes it
-      budget = info.free_bytes > fixed ? info.free_bytes - fixed : 0;
-    }
-    const auto lv = cuda::library_versions();
-    return {{"status", "ok"},
-            {"ordinal", d},
-            {"name", info.name},
-            {"summary", info.summary()},
-            {"pci_bus_id", info.pci_bus_id},
-            {"compute_capability", fmt::format("{}.{}", info.cc_major, info.cc_minor)},
-            {"sms", info.sm_count},
-            {"total_bytes", info.total_bytes},
-            {"free_bytes", info.free_bytes},
-            {"context_bytes", oh.context_bytes},
-            {"handles_bytes", oh.handles_bytes},
-            {"budget_bytes", budget},
-            {"software",
-             {{"cudnn", cuda::cudnn_version_string(lv)}, {"cudnn_path", lv.cudnn_path}, {"cublaslt", cuda::cublaslt_version_string(lv)},
-              {"cuda", cuda::cuda_version_string(lv)}, {"driver", cuda::Nvml::instance().driver_version()},
-              {"nvml", cuda::Nvml::instance().available() ? std::string("loaded") : cuda::Nvml::instance().why_unavailable()}}}};
-  }
-  SessionConfig cfg = session_config(c);
-  // A probe answers "does it fit and run": the workspace region is the fixed budget whichever
-  // algorithms run in it, so choosing them by heuristics alone gives the same answer without timing.
-  if (kind == "probe") cfg.autotune = false;
-  if (kind == "probe" || kind == "measure") {
-    Session s(cfg, &cache);
-    std::optional<TimingStats> t;
-    if (kind == "probe") s.run();
-    else t = s.time(c.value("warmup", 10), c.value("iterations", 50), c.value("time_budget_s", 0.0));
-    nlohmann::json j = to_json(session_row(cfg, s, t ? &*t : nullptr));
-    const SetupTimes& st = s.setup_times();
-    j["setup_s"] = {{"plan", st.plan_s}, {"weights", st.weights_s}, {"device", st.device_s}, {"capture", st.capture_s}, {"total", st.total()}};
-    // This process's VRAM by the driver's own count (NVML), else the device-wide count.
-    const ProcessVram pv = process_vram(cfg.device, s.vram().device_used);
-    j["process_vram_bytes"] = pv.bytes;
-    j["process_vram_source"] = pv.source;
-    return j;
-  }
-  if (kind == "fidelity") {
-    // Same seed → same weights; the same input through the reduced precision and through fp32,
-    // one session at a time so that both fit where one does.
-    Tensor x, low, ref;
-    {
-      Session s(cfg, &cache);
-      x = s.random_input(cfg.seed + 1000);
-      s.set_input(x);
-      s.run();
-      low = s.output();
-    }
-    SessionConfig ref_cfg = cfg;
-    ref_cfg.precision = Precision::fp32;
-    {
-      Session s(ref_cfg, &cache);
-      s.set_input(x);
-      s.run();
-      ref = s.output();
-    }
-    nlohmann::json f{{"status", "ok"},
-                     {"relative_l2", relative_l2(low.span(), ref.span())},
-                     {"cosine", cosine_similarity(low.span(), ref.span())},
-                     {"samples", cfg.batch},
-                     {"finite", all_finite(low.span())}};
-    // Top-1 agreement means something for a classifier's logits only (a pose model's output is boxes,
-    // scores and keypoints per anchor): there the relative L2 error is the measure.
-    if (cfg.model->family == ModelFamily::Vision) f["top1_agreement"] = top1_agreement(low, ref);
-    return f;
-  }
-  throw InvalidInput(fmt::format("worker configuration: unknown kind '{}'", kind));
-}
-#else
-struct SessionCache {};
-nlohmann::json measure_in_worker(const nlohmann::json&, SessionCache&) {
-  throw Unsupported("this vramfit was built without the CUDA backend (VRAMFIT_CUDA=OFF): a profile worker cannot measure");
-}
-#endif
-
-int cuda_device_count_here() {
-#ifdef VRAMFIT_HAVE_CUDA
-  return cuda::cuda_device_count();
-#else
-  return 0;
-#endif
-}
-
-bool gpu_here() {
-#ifdef VRAMFIT_HAVE_CUDA
-  return cuda::cuda_device_available();
-#else
-  return false;
-#endif
-}
-
+bool gpu_here() { return measure::why_no_gpu().empty(); }
 
 std::string host_name() {
   char buf[256] = {};
@@ -201,8 +61,8 @@ std::string host_name() {
 }
 
 int run_worker_mode() {
-  SessionCache cache;  // one per worker process: context overhead, host weights (runtime/session.h)
-  return profile::worker_main(std::cin, [&cache](const nlohmann::json& c) { return measure_in_worker(c, cache); });
+  measure::Worker worker;  // one per worker process: what its sessions share (measure/measure.h)
+  return profile::worker_main(std::cin, [&worker](const nlohmann::json& c) { return worker.answer(c); });
 }
 
 int run_one_device(const ProfileOptions& o, int device, bool several);
@@ -226,7 +86,7 @@ int run_parent(const ProfileOptions& o) {
   // Every GPU in turn, each its own system (own folder, own profile.json); the workers of one GPU
   // never overlap those of another, so timings are not disturbed by a neighbour's load on the host.
   int worst = 0;
-  for (int d = 0; d < cuda_device_count_here(); ++d) worst = std::max(worst, run_one_device(o, d, true));
+  for (int d = 0; d < measure::gpu_count(); ++d) worst = std::max(worst, run_one_device(o, d, true));
   return worst;
 }
 

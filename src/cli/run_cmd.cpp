@@ -17,16 +17,11 @@
 #include "core/dtype.h"
 #include "core/error.h"
 #include "core/output_set.h"
+#include "measure/measure.h"
 #include "models/registry.h"
 #include "report/run_report.h"
 #include "weights/npy.h"
 
-#ifdef VRAMFIT_HAVE_CUDA
-#include "backend/cuda/device.h"
-#include "backend/cuda/library_versions.h"
-#include "cli/session_row.h"
-#include "runtime/session.h"
-#endif
 
 namespace vramfit::cli {
 
@@ -86,12 +81,8 @@ Runner register_run(CLI::App& app) {
     std::optional<std::uint64_t> limit;
     if (!o->vram_limit.empty()) limit = size_flag(o->vram_limit, "--vram-limit");
     const std::uint64_t reserve = size_flag(o->reserve, "--reserve"), workspace = size_flag(o->workspace, "--workspace");
-#ifndef VRAMFIT_HAVE_CUDA
-    (void)limit; (void)reserve; (void)workspace;
-    throw InvalidInput("this vramfit was built without the CUDA backend (VRAMFIT_CUDA=OFF): `run` needs it; `vramfit plan` works without a GPU");
-#else
-    if (!cuda::cuda_device_available())
-      throw InvalidInput("no CUDA GPU is visible to this process: `run` measures on a GPU; `vramfit plan` works without one");
+    if (const std::string why = measure::why_no_gpu(); !why.empty())
+      throw InvalidInput(why + ": `run` measures on a GPU; `vramfit plan` works without one");
     // --save-output is checked before anything runs (core/output_set.h): not an input, not a device or folder.
     OutputSet out;
     std::optional<std::size_t> saved_output;
@@ -105,82 +96,58 @@ Runner register_run(CLI::App& app) {
     std::optional<Tensor> given_input;
     if (!o->input.empty()) given_input = read_npy(o->input);
     RunReport report;
-    report.device = cuda::query(o->device).summary();
-    const auto lv = cuda::library_versions();
-    report.software = cuda::cudnn_version_string(lv) + " from " + lv.cudnn_path + "; " + cuda::cublaslt_version_string(lv) + "; " +
-                      cuda::cuda_version_string(lv);
+    report.device = measure::device_summary(o->device);
+    report.software = measure::software_summary();
     report.vram_limit = o->vram_limit;
     std::fprintf(stderr, "vramfit: %s\nvramfit: %s\n", report.device.c_str(), report.software.c_str());
     bool saved = false;
     Progress progress(models.size() * precisions.size() * batches.size());
-    for (const auto* m : models)
-      for (Precision p : precisions)
+    bool fatal = false;
+    for (const auto* m : models) {
+      for (Precision p : precisions) {
         for (long long b : batches) {
-          RunRow row;
-          row.model = m->id;
-          row.precision = p;
-          row.batch = b;
-          row.tf32 = o->tf32 && p == Precision::fp32;
           progress.next(fmt::format("{} {} batch {}", m->id, to_string(p), b));
-          try {
-            SessionConfig cfg;
-            cfg.model = m;
-            cfg.precision = p;
-            cfg.batch = b;
-            cfg.vram_limit = limit;
-            cfg.reserve = reserve;
-            cfg.workspace = workspace;
-            cfg.tf32 = o->tf32;
-            cfg.channels_last = o->channels_last;
-            cfg.autotune = !o->no_tune;
-            cfg.seed = o->seed;
-            cfg.weights_path = o->weights;
-            cfg.device = o->device;
-            cfg.streams = o->streams;
-            Session s(cfg);
-            if (given_input) {
-              try {
-                s.set_input(*given_input);
-              } catch (const InvalidInput& e) {  // the message names the graph's input; say which file it was
-                throw InvalidInput(fmt::format("--input {}: {}", o->input, e.what()));
-              }
-            }
-            const TimingStats t = s.time(o->warmup, o->iterations);
-            row = session_row(cfg, s, &t);
-            row.tf32 = o->tf32 && p == Precision::fp32;
-            if (o->per_node) {
-              std::map<std::string, double> by_op;
-              for (const auto& nt : s.time_nodes(std::max(3, o->iterations / 5))) by_op[nt.op] += nt.median_ms;
-              row.time_by_op.assign(by_op.begin(), by_op.end());
-              std::sort(row.time_by_op.begin(), row.time_by_op.end(), [](const auto& l, const auto& r) { return l.second > r.second; });
-            }
-            if (saved_output && !saved) {
-              s.run();
-              const std::vector<std::uint8_t> npy = encode_npy(s.output());
-              out.put(*saved_output, std::string(npy.begin(), npy.end()));
-              out.commit();
-              saved = true;
-            }
-          } catch (const OutOfMemory& e) {
-            row.status = "oom";
-            row.reason = e.what();
-          } catch (const Unsupported& e) {
-            row.status = "unsupported";
-            row.reason = e.what();
-          } catch (const CudaFatal& e) {
-            // A sticky error poisons this process: record it and stop (profile isolates in workers).
-            row.status = "error";
-            row.reason = e.what();
-            report.rows.push_back(row);
-            break;
+          SessionConfig cfg;
+          cfg.model = m;
+          cfg.precision = p;
+          cfg.batch = b;
+          cfg.vram_limit = limit;
+          cfg.reserve = reserve;
+          cfg.workspace = workspace;
+          cfg.tf32 = o->tf32;
+          cfg.channels_last = o->channels_last;
+          cfg.autotune = !o->no_tune;
+          cfg.seed = o->seed;
+          cfg.weights_path = o->weights;
+          cfg.device = o->device;
+          cfg.streams = o->streams;
+          measure::RunOptions ro;
+          ro.warmup = o->warmup;
+          ro.iterations = o->iterations;
+          ro.per_node = o->per_node;
+          ro.input = given_input ? &*given_input : nullptr;
+          ro.input_name = o->input;
+          ro.keep_output = saved_output && !saved;
+          measure::RunResult r = measure::run_configuration(cfg, ro);
+          r.row.tf32 = o->tf32 && p == Precision::fp32;
+          if (r.output) {
+            const std::vector<std::uint8_t> npy = encode_npy(*r.output);
+            out.put(*saved_output, std::string(npy.begin(), npy.end()));
+            out.commit();
+            saved = true;
           }
-          report.rows.push_back(row);
+          report.rows.push_back(std::move(r.row));
+          // A sticky error poisons this process: record it and stop (profile isolates in workers).
+          if ((fatal = r.fatal)) break;
         }
+        if (fatal) break;
+      }
+      if (fatal) break;
+    }
     if (o->format == "json") std::printf("%s\n", to_json(report).dump(2).c_str());
     else if (o->format == "csv") std::printf("%s", run_csv(report).c_str());
     else std::printf("%s", run_markdown(report).c_str());
     return 0;
-#endif
   };
 }
 

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "measure/confirm.h"
 #include "models/decoder_plan.h"
 #include "models/registry.h"
 #include "predict/memory.h"
@@ -62,33 +63,11 @@ struct MatrixOptions {
   double time_budget_s() const { return quick ? 0.25 : 0.5; }
 };
 
-// --- max batch: prediction, confirmation, fallback search -----------------------------------------
-
-struct Probe {
-  std::int64_t batch = 0;
-  std::string status;  // ok | oom | unsupported | error
-  std::string reason;
-};
-
-struct MaxBatchResult {
-  std::string status = "ok";  // ok (max_batch may be 0: not even batch 1 fits) | unsupported | error
-  std::string reason;
-  std::int64_t predicted = 0;  // the planner's answer under the budget, capped at the ceiling
-  std::int64_t max_batch = 0;  // what the GPU confirmed or the search found
-  std::int64_t ceiling = 0;
-  bool prediction_confirmed = false;
-  bool capped = false;  // max_batch is the ceiling (more might fit)
-  std::vector<Probe> probes;  // every batch tried, in order
-};
-
-using ProbeFn = std::function<Probe(std::int64_t batch)>;
-
-// Confirms `predicted` with probe(predicted) ok and probe(predicted + 1) oom (only the first when
-// predicted is the ceiling; only probe(1) oom when predicted is 0). Otherwise searches: exponential
-// steps away from the prediction (down while batches do not fit, up while they do, bounded by 1 and
-// the ceiling), then binary between the largest that fits and the smallest that does not. A probe answering unsupported or error ends
-// the search with that status.
-MaxBatchResult confirm_max_batch(std::int64_t predicted, std::int64_t ceiling, const ProbeFn& probe);
+// --- max batch: measure/confirm.h (confirm_max_batch, Probe, MaxBatchResult) --------------------
+using measure::confirm_max_batch;
+using measure::MaxBatchResult;
+using measure::Probe;
+using measure::ProbeFn;
 
 // Batches to time: 1, 8, 32, 64, 128, 256 (--quick: 1, 32) that are ≤ max_batch, then max_batch.
 std::vector<std::int64_t> latency_batches(std::int64_t max_batch, bool quick);

@@ -132,18 +132,14 @@ LlmSession::LlmSession(const LlmSessionConfig& cfg) : impl_(std::make_unique<Imp
     throw Unsupported(fmt::format("{}: decode attention: {}", s.c.name, *why));
   CUDA_CHECK(cudaDeviceGetAttribute(&s.sm_count, cudaDevAttrMultiProcessorCount, cfg.device));
 
-  // Budget as runtime/session.cpp makes it.
-  const ContextOverhead overhead = measure_context_overhead(cfg.device);
+  // The budget the plan's maxima were found under, or runtime/budget.h's rule here.
   if (cfg.budget) {
     s.budget = *cfg.budget;
-  } else if (cfg.vram_limit) {
-    const std::uint64_t fixed = overhead.total() + cfg.reserve;
-    s.budget = *cfg.vram_limit > fixed ? *cfg.vram_limit - fixed : 0;
   } else {
+    const ContextOverhead overhead = measure_context_overhead(cfg.device);
     std::size_t free_b = 0, total_b = 0;
-    CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
-    const std::uint64_t fixed = overhead.handles_bytes + cfg.reserve;
-    s.budget = free_b > fixed ? free_b - fixed : 0;
+    if (!cfg.vram_limit) CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+    s.budget = memory_budget(overhead, cfg.vram_limit, cfg.reserve, free_b);
   }
   s.arena = cuda::DeviceArena(s.plan.total_bytes(), s.budget);
   s.weights = s.arena.allocate(s.plan.weights_bytes, "weights").ptr;

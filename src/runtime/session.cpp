@@ -138,19 +138,10 @@ Session::Session(const SessionConfig& cfg, SessionCache* cache) : impl_(std::mak
       cache->overhead_device = cfg.device;
     }
   }
-  if (cfg.vram_limit) {
-    const std::uint64_t fixed = s.overhead.total() + cfg.reserve;
-    s.budget = *cfg.vram_limit > fixed ? *cfg.vram_limit - fixed : 0;
-  } else {
-    std::size_t free_b = 0, total_b = 0;
-    CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
-    // The handles below are not created yet: keep their measured share out of the budget.
-    const std::uint64_t fixed = s.overhead.handles_bytes + cfg.reserve;
-    s.budget = free_b > fixed ? free_b - fixed : 0;
-  }
+  std::size_t free_b = 0, total_b = 0;
+  if (!cfg.vram_limit) CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
   // Each further stream has its own cuDNN and cuBLASLt handles, measured above for one pair.
-  const std::uint64_t more_handles = static_cast<std::uint64_t>(cfg.streams - 1) * s.overhead.handles_bytes;
-  s.budget = s.budget > more_handles ? s.budget - more_handles : 0;
+  s.budget = memory_budget(s.overhead, cfg.vram_limit, cfg.reserve, free_b, static_cast<std::uint64_t>(cfg.streams - 1));
   if (s.planned_capacity > s.budget)
     throw OutOfMemory(fmt::format("device arena needs {} ({} B), budget {} ({} B)", format_bytes(s.planned_capacity), s.planned_capacity,
                                   format_bytes(s.budget), s.budget));

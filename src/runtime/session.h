@@ -18,6 +18,7 @@
 #include "core/tensor.h"
 #include "core/tensor_map.h"
 #include "models/registry.h"
+#include "runtime/budget.h"
 
 namespace vramfit {
 
@@ -40,12 +41,8 @@ struct SessionConfig {
 };
 
 // Device memory this process holds before any session: the CUDA context plus the cuDNN and cuBLASLt
-// handles (measured with cudaMemGetInfo around their creation on this card).
-struct ContextOverhead {
-  std::uint64_t context_bytes = 0;  // used memory after the context exists, before the handles
-  std::uint64_t handles_bytes = 0;  // what creating a cuDNN + a cuBLASLt handle added
-  std::uint64_t total() const { return context_bytes + handles_bytes; }
-};
+// handles (measured with cudaMemGetInfo around their creation on this card). The budget rule that
+// uses it is runtime/budget.h.
 ContextOverhead measure_context_overhead(int device);
 
 struct VramBreakdown {

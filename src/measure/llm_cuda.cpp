@@ -1,4 +1,20 @@
-// The CUDA half of cli/llm_gpu.cpp (included only in CUDA builds).
+// measure/llm_cuda.cpp — `vramfit llm`'s measurements (measure/llm.h) and the profile worker's LLM
+// configurations, on runtime/llm_session.h.
+//
+// The worker's {"kind": "llm", "measure": "speed" | "fit", "model", "precision", "context", "batch",
+// "vram_limit", "reserve", "device", "seed", "prefill_chunk", "workspace", "decode_steps",
+// "prefill_tokens" (speed)}: set up a session (random weights on the GPU), then
+//   speed: time a prefill of prefill_tokens, then decode_steps decode steps after a prompt that leaves
+//          room for them (one session, weights generated once);
+//   fit:   decode_steps > 0: decode timed after a prompt that fills the cache to its end;
+//          0: a probe — one prefill chunk and one decode step.
+// It answers {"status": "ok", prefill_tokens[_per_s], prefill_ms, decode_tokens_per_s,
+// decode_ms_per_step, decode_steps, decode_context, vram_bytes {weights, kv_cache, activations, scratch,
+// arena, context_and_handles, process_total}, device_used_bytes, budget_bytes, process_vram_bytes,
+// process_vram_source, setup_s {total}}. Typed errors propagate (profile/worker.h turns OutOfMemory
+// into "oom").
+#include "measure/llm.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -8,13 +24,15 @@
 #include "backend/cuda/check.h"
 #include "backend/cuda/device.h"
 #include "backend/cuda/nvml.h"
-#include "cli/session_row.h"
 #include "core/bytes.h"
+#include "measure/confirm.h"
+#include "measure/internal_cuda.h"
 #include "models/registry.h"
+#include "runtime/budget.h"
 #include "runtime/llm_session.h"
 #include "runtime/session.h"
 
-namespace vramfit::cli {
+namespace vramfit::measure {
 
 namespace {
 
@@ -23,7 +41,7 @@ struct WeightsSource {
   const GgufLlamaModel* gguf = nullptr;
 };
 
-LlmSessionConfig session_config(const GpuContext& gpu, const DecoderConfig& c, Precision p, std::int64_t context,
+LlmSessionConfig session_config(const GpuBudget& gpu, const DecoderConfig& c, Precision p, std::int64_t context,
                                 std::int64_t batch, const LlmFitOptions& fo, const WeightsSource& ws, std::uint64_t seed) {
   LlmSessionConfig s;
   s.model = c;
@@ -99,7 +117,7 @@ DecodeTiming time_decode(LlmSession& s, std::int64_t context, std::int64_t batch
 }
 
 // Set up at (context, batch) and run the probe pass: ok, or why not.
-LlmProbe probe(const GpuContext& gpu, const DecoderConfig& c, Precision p, std::int64_t context, std::int64_t batch,
+LlmProbe probe(const GpuBudget& gpu, const DecoderConfig& c, Precision p, std::int64_t context, std::int64_t batch,
                const LlmFitOptions& fo, const WeightsSource& ws, std::uint64_t seed) {
   LlmProbe r{context, batch, "ok", ""};
   try {
@@ -120,8 +138,8 @@ LlmProbe probe(const GpuContext& gpu, const DecoderConfig& c, Precision p, std::
 
 }  // namespace
 
-GpuContext probe_gpu(int device, std::optional<std::uint64_t> vram_limit, std::uint64_t reserve) {
-  GpuContext g;
+GpuBudget probe_gpu(int device, std::optional<std::uint64_t> vram_limit, std::uint64_t reserve) {
+  GpuBudget g;
   if (!cuda::cuda_device_available()) {
     g.why_not = "no CUDA GPU is visible to this process";
     return g;
@@ -133,31 +151,25 @@ GpuContext probe_gpu(int device, std::optional<std::uint64_t> vram_limit, std::u
   g.device = cuda::query(device).summary();
   const ContextOverhead o = measure_context_overhead(device);
   g.overhead_bytes = o.total();
-  if (vram_limit) {
-    const std::uint64_t fixed = o.total() + reserve;
-    g.budget_bytes = *vram_limit > fixed ? *vram_limit - fixed : 0;
-    g.budget_note = fmt::format("--vram-limit {} less this process's CUDA context and handles {} (measured here){}",
-                                format_bytes(*vram_limit), format_bytes(o.total()), reserve ? " and --reserve" : "");
-  } else {
-    std::size_t free_b = 0, total_b = 0;
-    cudaMemGetInfo(&free_b, &total_b);
-    const std::uint64_t fixed = o.handles_bytes + reserve;
-    g.budget_bytes = free_b > fixed ? free_b - fixed : 0;
-    g.budget_note = "free memory of this GPU now, less the library handles' share";
-  }
+  std::size_t free_b = 0, total_b = 0;
+  if (!vram_limit) CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+  g.budget_bytes = memory_budget(o, vram_limit, reserve, free_b);
+  g.budget_note = vram_limit ? fmt::format("--vram-limit {} less this process's CUDA context and handles {} (measured here){}",
+                                           format_bytes(*vram_limit), format_bytes(o.total()), reserve ? " and --reserve" : "")
+                             : "free memory of this GPU now, less the library handles' share";
   return g;
 }
 
-LlmMeasured measure_llm(const GpuContext& gpu, const DecoderConfig& c, const LlmQuantRow& row, const LlmFitOptions& fo,
+LlmMeasured measure_llm(const GpuBudget& gpu, const DecoderConfig& c, const LlmQuantRow& row, const LlmFitOptions& fo,
                         const DecoderCheckpoint* checkpoint, std::uint64_t seed, const GgufLlamaModel* gguf) {
   const WeightsSource ws{checkpoint, gguf};
   LlmMeasured m;
-  const Precision p = row.precision;
+  const Precision p_ = row.precision;
   const std::int64_t ctx0 = fo.contexts.front();
   // Speeds at the first context, batch 1: prefill of min(512, context) tokens, then decode steps.
   if (row.max_context >= ctx0) {
     try {
-      LlmSession s(session_config(gpu, c, p, ctx0, 1, fo, ws, seed));
+      LlmSession s(session_config(gpu, c, p_, ctx0, 1, fo, ws, seed));
       m.arena_bytes = s.arena_bytes();
       m.predicted_process_bytes = s.plan().total_bytes() + gpu.overhead_bytes;
       m.process_vram_bytes = cuda::Nvml::instance().process_used_bytes(cuda::query(gpu.index).pci_bus_id);
@@ -170,7 +182,7 @@ LlmMeasured measure_llm(const GpuContext& gpu, const DecoderConfig& c, const Llm
     try {
       // Decode in a session of its own: the prefill above may have filled the context (512 of 512),
       // leaving no room for timed steps. A prompt of all but 65 positions, then 1 warm-up + 64 timed steps.
-      LlmSession s(session_config(gpu, c, p, ctx0, 1, fo, ws, seed));
+      LlmSession s(session_config(gpu, c, p_, ctx0, 1, fo, ws, seed));
       const DecodeTiming d = time_decode(s, ctx0, 1, 64);
       if (d.tokens_per_s > 0) m.decode_tokens_per_s_batch1 = d.tokens_per_s;
       m.decode_context = s.length();
@@ -178,53 +190,59 @@ LlmMeasured measure_llm(const GpuContext& gpu, const DecoderConfig& c, const Llm
       m.note += fmt::format("batch-1 decode timing at context {} failed: {}. ", ctx0, e.what());
     }
   }
-  // Max context at batch 1: run it, and one token more must be out of memory.
+  // A probe of (context, batch) for measure/confirm.h, kept in m.probes as it ran.
+  auto probe_at = [&](std::int64_t context, std::int64_t batch) {
+    const LlmProbe p = probe(gpu, c, p_, context, batch, fo, ws, seed);
+    m.probes.push_back(p);
+    return p;
+  };
+  // Max context at batch 1: run it, and one token more must be out of memory (up to the model's
+  // limit); when the plan is wrong, the real maximum is searched for.
   if (row.max_context > 0) {
-    LlmProbe ok = probe(gpu, c, p, row.max_context, 1, fo, ws, seed);
-    m.probes.push_back(ok);
-    if (ok.status == "ok") {
-      if (row.max_context_is_model_limit) {
-        m.confirmed_max_context = row.max_context;
-      } else {
-        LlmProbe up = probe(gpu, c, p, row.max_context + 1, 1, fo, ws, seed);
-        m.probes.push_back(up);
-        if (up.status == "oom") m.confirmed_max_context = row.max_context;
-        else m.note += fmt::format("context {} did not fail with out-of-memory ({}): the plan is conservative here. ",
-                                   row.max_context + 1, up.status);
-      }
-    }
+    const std::int64_t ceiling = row.max_context_is_model_limit || c.max_position_embeddings <= 0
+                                     ? row.max_context
+                                     : std::max(c.max_position_embeddings, row.max_context);
+    const MaxBatchResult r = confirm_max_batch(row.max_context, ceiling, [&](std::int64_t ctx) {
+      const LlmProbe p = probe_at(ctx, 1);
+      return Probe{ctx, p.status, p.reason};
+    });
+    if (r.status == "ok" && r.max_batch > 0) m.confirmed_max_context = r.max_batch;
+    if (r.status == "ok" && !r.prediction_confirmed)
+      m.note += fmt::format("the plan predicted a max context of {} but the GPU ran {}: the plan is {} here. ", row.max_context, r.max_batch,
+                            r.max_batch > row.max_context ? "conservative" : "optimistic");
+    else if (r.status != "ok")
+      m.note += fmt::format("max context not confirmed: {}. ", r.reason);
   }
-  // Max batch at each context, and decode speed at the max batch of the first context.
+  // Max batch at each context (confirmed, or searched), and decode speed at the max batch of the first context.
   for (const auto& f : row.max_batch) {
     if (f.max_batch == 0) continue;
-    LlmProbe ok = probe(gpu, c, p, f.context, f.max_batch, fo, ws, seed);
-    m.probes.push_back(ok);
-    if (ok.status != "ok") continue;
-    if (f.capped) {
-      m.confirmed_max_batch.emplace_back(f.context, f.max_batch);
-    } else {
-      LlmProbe up = probe(gpu, c, p, f.context, f.max_batch + 1, fo, ws, seed);
-      m.probes.push_back(up);
-      if (up.status == "oom") m.confirmed_max_batch.emplace_back(f.context, f.max_batch);
-    }
+    const MaxBatchResult r = confirm_max_batch(f.max_batch, f.capped ? f.max_batch : std::max(fo.max_batch_ceiling, f.max_batch),
+                                               [&](std::int64_t b) {
+                                                 const LlmProbe p = probe_at(f.context, b);
+                                                 return Probe{b, p.status, p.reason};
+                                               });
+    if (r.status != "ok" || r.max_batch == 0) continue;
+    m.confirmed_max_batch.emplace_back(f.context, r.max_batch);
+    if (!r.prediction_confirmed)
+      m.note += fmt::format("at context {} the plan predicted a max batch of {} but the GPU ran {}. ", f.context, f.max_batch, r.max_batch);
     if (f.context == ctx0 && !m.decode_tokens_per_s_max_batch) {
       try {
-        LlmSession s(session_config(gpu, c, p, f.context, f.max_batch, fo, ws, seed));
+        LlmSession s(session_config(gpu, c, p_, f.context, r.max_batch, fo, ws, seed));
         // A prompt of at most 512 tokens that leaves room for 1 warm-up + 32 timed steps.
-        const DecodeTiming d = time_decode(s, f.context, f.max_batch, 32, 512);
+        const DecodeTiming d = time_decode(s, f.context, r.max_batch, 32, 512);
         if (d.tokens_per_s > 0) {
           m.decode_tokens_per_s_max_batch = d.tokens_per_s;
-          m.decode_max_batch = f.max_batch;
+          m.decode_max_batch = r.max_batch;
         }
       } catch (const Error& e) {
-        m.note += fmt::format("decode timing at batch {} failed: {}. ", f.max_batch, e.what());
+        m.note += fmt::format("decode timing at batch {} failed: {}. ", r.max_batch, e.what());
       }
     }
   }
   return m;
 }
 
-nlohmann::json llm_worker_measure(const nlohmann::json& c) {
+nlohmann::json llm_worker_answer(const nlohmann::json& c) {
   const ModelInfo& m = find_model(c.at("model").get<std::string>());
   if (m.family != ModelFamily::DecoderLLM) throw InvalidInput(fmt::format("worker configuration: {} is not a decoder LLM", m.id));
   const std::string measure = c.at("measure").get<std::string>();
@@ -288,4 +306,4 @@ nlohmann::json llm_worker_measure(const nlohmann::json& c) {
   return j;
 }
 
-}  // namespace vramfit::cli
+}  // namespace vramfit::measure
