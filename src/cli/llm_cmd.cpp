@@ -44,6 +44,137 @@ struct LlmOptions {
   bool no_run = false;
 };
 
+std::string decoder_ids() {
+  std::string s;
+  for (const auto& id : decoder_preset_ids()) s += (s.empty() ? "" : ", ") + id;
+  return s;
+}
+
+// The model, its weights and the report's head: from --gguf, --config, -m or the checkpoint folder.
+struct LlmInputs {
+  std::optional<DecoderCheckpoint> ckpt;
+  std::optional<GgufFile> gguf_file;
+  std::optional<GgufLlamaModel> gguf;
+};
+
+void resolve_model(const LlmOptions& o, LlmInputs& in, LlmReport& report) {
+  if (!o.weights.empty()) in.ckpt = DecoderCheckpoint::open(o.weights);
+  if (!o.gguf.empty()) {
+    // The file's metadata is the model: a title from -m over its numbers would describe another model.
+    if (!o.model.empty())
+      throw InvalidInput(fmt::format("--gguf {} gives the model (its metadata is the config); drop -m {}", o.gguf, o.model));
+    if (in.ckpt || !o.config.empty())
+      throw InvalidInput("--gguf brings its own config and weights: leave out --weights and --config");
+    in.gguf_file.emplace(GgufFile::open(o.gguf));
+    in.gguf.emplace(gguf_llama_model(*in.gguf_file));
+  }
+  if (in.gguf) {
+    report.config = decoder_config_from_gguf(*in.gguf, std::filesystem::path(o.gguf).stem().string());
+    report.config_source = "GGUF metadata of " + o.gguf;
+  } else if (!o.config.empty()) {
+    report.config = load_decoder_config(o.config);
+    report.config_source = o.config;
+    if (!o.model.empty()) report.config.name = o.model;
+  } else if (!o.model.empty()) {
+    const ModelInfo& m = find_model(o.model);
+    if (m.family != ModelFamily::DecoderLLM)
+      throw InvalidInput(fmt::format("{} is not a decoder LLM (`vramfit llm` takes: {}); use `vramfit plan` or `run` for it", m.id,
+                                     decoder_ids()));
+    report.config = m.decoder();
+    report.config_source = "preset " + m.id + " (models/decoder.cpp cites its config.json)";
+  } else if (in.ckpt && !in.ckpt->config_path().empty()) {
+    report.config = load_decoder_config(in.ckpt->config_path());
+    report.config_source = in.ckpt->config_path();
+  } else {
+    throw InvalidInput("vramfit llm needs -m MODEL, --config FILE, or --weights of a checkpoint folder with a config.json");
+  }
+  if (in.ckpt) {
+    in.ckpt->check(report.config);
+    report.weights_source = o.weights;
+  }
+  report.model = report.config.name;
+  report.parameters = decoder_parameter_count(report.config);
+}
+
+// The quantizations to fit: the GGUF file's own, else --quant (default all but bf16).
+std::vector<Precision> quantizations(const LlmOptions& o, const LlmInputs& in, LlmFitOptions& fo, LlmReport& report) {
+  if (!in.gguf) {
+    std::vector<Precision> quants;
+    const std::vector<std::string> def{"fp16,int8,int4,q8_0,q4_0,q4_k_m"};
+    for (const auto& q : list_flag(o.quants.empty() ? def : o.quants, "--quant")) quants.push_back(parse_precision(q));
+    return quants;
+  }
+  const Precision file_p = gguf_file_precision(*in.gguf);
+  const GgufSizeReport size = gguf_model_size(*in.gguf_file);
+  report.weights_source = fmt::format("{} as it is ({}, {:.3f} GiB of tensor data, {:.2f} bits per weight)", o.gguf, to_string(file_p),
+                                      size.gib(), size.bits_per_weight());
+  for (const auto& q : list_flag(o.quants, "--quant"))
+    if (parse_precision(q) != file_p)
+      throw InvalidInput(fmt::format("--quant {}: the file {} is {}; running it at another quantization would mean "
+                                     "requantizing (not implemented) — leave out --quant",
+                                     q, o.gguf, to_string(file_p)));
+  if (is_gguf_precision(file_p)) fo.plan.source_types = gguf_source_types(*in.gguf);
+  return {file_p};
+}
+
+int run_llm(const LlmOptions& o) {
+  // Validate everything first so a typo fails fast (exit 2).
+  LlmReport report;
+  LlmInputs in;
+  resolve_model(o, in, report);
+  const DecoderConfig& c = report.config;
+  LlmFitOptions fo;
+  const std::vector<Precision> quants = quantizations(o, in, fo, report);
+  fo.plan.prefill_chunk = o.prefill_chunk;
+  fo.plan.workspace_bytes = size_flag(o.workspace, "--workspace");
+  fo.max_batch_ceiling = o.max_batch;
+  if (o.contexts.empty()) {
+    fo.contexts = {std::min<std::int64_t>(512, c.max_position_embeddings)};
+    if (c.max_position_embeddings > 512) fo.contexts.push_back(std::min<std::int64_t>(4096, c.max_position_embeddings));
+  } else {
+    fo.contexts.clear();
+    for (long long v : parse_int_list(o.contexts, "--context", limits::kMaxContext)) fo.contexts.push_back(v);
+  }
+  fo.batches.clear();
+  for (long long v : parse_int_list(o.batches, "--batch", limits::kMaxBatch)) fo.batches.push_back(v);
+  std::optional<std::uint64_t> limit;
+  if (!o.vram_limit.empty()) limit = size_flag(o.vram_limit, "--vram-limit");
+  const std::uint64_t reserve = size_flag(o.reserve, "--reserve");
+
+  measure::GpuBudget gpu;
+  if (!o.no_run) gpu = measure::probe_gpu(o.device, limit, reserve);
+  if (gpu.available) {
+    report.device = gpu.device;
+    fo.budget_bytes = gpu.budget_bytes;
+    report.budget_note = gpu.budget_note;
+  } else {
+    if (limit) {
+      fo.budget_bytes = limit > reserve ? *limit - reserve : 0;
+      report.budget_note = "--vram-limit" + std::string(reserve ? " less --reserve" : "") +
+                           "; the CUDA context and library handles are not counted: they are measured only on a GPU";
+    }
+    report.speed_note = o.no_run ? "speed columns absent: --no-run (memory columns come from the plan)"
+                                 : "speed columns absent: " + gpu.why_not + " (memory columns come from the plan)";
+  }
+  report.budget_bytes = fo.budget_bytes;
+  for (Precision p : quants) report.rows.push_back(fit_llm(c, p, fo));
+  report.measured.assign(report.rows.size(), std::nullopt);
+  if (gpu.available) {
+    report.speed_note = "tokens/s measured here: prefill of " + std::to_string(std::min<std::int64_t>(512, c.max_position_embeddings)) +
+                        " tokens at batch 1; decode steps with CUDA-graph replay (batch 1 and the max batch at the first context)";
+    Progress progress(report.rows.size());
+    for (std::size_t i = 0; i < report.rows.size(); ++i) {
+      progress.step(i + 1, fmt::format("{} {}: fit confirmed, prefill and decode timed", c.name, to_string(report.rows[i].precision)));
+      if (report.rows[i].status != "ok") continue;
+      report.measured[i] = measure::measure_llm(gpu, c, report.rows[i], fo, in.ckpt ? &*in.ckpt : nullptr, o.seed, in.gguf ? &*in.gguf : nullptr);
+    }
+  }
+  if (o.format == "json") std::printf("%s\n", to_json(report).dump(2).c_str());
+  else if (o.format == "csv") std::printf("%s", llm_csv(report).c_str());
+  else std::printf("%s", llm_markdown(report).c_str());
+  return 0;
+}
+
 }  // namespace
 
 Runner register_llm(CLI::App& app) {
@@ -51,11 +182,7 @@ Runner register_llm(CLI::App& app) {
   auto* sub = app.add_subcommand(
       "llm", "Decoder LLM fit: weights, KV cache per token, activation arena, max context at batch 1, max batch per "
              "context per quantization; on a GPU also prefill/decode tokens/s, confirmed by running");
-  sub->add_option("-m,--model", o->model, "A decoder preset: " + [] {
-    std::string s;
-    for (const auto& id : decoder_preset_ids()) s += (s.empty() ? "" : ", ") + id;
-    return s;
-  }());
+  sub->add_option("-m,--model", o->model, "A decoder preset: " + decoder_ids());
   sub->add_option("--config", o->config, "A Hugging Face config.json (or a folder holding one) instead of a preset");
   sub->add_option("--weights", o->weights,
                   "A safetensors checkpoint (file, model.safetensors.index.json, or folder; HF names) instead of seeded "
@@ -83,121 +210,7 @@ Runner register_llm(CLI::App& app) {
   sub->add_option("--device", o->device, "GPU ordinal (default 0)")->check(CLI::NonNegativeNumber);
   sub->add_flag("--no-run", o->no_run, "Plan only, even where a GPU exists (no speeds, nothing confirmed)");
   sub->add_option("-o,--format", o->format, "Output: md (default), json or csv")->check(CLI::IsMember({"md", "json", "csv"}));
-  return [o]() -> int {
-    // Validate everything first so a typo fails fast (exit 2).
-    LlmReport report;
-    std::optional<DecoderCheckpoint> ckpt;
-    if (!o->weights.empty()) ckpt = DecoderCheckpoint::open(o->weights);
-    std::optional<GgufFile> gguf_file;
-    std::optional<GgufLlamaModel> gguf;
-    if (!o->gguf.empty()) {
-      // The file's metadata is the model: a title from -m over its numbers would describe another model.
-      if (!o->model.empty())
-        throw InvalidInput(fmt::format("--gguf {} gives the model (its metadata is the config); drop -m {}", o->gguf, o->model));
-      if (ckpt || !o->config.empty())
-        throw InvalidInput("--gguf brings its own config and weights: leave out --weights and --config");
-      gguf_file.emplace(GgufFile::open(o->gguf));
-      gguf.emplace(gguf_llama_model(*gguf_file));
-    }
-    if (gguf) {
-      report.config = decoder_config_from_gguf(*gguf, std::filesystem::path(o->gguf).stem().string());
-      report.config_source = "GGUF metadata of " + o->gguf;
-    } else if (!o->config.empty()) {
-      report.config = load_decoder_config(o->config);
-      report.config_source = o->config;
-      if (!o->model.empty()) report.config.name = o->model;
-    } else if (!o->model.empty()) {
-      const ModelInfo& m = find_model(o->model);
-      if (m.family != ModelFamily::DecoderLLM)
-        throw InvalidInput(fmt::format("{} is not a decoder LLM (`vramfit llm` takes: {}); use `vramfit plan` or `run` for it",
-                                       m.id, [] {
-                                         std::string s;
-                                         for (const auto& id : decoder_preset_ids()) s += (s.empty() ? "" : ", ") + id;
-                                         return s;
-                                       }()));
-      report.config = m.decoder();
-      report.config_source = "preset " + m.id + " (models/decoder.cpp cites its config.json)";
-    } else if (ckpt && !ckpt->config_path().empty()) {
-      report.config = load_decoder_config(ckpt->config_path());
-      report.config_source = ckpt->config_path();
-    } else {
-      throw InvalidInput("vramfit llm needs -m MODEL, --config FILE, or --weights of a checkpoint folder with a config.json");
-    }
-    const DecoderConfig& c = report.config;
-    if (ckpt) {
-      ckpt->check(c);
-      report.weights_source = o->weights;
-    }
-    report.model = c.name;
-    report.parameters = decoder_parameter_count(c);
-    LlmFitOptions fo;
-    std::vector<Precision> quants;
-    if (gguf) {
-      const Precision file_p = gguf_file_precision(*gguf);
-      const GgufSizeReport size = gguf_model_size(*gguf_file);
-      report.weights_source = fmt::format("{} as it is ({}, {:.3f} GiB of tensor data, {:.2f} bits per weight)", o->gguf,
-                                          to_string(file_p), size.gib(), size.bits_per_weight());
-      for (const auto& q : list_flag(o->quants, "--quant"))
-        if (parse_precision(q) != file_p)
-          throw InvalidInput(fmt::format("--quant {}: the file {} is {}; running it at another quantization would mean "
-                                         "requantizing (not implemented) — leave out --quant",
-                                         q, o->gguf, to_string(file_p)));
-      quants = {file_p};
-      if (is_gguf_precision(file_p)) fo.plan.source_types = gguf_source_types(*gguf);
-    } else {
-      const std::vector<std::string> def{"fp16,int8,int4,q8_0,q4_0,q4_k_m"};
-      for (const auto& q : list_flag(o->quants.empty() ? def : o->quants, "--quant")) quants.push_back(parse_precision(q));
-    }
-    fo.plan.prefill_chunk = o->prefill_chunk;
-    fo.plan.workspace_bytes = size_flag(o->workspace, "--workspace");
-    fo.max_batch_ceiling = o->max_batch;
-    if (o->contexts.empty()) {
-      fo.contexts = {std::min<std::int64_t>(512, c.max_position_embeddings)};
-      if (c.max_position_embeddings > 512) fo.contexts.push_back(std::min<std::int64_t>(4096, c.max_position_embeddings));
-    } else {
-      fo.contexts.clear();
-      for (long long v : parse_int_list(o->contexts, "--context", limits::kMaxContext)) fo.contexts.push_back(v);
-    }
-    fo.batches.clear();
-    for (long long v : parse_int_list(o->batches, "--batch", limits::kMaxBatch)) fo.batches.push_back(v);
-    std::optional<std::uint64_t> limit;
-    if (!o->vram_limit.empty()) limit = size_flag(o->vram_limit, "--vram-limit");
-    const std::uint64_t reserve = size_flag(o->reserve, "--reserve");
-
-    measure::GpuBudget gpu;
-    if (!o->no_run) gpu = measure::probe_gpu(o->device, limit, reserve);
-    if (gpu.available) {
-      report.device = gpu.device;
-      fo.budget_bytes = gpu.budget_bytes;
-      report.budget_note = gpu.budget_note;
-    } else {
-      if (limit) {
-        fo.budget_bytes = limit > reserve ? *limit - reserve : 0;
-        report.budget_note = "--vram-limit" + std::string(reserve ? " less --reserve" : "") +
-                             "; the CUDA context and library handles are not counted: they are measured only on a GPU";
-      }
-      report.speed_note = o->no_run ? "speed columns absent: --no-run (memory columns come from the plan)"
-                                    : "speed columns absent: " + gpu.why_not + " (memory columns come from the plan)";
-    }
-    report.budget_bytes = fo.budget_bytes;
-    for (Precision p : quants) report.rows.push_back(fit_llm(c, p, fo));
-    report.measured.assign(report.rows.size(), std::nullopt);
-    if (gpu.available) {
-      report.speed_note = "tokens/s measured here: prefill of " + std::to_string(std::min<std::int64_t>(512, c.max_position_embeddings)) +
-                          " tokens at batch 1; decode steps with CUDA-graph replay (batch 1 and the max batch at the first context)";
-      Progress progress(report.rows.size());
-      for (std::size_t i = 0; i < report.rows.size(); ++i) {
-        progress.step(i + 1, fmt::format("{} {}: fit confirmed, prefill and decode timed", c.name, to_string(report.rows[i].precision)));
-        if (report.rows[i].status != "ok") continue;
-        report.measured[i] = measure::measure_llm(gpu, c, report.rows[i], fo, ckpt ? &*ckpt : nullptr, o->seed,
-                                        gguf ? &*gguf : nullptr);
-      }
-    }
-    if (o->format == "json") std::printf("%s\n", to_json(report).dump(2).c_str());
-    else if (o->format == "csv") std::printf("%s", llm_csv(report).c_str());
-    else std::printf("%s", llm_markdown(report).c_str());
-    return 0;
-  };
+  return [o]() -> int { return run_llm(*o); };
 }
 
 }  // namespace vramfit::cli
