@@ -40,4 +40,16 @@ Outcome outcome_of(ErrorKind kind) {
   }
 }
 
+Status status_of_current_exception() {
+  try {
+    throw;
+  } catch (const Error& e) {
+    return {outcome_of(e.kind()), e.what()};
+  } catch (const std::exception& e) {
+    return {Outcome::error, e.what()};
+  } catch (...) {
+    return {Outcome::error, "an exception that is not a std::exception"};
+  }
+}
+
 }  // namespace vramfit

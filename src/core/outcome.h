@@ -33,4 +33,9 @@ struct Status {
   bool ok() const { return outcome == Outcome::ok; }
 };
 
+// Inside a catch block: the Status of the exception being handled — core/error.h's kinds by
+// outcome_of, any other exception an error — with its message as the reason. The one place where an
+// exception becomes a result (workers, `run`, the LLM probes).
+Status status_of_current_exception();
+
 }  // namespace vramfit

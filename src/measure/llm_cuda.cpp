@@ -25,6 +25,7 @@
 #include "backend/cuda/device.h"
 #include "backend/cuda/nvml.h"
 #include "core/bytes.h"
+#include "core/outcome.h"
 #include "measure/confirm.h"
 #include "measure/internal_cuda.h"
 #include "models/registry.h"
@@ -123,15 +124,10 @@ LlmProbe probe(const GpuBudget& gpu, const DecoderConfig& c, Precision p, std::i
   try {
     LlmSession s(session_config(gpu, c, p, context, batch, fo, ws, seed));
     run_probe_pass(s, context, batch);
-  } catch (const OutOfMemory& e) {
-    r.status = "oom";
-    r.reason = e.what();
-  } catch (const Unsupported& e) {
-    r.status = "unsupported";
-    r.reason = e.what();
-  } catch (const Error& e) {
-    r.status = "error";
-    r.reason = e.what();
+  } catch (const Error&) {
+    const Status st = status_of_current_exception();
+    r.status = std::string(to_string(st.outcome));
+    r.reason = st.reason;
   }
   return r;
 }

@@ -9,6 +9,7 @@
 #include "backend/cuda/library_versions.h"
 #include "backend/cuda/nvml.h"
 #include "core/error.h"
+#include "core/outcome.h"
 #include "measure/internal_cuda.h"
 #include "measure/measure.h"
 
@@ -69,6 +70,15 @@ ProcessVram process_vram(int device, std::uint64_t device_used) {
   return {device_used, nvml.available() ? "cudaMemGetInfo (NVML does not list this pid)" : "cudaMemGetInfo (" + nvml.why_unavailable() + ")"};
 }
 
+namespace {
+// Inside a catch block: the row says what became of the configuration (core/outcome.h).
+void record(RunResult& r) {
+  const Status st = status_of_current_exception();
+  r.row.status = std::string(to_string(st.outcome));
+  r.row.reason = st.reason;
+}
+}  // namespace
+
 RunResult run_configuration(const SessionConfig& cfg, const RunOptions& o) {
   RunResult r;
   r.row.model = cfg.model->id;
@@ -95,17 +105,15 @@ RunResult run_configuration(const SessionConfig& cfg, const RunOptions& o) {
       s.run();
       r.output = s.output();
     }
-  } catch (const OutOfMemory& e) {
-    r.row.status = "oom";
-    r.row.reason = e.what();
-  } catch (const Unsupported& e) {
-    r.row.status = "unsupported";
-    r.row.reason = e.what();
-  } catch (const CudaFatal& e) {
-    r.row.status = "error";
-    r.row.reason = e.what();
-    r.fatal = true;
+  } catch (const OutOfMemory&) {
+    record(r);
+  } catch (const Unsupported&) {
+    record(r);
+  } catch (const CudaFatal&) {
+    record(r);
+    r.fatal = true;  // a sticky error: this process must not run another session
   }
+  // Anything else (a bad --input or --weights file, an internal error) is the command's error, not a row.
   return r;
 }
 

@@ -22,6 +22,7 @@
 
 #include "core/error.h"
 #include "core/fault.h"
+#include "core/outcome.h"
 
 extern char** environ;
 
@@ -408,14 +409,19 @@ std::string worker_answer(const std::string& config_text, const MeasureFn& measu
     result = measure(config);
     if (!result.is_object()) throw InternalError("worker measurement returned a non-object");
     if (!result.contains("status")) result["status"] = "ok";
-  } catch (const OutOfMemory& e) {
-    result = {{"status", "oom"}, {"reason", e.what()}};
-  } catch (const Unsupported& e) {
-    result = {{"status", "unsupported"}, {"reason", e.what()}};
-  } catch (const CudaFatal& e) {
-    result = {{"status", "error"}, {"reason", e.what()}, {"cuda_fatal", true}};
-  } catch (const std::exception& e) {
-    result = {{"status", "error"}, {"reason", e.what()}};
+  } catch (...) {
+    // core/outcome.h: the one mapping from exceptions to results. A sticky CUDA error is marked: the
+    // child must not measure again (worker_main ends).
+    bool fatal = false;
+    try {
+      throw;
+    } catch (const CudaFatal&) {
+      fatal = true;
+    } catch (...) {
+    }
+    const Status st = status_of_current_exception();
+    result = {{"status", std::string(to_string(st.outcome))}, {"reason", st.reason}};
+    if (fatal) result["cuda_fatal"] = true;
   }
   return result.dump();
 }

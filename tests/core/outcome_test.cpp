@@ -27,3 +27,20 @@ TEST(Outcome, ErrorKindsMapToOutcomes) {
   EXPECT_FALSE(s.ok());
   EXPECT_TRUE(Status{}.ok());
 }
+
+TEST(Outcome, TheExceptionBeingHandledBecomesAStatus) {
+  auto status_of = [](auto thrower) {
+    try {
+      thrower();
+    } catch (...) {
+      return status_of_current_exception();
+    }
+    return Status{};
+  };
+  EXPECT_EQ(status_of([] { throw OutOfMemory("arena needs 9 GiB"); }).outcome, Outcome::oom);
+  EXPECT_EQ(status_of([] { throw OutOfMemory("arena needs 9 GiB"); }).reason, "arena needs 9 GiB");
+  EXPECT_EQ(status_of([] { throw Unsupported("bf16 before sm_80"); }).outcome, Outcome::unsupported);
+  EXPECT_EQ(status_of([] { throw CudaFatal("illegal address"); }).outcome, Outcome::error);
+  EXPECT_EQ(status_of([] { throw std::runtime_error("plain"); }).outcome, Outcome::error);
+  EXPECT_EQ(status_of([] { throw 42; }).outcome, Outcome::error);
+}
