@@ -26,6 +26,6 @@ ProcessVram process_vram(int device, std::uint64_t device_used);
 
 // The profile worker's {"kind": "llm"} configurations (profile/llm_matrix.h; documented in
 // measure/llm_cuda.cpp).
-nlohmann::json llm_worker_answer(const nlohmann::json& config);
+nlohmann::json llm_worker_answer(const nlohmann::json& config, SessionCache& cache);
 
 }  // namespace vramfit::measure

@@ -238,7 +238,7 @@ LlmMeasured measure_llm(const GpuBudget& gpu, const DecoderConfig& c, const LlmQ
   return m;
 }
 
-nlohmann::json llm_worker_answer(const nlohmann::json& c) {
+nlohmann::json llm_worker_answer(const nlohmann::json& c, SessionCache& cache) {
   const ModelInfo& m = find_model(c.at("model").get<std::string>());
   if (m.family != ModelFamily::DecoderLLM) throw InvalidInput(fmt::format("worker configuration: {} is not a decoder LLM", m.id));
   const std::string measure = c.at("measure").get<std::string>();
@@ -258,8 +258,16 @@ nlohmann::json llm_worker_answer(const nlohmann::json& c) {
   cfg.device = c.value("device", 0);
   const std::int64_t steps = c.value("decode_steps", std::int64_t{0});
 
-  // What the process holds besides the session's arena, measured before the session exists.
-  const ContextOverhead oh = measure_context_overhead(cfg.device);
+  // What the process holds besides the session's arena, measured before its first session (kept in the
+  // worker's cache, so every configuration in this process gets the same budget; runtime/budget.h).
+  if (cache.overhead_device != cfg.device) {
+    cache.overhead = measure_context_overhead(cfg.device);
+    cache.overhead_device = cfg.device;
+  }
+  const ContextOverhead oh = cache.overhead;
+  std::size_t free_b = 0, total_b = 0;
+  if (!cfg.vram_limit) CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+  cfg.budget = memory_budget(oh, cfg.vram_limit, cfg.reserve, free_b);
   LlmSession s(cfg);  // OutOfMemory here (before any weight is generated) is the "does not fit" answer
   const LlmMemoryPlan& plan = s.plan();
   nlohmann::json j{{"status", "ok"}, {"context", cfg.context}, {"batch", cfg.batch}};
@@ -283,7 +291,6 @@ nlohmann::json llm_worker_answer(const nlohmann::json& c) {
     run_probe_pass(s, cfg.context, cfg.batch);
   }
   CUDA_CHECK(cudaStreamSynchronize(s.stream()));
-  std::size_t free_b = 0, total_b = 0;
   CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
   j["vram_bytes"] = {{"weights", plan.weights_bytes},
                      {"kv_cache", plan.kv_bytes},

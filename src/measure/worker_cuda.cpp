@@ -33,7 +33,7 @@ SessionConfig session_config(const nlohmann::json& c) {
 
 nlohmann::json answer_in(const nlohmann::json& c, SessionCache& cache) {
   const std::string kind = c.at("kind").get<std::string>();
-  if (kind == "llm") return llm_worker_answer(c);  // measure/llm_cuda.cpp
+  if (kind == "llm") return llm_worker_answer(c, cache);  // measure/llm_cuda.cpp
   if (kind == "device") {
     const int d = c.value("device", 0);
     const ContextOverhead oh = measure_context_overhead(d);

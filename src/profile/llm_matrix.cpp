@@ -75,7 +75,9 @@ LlmPrecisionResult profile_llm_precision(const ModelInfo& m, Precision p, const 
     const bool time_it = first;
     first = false;
     say(fmt::format("{} context {}", time_it ? "fit and time decode at" : "probe", ctx));
-    const nlohmann::json res = run(llm_worker_config("fit", m.id, p, ctx, time_it ? o.llm_fit_decode_steps() : 0, o));
+    nlohmann::json cfg = llm_worker_config("fit", m.id, p, ctx, time_it ? o.llm_fit_decode_steps() : 0, o);
+    cfg["process"] = process_mode(o, true);
+    const nlohmann::json res = run(cfg);
     if (time_it && res.value("status", "") == "ok") timed[ctx] = res;
     return Probe{ctx, res.value("status", "error"), res.value("reason", "")};
   };
@@ -100,13 +102,17 @@ LlmPrecisionResult profile_llm_precision(const ModelInfo& m, Precision p, const 
     r.at_max = it->second;
   } else {
     say(fmt::format("time decode at context {}", max_ctx));
-    r.at_max = run(llm_worker_config("fit", m.id, p, max_ctx, o.llm_fit_decode_steps(), o));
+    nlohmann::json cfg = llm_worker_config("fit", m.id, p, max_ctx, o.llm_fit_decode_steps(), o);
+    cfg["process"] = process_mode(o, false);
+    r.at_max = run(cfg);
   }
 
   // 3. Speed at the speed context, batch 1.
   if (max_ctx >= r.context) {
     say(fmt::format("prefill and decode speed at context {}", r.context));
-    r.speed = run(llm_worker_config("speed", m.id, p, r.context, o.llm_decode_steps(), o));
+    nlohmann::json cfg = llm_worker_config("speed", m.id, p, r.context, o.llm_decode_steps(), o);
+    cfg["process"] = process_mode(o, false);
+    r.speed = run(cfg);
   } else {
     r.speed_note = fmt::format("context {} does not fit at batch 1 (the max context is {})", r.context, max_ctx);
   }

@@ -18,6 +18,8 @@ std::vector<std::int64_t> latency_batches(std::int64_t max_batch, bool quick) {
   return out;
 }
 
+const char* process_mode(const MatrixOptions& o, bool decides_max) { return o.vram_limit || !decides_max ? "shared" : "fresh"; }
+
 nlohmann::json worker_config(const std::string& kind, const std::string& model, Precision p, std::int64_t batch,
                              const MatrixOptions& o, int streams) {
   nlohmann::json c;
@@ -61,7 +63,9 @@ ModelPrecisionResult profile_model_precision(const ModelInfo& m, Precision p, co
     const bool measure = first_probe;
     first_probe = false;
     say(fmt::format("{} batch {}", measure ? "probe and measure" : "probe", b));
-    const nlohmann::json res = run(worker_config(measure ? "measure" : "probe", m.id, p, b, o));
+    nlohmann::json c = worker_config(measure ? "measure" : "probe", m.id, p, b, o);
+    c["process"] = process_mode(o, true);
+    const nlohmann::json res = run(c);
     if (measure && res.value("status", "") == "ok") measured[b] = res;
     Probe pr{b, res.value("status", "error"), res.value("reason", "")};
     // Past the engine's tensor-size limit (predict/memory.h engine_batch_limit) the backend answers
@@ -93,7 +97,7 @@ ModelPrecisionResult profile_model_precision(const ModelInfo& m, Precision p, co
     } else {
       say(fmt::format("measure batch {}", b));
       nlohmann::json c = worker_config("measure", m.id, p, b, o);
-      c["process"] = "shared";  // one child times the whole ladder (process_worker_fn)
+      c["process"] = process_mode(o, false);  // one child times the whole ladder (process_worker_fn)
       res = run(c);
     }
     res["kind"] = "measure";
@@ -107,7 +111,7 @@ ModelPrecisionResult profile_model_precision(const ModelInfo& m, Precision p, co
     const std::int64_t b = std::min<std::int64_t>(8, r.max_batch.max_batch);
     say(fmt::format("fidelity against fp32 at batch {}", b));
     nlohmann::json c = worker_config("fidelity", m.id, p, b, o);
-    c["process"] = "shared";
+    c["process"] = process_mode(o, false);
     nlohmann::json res = run(c);
     res["batch"] = b;
     res["reference"] = "fp32";
@@ -120,7 +124,9 @@ ModelPrecisionResult profile_model_precision(const ModelInfo& m, Precision p, co
       const StreamsFit sf = max_streams_under(m, p, b, budget, o.handles_bytes, o.max_streams_ceiling, o.workspace);
       const ProbeFn probe_streams = [&](std::int64_t n) {
         say(fmt::format("batch {} × {} streams", b, n));
-        const nlohmann::json res = run(worker_config("probe", m.id, p, b, o, static_cast<int>(n)));
+        nlohmann::json c = worker_config("probe", m.id, p, b, o, static_cast<int>(n));
+        c["process"] = process_mode(o, true);
+        const nlohmann::json res = run(c);
         return Probe{n, res.value("status", "error"), res.value("reason", "")};
       };
       const MaxBatchResult c = confirm_max_batch(sf.max_streams, o.max_streams_ceiling, probe_streams);

@@ -96,6 +96,14 @@ struct ModelPrecisionResult {
 nlohmann::json worker_config(const std::string& kind, const std::string& model, Precision p, std::int64_t batch,
                              const MatrixOptions& o, int streams = 1);
 
+// Which worker process may answer a configuration (process_worker_fn): "shared" — the running child
+// of the same model × precision — or "fresh". On an emulated card (--vram-limit) every configuration
+// is shared: the budget there is the limit less the overhead the child measured before its first
+// session, the same in every child. On the card itself the budget is the free memory now, which a
+// child's earlier sessions lower (modules loaded, caches): there a configuration that decides a
+// maximum (`decides_max`) gets a fresh child, so that the maximum is what a fresh process gets.
+const char* process_mode(const MatrixOptions& o, bool decides_max);
+
 ModelPrecisionResult profile_model_precision(const ModelInfo& m, Precision p, const MatrixOptions& o, std::uint64_t budget,
                                              const WorkerFn& run, const ProgressFn& progress = {});
 

@@ -169,6 +169,30 @@ TEST(ModelPrecision, PlannerPredictionConfirmedThenLadderAndFidelity) {
   }
 }
 
+TEST(ModelPrecision, OnTheRealCardMaximaAreDecidedInFreshWorkersOnAnEmulatedOneAllShare) {
+  const auto& m = find_model("yolo11n-pose");
+  const std::uint64_t budget = 2 * GiB;
+  MatrixOptions real;
+  real.quick = true;
+  const std::int64_t predicted = max_batch_under(m, Precision::fp16, budget, real.max_batch_ceiling, real.workspace).max_batch;
+  FakeGpu gpu{predicted, {}};
+  profile_model_precision(m, Precision::fp16, real, budget, gpu.fn());
+  int fresh = 0, shared = 0;
+  for (const auto& c : gpu.configs) {
+    const bool decides = c["kind"] == "probe" || (c["kind"] == "measure" && c["batch"] == predicted);
+    EXPECT_EQ(c["process"], decides ? "fresh" : "shared") << c.dump();
+    (c["process"] == "fresh" ? fresh : shared) += 1;
+  }
+  EXPECT_GE(fresh, 2 + 2);  // the max batch (at, above) and at least one streams maximum (at, above)
+  EXPECT_GE(shared, 2);     // the ladder and fidelity
+
+  MatrixOptions emulated = real;
+  emulated.vram_limit = 8 * GiB;
+  FakeGpu gpu2{predicted, {}};
+  profile_model_precision(m, Precision::fp16, emulated, budget, gpu2.fn());
+  for (const auto& c : gpu2.configs) EXPECT_EQ(c["process"], "shared") << c.dump();
+}
+
 TEST(ModelPrecision, DisagreementIsSearchedAndFp32HasNoFidelity) {
   const auto& m = find_model("vit-b16");
   MatrixOptions o;
