@@ -1,6 +1,8 @@
 #include "core/error.h"
 #include "core/outcome.h"
 
+#include <nlohmann/json.hpp>
+
 namespace vramfit {
 
 std::string_view to_string(ErrorKind kind) {
@@ -38,6 +40,14 @@ Outcome outcome_of(ErrorKind kind) {
     case ErrorKind::Unsupported: return Outcome::unsupported;
     default: return Outcome::error;
   }
+}
+
+void to_json(nlohmann::json& j, Outcome o) { j = std::string(to_string(o)); }
+
+void from_json(const nlohmann::json& j, Outcome& o) {
+  const auto parsed = j.is_string() ? parse_outcome(j.get<std::string>()) : std::nullopt;
+  if (!parsed) throw InvalidInput("a status must be one of ok, oom, unsupported, error, limit; got " + j.dump());
+  o = *parsed;
 }
 
 Status status_of_current_exception() {

@@ -10,6 +10,7 @@
 // An exception of core/error.h maps to an Outcome with outcome_of(); Outcomed<T> is a value or why not.
 #pragma once
 
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,6 +26,10 @@ std::string_view to_string(Outcome o);
 std::optional<Outcome> parse_outcome(std::string_view s);
 // OutOfMemory → oom, Unsupported → unsupported, anything else → error.
 Outcome outcome_of(ErrorKind kind);
+
+// JSON: the spelling above (never the enum's number); reading anything else is InvalidInput.
+void to_json(nlohmann::json& j, Outcome o);
+void from_json(const nlohmann::json& j, Outcome& o);
 
 // An outcome with its reason (empty when ok).
 struct Status {

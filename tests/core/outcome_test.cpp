@@ -4,6 +4,8 @@
 #include "core/error.h"
 #include "core/outcome.h"
 
+#include <nlohmann/json.hpp>
+
 using namespace vramfit;
 
 TEST(Outcome, SpellingRoundTripsAndUnknownWordsAreRefused) {
@@ -43,4 +45,12 @@ TEST(Outcome, TheExceptionBeingHandledBecomesAStatus) {
   EXPECT_EQ(status_of([] { throw CudaFatal("illegal address"); }).outcome, Outcome::error);
   EXPECT_EQ(status_of([] { throw std::runtime_error("plain"); }).outcome, Outcome::error);
   EXPECT_EQ(status_of([] { throw 42; }).outcome, Outcome::error);
+}
+
+TEST(Outcome, JsonIsTheSpellingNeverTheNumber) {
+  nlohmann::json j{{"status", Outcome::unsupported}};
+  EXPECT_EQ(j.dump(), R"({"status":"unsupported"})");
+  EXPECT_EQ(j["status"].get<Outcome>(), Outcome::unsupported);
+  EXPECT_THROW(nlohmann::json("fine").get<Outcome>(), InvalidInput);
+  EXPECT_THROW(nlohmann::json(1).get<Outcome>(), InvalidInput);
 }
