@@ -3,7 +3,7 @@
 
 #include <fmt/format.h>
 
-#include "core/bytes.h"
+#include "core/text.h"
 
 namespace vramfit::profile_cells {
 
@@ -51,11 +51,11 @@ std::string max_context_cell(const profile::LlmPrecisionResult& r) {
 std::string rate_cell(const std::optional<double>& v) { return v ? fmt::format("{:.1f}", *v) : "—"; }
 
 std::string weights_cell(const profile::LlmPrecisionResult& r) {
-  return outcome_of_status(r.status) != Outcome::unsupported ? fmt::format("{:.2f} GiB", to_gib(r.weights_bytes)) : "—";
+  return outcome_of_status(r.status) != Outcome::unsupported ? gib_text(r.weights_bytes) : "—";
 }
 
 std::string kv_cell(const profile::LlmPrecisionResult& r) {
-  return outcome_of_status(r.status) != Outcome::unsupported ? fmt::format("{:.1f} KiB", static_cast<double>(r.kv_bytes_per_token) / 1024.0)
+  return outcome_of_status(r.status) != Outcome::unsupported ? kib_text(r.kv_bytes_per_token)
                                                              : "—";
 }
 

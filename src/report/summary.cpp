@@ -27,10 +27,7 @@ using summary_detail::runs;
 using summary_detail::recommend_llm;
 using summary_detail::set_mark;
 using summary_format::gpu_line;
-using summary_format::join;
-using summary_format::mib;
 using summary_format::ms;
-using summary_format::thousands;
 using summary_format::throughput;
 
 // systems.toml ids and profile system_ids (which `vramfit profile` sanitises: lower case, [a-z0-9_-])
@@ -97,7 +94,7 @@ SummaryCell predicted_cell(const ModelInfo* m, const std::string& model, const s
     c.vram_at_batch1_bytes = at1;
     if (fit.status == "does not fit") {
       c.status = "does not fit";
-      c.reason = fmt::format("not even batch 1 fits: it needs {} with the CUDA context, the card has {}", mib(at1), mib(s.gpu.vram_bytes));
+      c.reason = fmt::format("not even batch 1 fits: it needs {} with the CUDA context, the card has {}", mib_text(at1), mib_text(s.gpu.vram_bytes));
       c.vram_curve.push_back({1, at1});
     } else {
       c.max_batch = fit.fit.max_batch;
@@ -151,7 +148,7 @@ SummaryCell measured_cell(const ModelInfo* m, const ProfiledCell& pc, const Prof
     c.capped = pc.capped;
     if (c.max_batch == 0) {
       c.status = "does not fit";
-      c.reason = "not even batch 1 fits the budget of " + mib(pc.budget_bytes);
+      c.reason = "not even batch 1 fits the budget of " + mib_text(pc.budget_bytes);
     }
     const MeasuredPoint* at_max = pc.at(pc.max_batch);
     const MeasuredPoint* at_1 = pc.at(1);
@@ -242,9 +239,9 @@ std::optional<PredictionCheck> check_prediction(const ProfiledCell& c) {
   k.planner_max_batch = fit.max_batch;
   k.agrees = k.planner_max_batch == k.gpu_max_batch;
   if (k.agrees)
-    k.note = fmt::format("planner {} = GPU {} under {}", thousands(k.planner_max_batch), thousands(k.gpu_max_batch), mib(k.budget_bytes));
+    k.note = fmt::format("planner {} = GPU {} under {}", thousands(k.planner_max_batch), thousands(k.gpu_max_batch), mib_text(k.budget_bytes));
   else
-    k.note = fmt::format("the planner predicts max batch {} under {} but the GPU ran {}{}", thousands(k.planner_max_batch), mib(k.budget_bytes),
+    k.note = fmt::format("the planner predicts max batch {} under {} but the GPU ran {}{}", thousands(k.planner_max_batch), mib_text(k.budget_bytes),
                          thousands(k.gpu_max_batch),
                          k.planner_max_batch != k.profile_predicted ? fmt::format(" (while profiling it predicted {})", thousands(k.profile_predicted))
                                                                     : "");
@@ -501,13 +498,13 @@ Summary build_summary(const SystemsFile& systems, const GpuDatabase& db, const s
         b.category = "will not work";
         b.text = c.reason;
         if (c.vram_at_batch1_bytes && c.status == "does not fit")
-          b.text = fmt::format("batch 1 needs {}; the card has {} ({})", mib(*c.vram_at_batch1_bytes), mib(small->gpu.vram_bytes), src);
+          b.text = fmt::format("batch 1 needs {}; the card has {} ({})", mib_text(*c.vram_at_batch1_bytes), mib_text(small->gpu.vram_bytes), src);
         else
           b.text += " (" + src + ")";
       } else {
         b.category = c.mark == "⚠️" ? "works with constraints" : "safe";
         b.text = fmt::format("max batch {}{}", c.capped ? "≥ " : "", thousands(c.max_batch));
-        if (c.vram_at_max_bytes) b.text += fmt::format(" in {} of {}", mib(*c.vram_at_max_bytes), mib(small->gpu.vram_bytes));
+        if (c.vram_at_max_bytes) b.text += fmt::format(" in {} of {}", mib_text(*c.vram_at_max_bytes), mib_text(small->gpu.vram_bytes));
         if (c.latency_ms_max) b.text += fmt::format(", {} per batch ({})", ms(*c.latency_ms_max), c.latency_measured ? "measured" : "estimate");
         b.text += " — " + src;
         if (!c.mark_note.empty()) b.text += "; " + c.mark_note;
@@ -529,7 +526,7 @@ Summary build_summary(const SystemsFile& systems, const GpuDatabase& db, const s
         b.category = c.mark == "⚠️" ? "works with constraints" : "safe";
         b.text = fmt::format("max context {}{} at batch 1", thousands(c.max_context), c.max_context_is_model_limit ? " (the model's limit)" : "");
         if (c.vram_at_context_bytes)
-          b.text += fmt::format(", {} at context {} of {}", mib(*c.vram_at_context_bytes), c.context, mib(small->gpu.vram_bytes));
+          b.text += fmt::format(", {} at context {} of {}", mib_text(*c.vram_at_context_bytes), c.context, mib_text(small->gpu.vram_bytes));
         if (c.decode_tokens_per_s) b.text += fmt::format(", decode {:.0f} tokens/s (measured)", *c.decode_tokens_per_s);
         b.text += " — " + src;
         if (!c.mark_note.empty()) b.text += "; " + c.mark_note;

@@ -16,10 +16,7 @@
 namespace vramfit::summary_detail {
 
 using summary_format::gpu_line;
-using summary_format::join;
-using summary_format::mib;
 using summary_format::ms;
-using summary_format::thousands;
 using summary_format::throughput;
 
 void recommend(SystemSummary& s, const std::vector<std::string>& models, std::int64_t min_batch) {
@@ -54,7 +51,7 @@ void recommend(SystemSummary& s, const std::vector<std::string>& models, std::in
     const bool estimated = !best->latency_measured;
     std::string text = fmt::format("**{}**: use **{}** — max batch {}{}", model, best->precision, best->capped ? "≥ " : "",
                                    thousands(best->max_batch));
-    if (best->vram_at_max_bytes) text += fmt::format(" in {}", mib(*best->vram_at_max_bytes));
+    if (best->vram_at_max_bytes) text += fmt::format(" in {}", mib_text(*best->vram_at_max_bytes));
     if (auto t = throughput(*best)) text += fmt::format(", {:.0f} items/s at that batch ({})", *t, estimated ? "estimated" : "measured");
     if (fp32 && fp32 != best) {
       if (runs(*fp32)) {
@@ -67,7 +64,7 @@ void recommend(SystemSummary& s, const std::vector<std::string>& models, std::in
         auto tb = throughput(*best), tf = throughput(*fp32);
         if (tb && tf && *tf > 0) text += fmt::format(" and {:.1f}× the throughput ({:.0f} vs {:.0f} items/s)", *tb / *tf, *tb, *tf);
         if (best->vram_at_batch1_bytes && fp32->vram_at_batch1_bytes)
-          text += fmt::format("; VRAM at batch 1 {} vs {}", mib(*best->vram_at_batch1_bytes), mib(*fp32->vram_at_batch1_bytes));
+          text += fmt::format("; VRAM at batch 1 {} vs {}", mib_text(*best->vram_at_batch1_bytes), mib_text(*fp32->vram_at_batch1_bytes));
       } else if (fp32->mark != "n/a") {
         text += fmt::format("; fp32 does not run here ({})", fp32->reason);
       }
@@ -141,7 +138,7 @@ LlmSummaryCell predicted_llm_cell(const ModelInfo* m, const std::string& model, 
     c.max_context_is_model_limit = row.max_context_is_model_limit;
     if (row.status == "does not fit") {
       c.status = "does not fit";
-      c.reason = fmt::format("{} (budget: VRAM {} − CUDA context and handles {})", row.reason, mib(s.gpu.vram_bytes), mib(s.context_bytes));
+      c.reason = fmt::format("{} (budget: VRAM {} − CUDA context and handles {})", row.reason, mib_text(s.gpu.vram_bytes), mib_text(s.context_bytes));
     } else if (row.points.front().fits) {
       c.vram_at_context_bytes = row.points.front().total_bytes + s.context_bytes;
     }
@@ -216,7 +213,7 @@ void recommend_llm(SystemSummary& s, const std::vector<std::string>& models) {
       continue;
     }
     std::string text = fmt::format("**{}**: the least quantization that runs context {} at batch 1 is **{}** — weights {}, max context {}{}",
-                                   model, best->context, best->precision, summary_format::gib(best->weights_bytes), thousands(best->max_context),
+                                   model, best->context, best->precision, gib_text(best->weights_bytes), thousands(best->max_context),
                                    best->max_context_is_model_limit ? " (the model's limit)" : "");
     if (best->decode_tokens_per_s) text += fmt::format(", decode {:.0f} tokens/s (measured)", *best->decode_tokens_per_s);
     std::vector<std::string> heavier;

@@ -91,7 +91,7 @@ std::string vram_chart(const Summary& s, const std::string& model) {
     o += fmt::format("<text x=\"{}\" y=\"{:.1f}\" font-size=\"11\" text-anchor=\"end\">{}</text>\n", L - 6, py(y) + 4, nice(y));
   }
   for (double x = 1; x <= xmax * 1.0001; x *= 4)
-    o += fmt::format("<text x=\"{:.1f}\" y=\"{}\" font-size=\"11\" text-anchor=\"middle\">{}</text>\n", px(x), H - B + 16, sf::thousands(static_cast<std::int64_t>(x)));
+    o += fmt::format("<text x=\"{:.1f}\" y=\"{}\" font-size=\"11\" text-anchor=\"middle\">{}</text>\n", px(x), H - B + 16, thousands(static_cast<std::int64_t>(x)));
   o += fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#333\"/>\n", L, H - B, W - R, H - B);
   o += fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#333\"/>\n", L, T, L, H - B);
   o += fmt::format("<text x=\"{:.1f}\" y=\"{}\" font-size=\"12\" text-anchor=\"middle\">batch (log scale)</text>\n", L + (W - L - R) / 2, H - 10);
@@ -104,7 +104,7 @@ std::string vram_chart(const Summary& s, const std::string& model) {
     const double vy = py(to_gib(sys.gpu.vram_bytes));
     o += fmt::format("<line class=\"card-vram\" x1=\"{}\" y1=\"{:.1f}\" x2=\"{}\" y2=\"{:.1f}\" stroke=\"{}\" stroke-width=\"3\" "
                      "stroke-opacity=\"0.45\"><title>{}: {} VRAM</title></line>\n",
-                     L, vy, W - R, vy, col, html_escape(sys.id), html_escape(sf::gib(sys.gpu.vram_bytes)));
+                     L, vy, W - R, vy, col, html_escape(sys.id), html_escape(gib_text(sys.gpu.vram_bytes)));
     for (std::size_t k = 0; k < s.precisions.size(); ++k) {
       const SummaryCell* c = sys.find(model, s.precisions[k]);
       if (!c || c->vram_curve.empty()) continue;
@@ -115,10 +115,10 @@ std::string vram_chart(const Summary& s, const std::string& model) {
       for (const auto& p : c->vram_curve)
         o += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3\" fill=\"{}\"><title>{} {} ({}): batch {} → {}</title></circle>\n",
                          px(static_cast<double>(p.batch)), py(to_gib(p.bytes)), col, html_escape(sys.id), html_escape(c->precision),
-                         html_escape(to_string(c->source)), sf::thousands(p.batch), html_escape(sf::mib(p.bytes)));
+                         html_escape(to_string(c->source)), thousands(p.batch), html_escape(mib_text(p.bytes)));
     }
     o += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"12\" height=\"12\" fill=\"{}\"/><text x=\"{}\" y=\"{}\" font-size=\"12\">{} ({})</text>\n",
-                     W - R + 12, ly, col, W - R + 30, ly + 10, html_escape(sys.id), html_escape(sf::gib(sys.gpu.vram_bytes)));
+                     W - R + 12, ly, col, W - R + 30, ly + 10, html_escape(sys.id), html_escape(gib_text(sys.gpu.vram_bytes)));
     ly += 18;
   }
   ly += 6;
@@ -148,7 +148,7 @@ std::string fit_matrix(const Summary& s) {
     o += fmt::format("<text x=\"{:.1f}\" y=\"22\" font-size=\"13\" font-weight=\"bold\" text-anchor=\"middle\">{}</text>\n", x, html_escape(s.systems[j].id));
     o += fmt::format("<text x=\"{:.1f}\" y=\"40\" font-size=\"11\" text-anchor=\"middle\">{}</text>\n", x, html_escape(s.systems[j].gpu.name));
     o += fmt::format("<text x=\"{:.1f}\" y=\"56\" font-size=\"11\" text-anchor=\"middle\">{}, sm_{}</text>\n", x,
-                     html_escape(sf::gib(s.systems[j].gpu.vram_bytes)), s.systems[j].gpu.compute_capability);
+                     html_escape(gib_text(s.systems[j].gpu.vram_bytes)), s.systems[j].gpu.compute_capability);
   }
   std::size_t r = 0;
   for (const auto& model : s.models)
@@ -205,7 +205,7 @@ std::string summary_html(const Summary& s) {
   o += "<h2>Systems</h2>\n<table>\n<tr><th>system</th><th>GPU</th><th>VRAM</th><th>compute capability</th><th>primary use</th><th>status</th></tr>\n";
   for (const auto& sys : s.systems)
     o += fmt::format("<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n", html_escape(sys.id), html_escape(sys.gpu.name),
-                     html_escape(sf::gib(sys.gpu.vram_bytes)), compute_capability_string(sys.gpu.compute_capability), html_escape(sys.primary_use), html_escape(sys.status));
+                     html_escape(gib_text(sys.gpu.vram_bytes)), compute_capability_string(sys.gpu.compute_capability), html_escape(sys.primary_use), html_escape(sys.status));
   o += "</table>\n";
 
   o += "<h2>Fit matrix</h2>\n" + fit_matrix(s);
@@ -222,8 +222,8 @@ std::string summary_html(const Summary& s) {
     o += fmt::format("<h2>{} — {}</h2>\n", html_escape(sys.id), html_escape(sf::gpu_line(sys)));
     o += fmt::format("<p>Primary use: {}. Status: {}.", html_escape(sys.primary_use), html_escape(sys.status));
     if (sys.predicted_cells)
-      o += fmt::format(" Predicted cells: budget {} = VRAM {} − CUDA context and handles {} ({}).", html_escape(sf::mib(sys.predicted_budget_bytes)),
-                       html_escape(sf::mib(sys.gpu.vram_bytes)), html_escape(sf::mib(sys.context_bytes)), html_escape(sys.context_source));
+      o += fmt::format(" Predicted cells: budget {} = VRAM {} − CUDA context and handles {} ({}).", html_escape(mib_text(sys.predicted_budget_bytes)),
+                       html_escape(mib_text(sys.gpu.vram_bytes)), html_escape(mib_text(sys.context_bytes)), html_escape(sys.context_source));
     o += fmt::format(" Latency estimates: {}.</p>\n", html_escape(sys.latency_calibration));
     o += "<table>\n<tr><th>model</th><th>precision</th><th>max batch</th><th>VRAM at max batch</th><th>latency batch 1</th>"
          "<th>latency at max batch</th><th>items/s at max batch</th><th>source</th><th>status</th></tr>\n";
@@ -233,7 +233,7 @@ std::string summary_html(const Summary& s) {
       std::string note = c.mark_note.empty() && c.status == "ok" && !c.reason.empty() ? "(" + c.reason + ")" : c.mark_note;
       o += fmt::format("<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>"
                        "<td class=\"n\">{}</td><td>{}</td><td class=\"{}\">{} {}</td></tr>\n",
-                       html_escape(c.model), html_escape(c.precision), html_escape(sf::max_batch_cell(c)), c.vram_at_max_bytes ? html_escape(sf::mib(*c.vram_at_max_bytes)) : "—",
+                       html_escape(c.model), html_escape(c.precision), html_escape(sf::max_batch_cell(c)), c.vram_at_max_bytes ? html_escape(mib_text(*c.vram_at_max_bytes)) : "—",
                        html_escape(sf::latency_cell(c.latency_ms_batch1, c.latency_measured)), html_escape(sf::latency_cell(c.latency_ms_max, c.latency_measured)),
                        t ? fmt::format("{}{:.0f}", c.latency_measured ? "" : "≈ ", *t) : "—", html_escape(sf::source_cell(c)), cls, html_escape(c.mark),
                        html_escape(note));
@@ -246,8 +246,8 @@ std::string summary_html(const Summary& s) {
       for (const auto& p : sys.profiles) {
         o += fmt::format("<li><code>{}</code> — {}, {}{}: {}", html_escape(p.path), html_escape(p.date), html_escape(p.device),
                          p.vram_limit.empty() ? "" : ", emulating " + html_escape(p.vram_limit),
-                         p.cells_used.empty() ? "no cell used" : "used for " + html_escape(sf::join(p.cells_used, ", ")));
-        if (!p.cells_superseded.empty()) o += "; superseded by a newer profile: " + html_escape(sf::join(p.cells_superseded, ", "));
+                         p.cells_used.empty() ? "no cell used" : "used for " + html_escape(join(p.cells_used, ", ")));
+        if (!p.cells_superseded.empty()) o += "; superseded by a newer profile: " + html_escape(join(p.cells_superseded, ", "));
         o += "</li>\n";
       }
       o += "</ul>\n";
@@ -255,8 +255,8 @@ std::string summary_html(const Summary& s) {
       for (const auto& c : sys.cells)
         if (c.check)
           checks += fmt::format("<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"{}\">{}</td></tr>\n",
-                                html_escape(c.model), html_escape(c.precision), html_escape(sf::mib(c.check->budget_bytes)), sf::thousands(c.check->planner_max_batch),
-                                sf::thousands(c.check->gpu_max_batch), c.check->agrees ? "m-ok" : "m-bad", c.check->agrees ? "yes" : "no");
+                                html_escape(c.model), html_escape(c.precision), html_escape(mib_text(c.check->budget_bytes)), thousands(c.check->planner_max_batch),
+                                thousands(c.check->gpu_max_batch), c.check->agrees ? "m-ok" : "m-bad", c.check->agrees ? "yes" : "no");
       if (!checks.empty())
         o += "<p class=\"small\">Planner against GPU for the profile's budget:</p>\n<table>\n<tr><th>model</th><th>precision</th><th>budget</th>"
              "<th>planner max batch</th><th>GPU max batch</th><th>agree</th></tr>\n" +
@@ -285,9 +285,9 @@ std::string summary_html(const Summary& s) {
         o += fmt::format("<tr class=\"llm\"><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>"
                          "<td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>"
                          "<td>{}</td><td class=\"{}\">{} {}</td></tr>\n",
-                         html_escape(sys.id), html_escape(c.model), html_escape(c.precision), planned ? html_escape(sf::gib(c.weights_bytes)) : "—",
-                         planned ? fmt::format("{:.1f} KiB", static_cast<double>(c.kv_bytes_per_token) / 1024.0) : "—",
-                         html_escape(sf::max_context_cell(c)), c.vram_at_context_bytes ? html_escape(sf::mib(*c.vram_at_context_bytes)) : "—",
+                         html_escape(sys.id), html_escape(c.model), html_escape(c.precision), planned ? html_escape(gib_text(c.weights_bytes)) : "—",
+                         planned ? kib_text(c.kv_bytes_per_token) : "—",
+                         html_escape(sf::max_context_cell(c)), c.vram_at_context_bytes ? html_escape(mib_text(*c.vram_at_context_bytes)) : "—",
                          sf::rate_cell(c.prefill_tokens_per_s), sf::rate_cell(c.decode_tokens_per_s),
                          sf::rate_cell(c.decode_tokens_per_s_max_context), html_escape(sf::source_cell(c)), cls, html_escape(c.mark), html_escape(c.mark_note));
       }

@@ -20,7 +20,7 @@ template <class Cell, class Notes> void set_mark(Cell& c, Notes&& notes_if_ok) {
   }
   const std::vector<std::string> notes = notes_if_ok();
   c.mark = notes.empty() ? "✅" : "⚠️";
-  c.mark_note = summary_format::join(notes, "; ");
+  c.mark_note = join(notes, "; ");
 }
 
 // A vision cell that runs at some batch.

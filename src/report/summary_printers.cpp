@@ -120,7 +120,7 @@ std::string summary_markdown(const Summary& s) {
   o += "## Systems\n\n";
   std::vector<std::vector<std::string>> rows;
   for (const auto& sys : s.systems)
-    rows.push_back({sys.id, sys.gpu.name, sf::gib(sys.gpu.vram_bytes) + (sys.vram_overridden ? " (set in the systems file)" : ""),
+    rows.push_back({sys.id, sys.gpu.name, gib_text(sys.gpu.vram_bytes) + (sys.vram_overridden ? " (set in the systems file)" : ""),
                     compute_capability_string(sys.gpu.compute_capability), sys.primary_use, sys.status});
   o += markdown_table({"system", "GPU", "VRAM", "compute capability", "primary use", "status"}, rows);
 
@@ -130,7 +130,7 @@ std::string summary_markdown(const Summary& s) {
                    "handles (measured by the profile; for predicted cells the default stated under each system). Max batch is searched "
                    "up to {}; \"≥\" means that ceiling was reached. Latency is the median per batch; \"≈\" marks an estimate for that "
                    "card (roofline over its spec-sheet rates, divided by an efficiency measured on a profiled GPU or 0.5).\n",
-                   sf::mib(s.workspace_bytes), sf::thousands(s.ceiling));
+                   mib_text(s.workspace_bytes), thousands(s.ceiling));
 
   for (const auto& sys : s.systems) {
     // Running text from the systems file and profiles goes through md_text (core/text_escape.h); tables
@@ -138,12 +138,12 @@ std::string summary_markdown(const Summary& s) {
     o += fmt::format("\n## {} — {}\n\n", md_text(sys.id), md_text(sf::gpu_line(sys)));
     o += fmt::format("Primary use: {}. Status: {}.\n", md_text(sys.primary_use), md_text(sys.status));
     if (sys.predicted_cells)
-      o += fmt::format("Predicted cells: budget {} = VRAM {} − CUDA context and handles {} ({}).\n", sf::mib(sys.predicted_budget_bytes),
-                       sf::mib(sys.gpu.vram_bytes), sf::mib(sys.context_bytes), md_text(sys.context_source));
+      o += fmt::format("Predicted cells: budget {} = VRAM {} − CUDA context and handles {} ({}).\n", mib_text(sys.predicted_budget_bytes),
+                       mib_text(sys.gpu.vram_bytes), mib_text(sys.context_bytes), md_text(sys.context_source));
     o += fmt::format("Latency estimates: {}.\n\n", md_text(sys.latency_calibration));
     rows.clear();
     for (const auto& c : sys.cells)
-      rows.push_back({c.model, c.precision, sf::max_batch_cell(c), c.vram_at_max_bytes ? sf::mib(*c.vram_at_max_bytes) : "—",
+      rows.push_back({c.model, c.precision, sf::max_batch_cell(c), c.vram_at_max_bytes ? mib_text(*c.vram_at_max_bytes) : "—",
                       sf::latency_cell(c.latency_ms_batch1, c.latency_measured), sf::latency_cell(c.latency_ms_max, c.latency_measured),
                       sf::throughput(c) ? fmt::format("{}{:.0f}", c.latency_measured ? "" : "≈ ", *sf::throughput(c)) : "—",
                       sf::source_cell(c), note_cell(c)});
@@ -158,14 +158,14 @@ std::string summary_markdown(const Summary& s) {
       for (const auto& p : sys.profiles) {
         o += fmt::format("- {} — {}, {}{}: {}\n", md_code(p.path), md_text(p.date), md_text(p.device),
                          p.vram_limit.empty() ? "" : ", emulating " + md_text(p.vram_limit),
-                         p.cells_used.empty() ? "no cell used" : "used for " + md_text(sf::join(p.cells_used, ", ")));
-        if (!p.cells_superseded.empty()) o += "  - superseded by a newer profile: " + md_text(sf::join(p.cells_superseded, ", ")) + "\n";
+                         p.cells_used.empty() ? "no cell used" : "used for " + md_text(join(p.cells_used, ", ")));
+        if (!p.cells_superseded.empty()) o += "  - superseded by a newer profile: " + md_text(join(p.cells_superseded, ", ")) + "\n";
       }
       std::vector<std::vector<std::string>> checks;
       for (const auto& c : sys.cells)
         if (c.check)
-          checks.push_back({c.model, c.precision, sf::mib(c.check->budget_bytes), sf::thousands(c.check->planner_max_batch),
-                            sf::thousands(c.check->gpu_max_batch), c.check->agrees ? "yes" : "**no**"});
+          checks.push_back({c.model, c.precision, mib_text(c.check->budget_bytes), thousands(c.check->planner_max_batch),
+                            thousands(c.check->gpu_max_batch), c.check->agrees ? "yes" : "**no**"});
       if (!checks.empty()) {
         o += "\nPlanner against GPU for the profile's budget (the predicted max batch must equal the one the GPU confirmed):\n\n";
         o += markdown_table({"model", "precision", "budget", "planner max batch", "GPU max batch", "agree"}, checks);
@@ -190,9 +190,9 @@ std::string summary_markdown(const Summary& s) {
     for (const auto& sys : s.systems)
       for (const auto& c : sys.llm_cells) {
         const bool planned = c.weights_bytes > 0;
-        rows.push_back({sys.id, c.model, c.precision, planned ? sf::gib(c.weights_bytes) : "—",
-                        planned ? fmt::format("{:.1f} KiB", static_cast<double>(c.kv_bytes_per_token) / 1024.0) : "—",
-                        sf::max_context_cell(c), c.vram_at_context_bytes ? sf::mib(*c.vram_at_context_bytes) : "—",
+        rows.push_back({sys.id, c.model, c.precision, planned ? gib_text(c.weights_bytes) : "—",
+                        planned ? kib_text(c.kv_bytes_per_token) : "—",
+                        sf::max_context_cell(c), c.vram_at_context_bytes ? mib_text(*c.vram_at_context_bytes) : "—",
                         sf::rate_cell(c.prefill_tokens_per_s), sf::rate_cell(c.decode_tokens_per_s),
                         sf::rate_cell(c.decode_tokens_per_s_max_context), sf::source_cell(c),
                         c.mark_note.empty() ? c.mark : c.mark + " " + c.mark_note});
