@@ -1,4 +1,4 @@
-// `vramfit devices [--json]` — every GPU here: name, compute capability, SMs, VRAM total and free,
+// `vramfit devices [-o md|json|csv]` (--json = -o json) — every GPU here: name, compute capability, SMs, VRAM total and free,
 // clocks (now and maximum, and why they are held down), driver, CUDA runtime, cuDNN and cuBLASLt
 // versions (which cuDNN file was loaded), and the CUDA context and library-handle overhead measured
 // on each card. The CUDA runtime answers what it can; NVML (loaded at run time, backend/cuda/nvml.h)
@@ -11,8 +11,10 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/flags.h"
 #include "core/bytes.h"
 #include "core/error.h"
+#include "report/devices_report.h"
 
 #ifdef VRAMFIT_HAVE_CUDA
 #include "backend/cuda/device.h"
@@ -24,11 +26,12 @@
 namespace vramfit::cli {
 
 Runner register_devices(CLI::App& app) {
-  auto json = std::make_shared<bool>(false);
   auto* sub = app.add_subcommand("devices", "GPUs here: name, compute capability, SMs, VRAM total/free, clocks, driver, CUDA runtime, "
                                             "cuDNN and cuBLASLt versions, and the context/handle overhead measured on each card");
-  sub->add_flag("--json", *json, "Print JSON (schema_version 1) instead of text");
-  return [json]() -> int {
+  // JSON: schema_version 1; Markdown and CSV: report/devices_report.h.
+  const auto format = add_format_option(*sub, /*json_alias=*/true);
+  return [format]() -> int {
+    [[maybe_unused]] const OutputFormat f = format();  // checked before anything else, with or without CUDA
 #ifndef VRAMFIT_HAVE_CUDA
     throw InvalidInput("this vramfit was built without the CUDA backend (VRAMFIT_CUDA=OFF): no devices to list");
 #else
@@ -61,27 +64,9 @@ Runner register_devices(CLI::App& app) {
       if (auto t = nvml.temperature_c(info.pci_bus_id)) dj["temperature_c"] = *t;
       j["devices"].push_back(std::move(dj));
     }
-    if (*json) {
-      std::printf("%s\n", j.dump(2).c_str());
-      return 0;
-    }
-    std::printf("%s\n%s\n%s\n", cuda::cudnn_version_string(lv).c_str(), cuda::cublaslt_version_string(lv).c_str(),
-                cuda::cuda_version_string(lv).c_str());
-    std::printf("cuDNN loaded from %s\n", lv.cudnn_path.c_str());
-    if (nvml.available()) std::printf("NVIDIA driver %s (NVML)\n", nvml.driver_version().c_str());
-    else std::printf("NVML: %s — clocks now, temperature and the driver string are not shown\n", nvml.why_unavailable().c_str());
-    for (const auto& d : j["devices"]) {
-      std::printf("GPU %d: %s; free %s; context %s + cuDNN/cuBLASLt handles %s\n", d["ordinal"].get<int>(), d["summary"].get<std::string>().c_str(),
-                  format_bytes(d["free_bytes"].get<std::uint64_t>()).c_str(), format_bytes(d["context_bytes"].get<std::uint64_t>()).c_str(),
-                  format_bytes(d["handles_bytes"].get<std::uint64_t>()).c_str());
-      if (d.contains("clocks")) {
-        const auto& c = d["clocks"];
-        std::printf("       clocks: SM %u of %u MHz, memory %u of %u MHz; held down by: %s%s\n", c["sm_mhz"].get<unsigned>(),
-                    c["max_sm_mhz"].get<unsigned>(), c["mem_mhz"].get<unsigned>(), c["max_mem_mhz"].get<unsigned>(),
-                    c["event_reasons_text"].get<std::string>().c_str(),
-                    d.contains("temperature_c") ? fmt::format("; {} °C", d["temperature_c"].get<unsigned>()).c_str() : "");
-      }
-    }
+    if (f == OutputFormat::json) std::printf("%s\n", j.dump(2).c_str());
+    else if (f == OutputFormat::csv) std::printf("%s", devices_csv(j).c_str());
+    else std::printf("%s", devices_markdown(j).c_str());
     return 0;
 #endif
   };

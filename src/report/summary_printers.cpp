@@ -313,21 +313,10 @@ const std::vector<std::string>& summary_csv_columns() {
 }
 
 std::string summary_csv(const Summary& s) {
-  std::string o;
-  for (std::size_t i = 0; i < summary_csv_columns().size(); ++i) {
-    if (i) o += ',';
-    o += summary_csv_columns()[i];
-  }
-  o += "\n";
+  std::string o = csv_row(summary_csv_columns());
   auto num = [](const std::optional<double>& v) { return v ? fmt::format("{:.6g}", *v) : std::string(); };
   auto bytes = [](const std::optional<std::uint64_t>& v) { return v ? std::to_string(*v) : std::string(); };
-  auto line = [&](const std::vector<std::string>& f) {
-    for (std::size_t i = 0; i < f.size(); ++i) {
-      if (i) o += ',';
-      o += csv_field(f[i]);
-    }
-    o += "\n";
-  };
+  auto line = [&](const std::vector<std::string>& f) { o += csv_row(f); };
   for (const auto& sys : s.systems)
     for (const auto& c : sys.cells) {
       const std::vector<std::string> f{sys.id,
