@@ -20,7 +20,7 @@ std::string source_cell(const SummaryCell& c) {
 }
 
 std::string max_batch_cell(const SummaryCell& c) {
-  if (c.status != "ok") return c.status == "does not fit" ? "0" : "—";
+  if (c.status != Outcome::ok) return c.status == Outcome::oom ? "0" : "—";
   return (c.capped ? "≥ " : "") + thousands(c.max_batch);
 }
 
@@ -41,7 +41,7 @@ std::string source_cell(const LlmSummaryCell& c) {
 }
 
 std::string max_context_cell(const LlmSummaryCell& c) {
-  if (c.status != "ok") return c.status == "does not fit" ? "0" : "—";
+  if (c.status != Outcome::ok) return c.status == Outcome::oom ? "0" : "—";
   std::string s = thousands(c.max_context);
   if (c.max_context_is_model_limit) s += " (model max)";
   if (c.source == CellSource::predicted) s += " (planned)";

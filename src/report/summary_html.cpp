@@ -48,12 +48,16 @@ const char* dash(std::size_t i) { return kDashes[i % (sizeof(kDashes) / sizeof(k
 struct MarkStyle {
   const char* fill;
   const char* label;
+  const char* css;  // the table cell's class
 };
-MarkStyle mark_style(const std::string& mark) {
-  if (mark == "✅") return {"#7bc67e", "fits"};
-  if (mark == "⚠️") return {"#ffc857", "constrained"};
-  if (mark == "❌") return {"#e66060", "does not run"};
-  return {"#c8c8c8", "n/a"};
+MarkStyle mark_style(Mark mark) {
+  switch (mark) {
+    case Mark::fits: return {"#7bc67e", "fits", "m-ok"};
+    case Mark::constrained: return {"#ffc857", "constrained", "m-warn"};
+    case Mark::fails: return {"#e66060", "does not run", "m-bad"};
+    case Mark::not_applicable: break;
+  }
+  return {"#c8c8c8", "n/a", "m-na"};
 }
 
 std::string nice(double v) {
@@ -158,10 +162,12 @@ std::string fit_matrix(const Summary& s) {
       for (std::size_t j = 0; j < s.systems.size(); ++j) {
         const SummaryCell* c = s.systems[j].find(model, prec);
         const double x = label_w + cell_w * static_cast<double>(j);
-        const MarkStyle st = mark_style(c ? c->mark : "n/a");
+        const MarkStyle st = mark_style(c ? c->mark : Mark::not_applicable);
         std::string text = "—", tip = "no cell";
         if (c) {
-          text = c->status == "ok" ? "batch " + sf::max_batch_cell(*c) : c->mark == "n/a" ? "n/a" : c->status;
+          text = c->status == Outcome::ok                ? "batch " + sf::max_batch_cell(*c)
+                 : c->mark == Mark::not_applicable ? std::string(to_string(c->mark))
+                                                   : status_text(*c);
           text += c->source == CellSource::predicted ? " (pred.)" : c->source == CellSource::emulated ? " (emul.)" : " (prof.)";
           tip = fmt::format("{} {} on {}: {} — {}{}", model, prec, s.systems[j].id, st.label, to_string(c->source),
                             c->mark_note.empty() ? "" : "; " + c->mark_note);
@@ -175,7 +181,7 @@ std::string fit_matrix(const Summary& s) {
     }
   double lx = 6;
   const double ly = top + cell_h * static_cast<double>(rows) + 16;
-  for (const char* m : {"✅", "⚠️", "❌", "n/a"}) {
+  for (Mark m : {Mark::fits, Mark::constrained, Mark::fails, Mark::not_applicable}) {
     const MarkStyle st = mark_style(m);
     o += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"14\" height=\"14\" fill=\"{}\"/><text x=\"{}\" y=\"{}\" font-size=\"12\">{}</text>\n", lx, ly,
                      st.fill, lx + 19, ly + 12, st.label);
@@ -210,7 +216,7 @@ std::string summary_html(const Summary& s) {
 
   o += "<h2>Fit matrix</h2>\n" + fit_matrix(s);
   o += "<ul class=\"small\">\n";
-  for (const auto& [mark, rule] : mark_rules(s.min_batch)) o += fmt::format("<li>{} {}</li>\n", html_escape(mark), html_escape(rule));
+  for (const auto& [mark, rule] : mark_rules(s.min_batch)) o += fmt::format("<li>{} {}</li>\n", html_escape(to_string(mark)), html_escape(rule));
   o += "</ul>\n";
 
   o += "<h2>VRAM against batch</h2>\n<p class=\"small\">Process total (weights + activation arena + workspace + CUDA context and "
@@ -228,14 +234,14 @@ std::string summary_html(const Summary& s) {
     o += "<table>\n<tr><th>model</th><th>precision</th><th>max batch</th><th>VRAM at max batch</th><th>latency batch 1</th>"
          "<th>latency at max batch</th><th>items/s at max batch</th><th>source</th><th>status</th></tr>\n";
     for (const auto& c : sys.cells) {
-      const char* cls = c.mark == "✅" ? "m-ok" : c.mark == "⚠️" ? "m-warn" : c.mark == "❌" ? "m-bad" : "m-na";
+      const char* cls = mark_style(c.mark).css;
       const auto t = sf::throughput(c);
-      std::string note = c.mark_note.empty() && c.status == "ok" && !c.reason.empty() ? "(" + c.reason + ")" : c.mark_note;
+      std::string note = c.mark_note.empty() && c.status == Outcome::ok && !c.reason.empty() ? "(" + c.reason + ")" : c.mark_note;
       o += fmt::format("<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>"
                        "<td class=\"n\">{}</td><td>{}</td><td class=\"{}\">{} {}</td></tr>\n",
                        html_escape(c.model), html_escape(c.precision), html_escape(sf::max_batch_cell(c)), c.vram_at_max_bytes ? html_escape(mib_text(*c.vram_at_max_bytes)) : "—",
                        html_escape(sf::latency_cell(c.latency_ms_batch1, c.latency_measured)), html_escape(sf::latency_cell(c.latency_ms_max, c.latency_measured)),
-                       t ? fmt::format("{}{:.0f}", c.latency_measured ? "" : "≈ ", *t) : "—", html_escape(sf::source_cell(c)), cls, html_escape(c.mark),
+                       t ? fmt::format("{}{:.0f}", c.latency_measured ? "" : "≈ ", *t) : "—", html_escape(sf::source_cell(c)), cls, html_escape(to_string(c.mark)),
                        html_escape(note));
     }
     o += "</table>\n";
@@ -280,7 +286,7 @@ std::string summary_html(const Summary& s) {
          "<th>prefill tokens/s</th><th>decode tokens/s</th><th>decode tokens/s at max context</th><th>source</th><th>status</th></tr>\n";
     for (const auto& sys : s.systems)
       for (const auto& c : sys.llm_cells) {
-        const char* cls = c.mark == "✅" ? "m-ok" : c.mark == "⚠️" ? "m-warn" : c.mark == "❌" ? "m-bad" : "m-na";
+        const char* cls = mark_style(c.mark).css;
         const bool planned = c.weights_bytes > 0;
         o += fmt::format("<tr class=\"llm\"><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>"
                          "<td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>"
@@ -289,7 +295,7 @@ std::string summary_html(const Summary& s) {
                          planned ? kib_text(c.kv_bytes_per_token) : "—",
                          html_escape(sf::max_context_cell(c)), c.vram_at_context_bytes ? html_escape(mib_text(*c.vram_at_context_bytes)) : "—",
                          sf::rate_cell(c.prefill_tokens_per_s), sf::rate_cell(c.decode_tokens_per_s),
-                         sf::rate_cell(c.decode_tokens_per_s_max_context), html_escape(sf::source_cell(c)), cls, html_escape(c.mark), html_escape(c.mark_note));
+                         sf::rate_cell(c.decode_tokens_per_s_max_context), html_escape(sf::source_cell(c)), cls, html_escape(to_string(c.mark)), html_escape(c.mark_note));
       }
     o += "</table>\n";
   }

@@ -16,9 +16,9 @@ namespace sf = summary_format;
 namespace {
 
 std::string note_cell(const SummaryCell& c) {
-  std::string s = c.mark;
+  std::string s(to_string(c.mark));
   if (!c.mark_note.empty()) s += " " + c.mark_note;
-  else if (c.status == "ok" && !c.reason.empty()) s += " (" + c.reason + ")";
+  else if (c.status == Outcome::ok && !c.reason.empty()) s += " (" + c.reason + ")";
   return s;  // a table cell: markdown_table escapes it
 }
 
@@ -39,7 +39,7 @@ template <class Cell> void put_cell_identity(nlohmann::json& j, const Cell& c) {
   j["source"] = to_string(c.source);
   j["profile"] = opt_str(c.profile_path);
   j["date"] = opt_str(c.date);
-  j["status"] = c.status;
+  j["status"] = status_text(c);
   j["reason"] = c.reason;
 }
 
@@ -58,7 +58,7 @@ nlohmann::json to_json(const SummaryCell& c) {
   j["items_per_s_max_batch"] = opt(sf::throughput(c));
   j["relative_l2"] = opt(c.relative_l2);
   j["top1_agreement"] = opt(c.top1_agreement);
-  j["mark"] = c.mark;
+  j["mark"] = to_string(c.mark);
   j["mark_note"] = c.mark_note;
   j["prediction_check"] = c.check ? to_json(*c.check) : nlohmann::json(nullptr);
   j["vram_curve"] = nlohmann::json::array();
@@ -81,7 +81,7 @@ nlohmann::json to_json(const LlmSummaryCell& c, const std::string& system_id) {
   j["decode_tokens_per_s"] = opt(c.decode_tokens_per_s);
   j["decode_tokens_per_s_max_context"] = opt(c.decode_tokens_per_s_max_context);
   j["speed_source"] = c.speed_source;
-  j["mark"] = c.mark;
+  j["mark"] = to_string(c.mark);
   j["mark_note"] = c.mark_note;
   return j;
 }
@@ -125,7 +125,7 @@ std::string summary_markdown(const Summary& s) {
   o += markdown_table({"system", "GPU", "VRAM", "compute capability", "primary use", "status"}, rows);
 
   o += "\n## How to read the tables\n\n";
-  for (const auto& [mark, rule] : mark_rules(s.min_batch)) o += fmt::format("- {} {}\n", mark, rule);
+  for (const auto& [mark, rule] : mark_rules(s.min_batch)) o += fmt::format("- {} {}\n", to_string(mark), rule);
   o += fmt::format("\nVRAM is what the process holds: weights + activation arena + workspace ({}) + the CUDA context and library "
                    "handles (measured by the profile; for predicted cells the default stated under each system). Max batch is searched "
                    "up to {}; \"≥\" means that ceiling was reached. Latency is the median per batch; \"≈\" marks an estimate for that "
@@ -195,7 +195,7 @@ std::string summary_markdown(const Summary& s) {
                         sf::max_context_cell(c), c.vram_at_context_bytes ? mib_text(*c.vram_at_context_bytes) : "—",
                         sf::rate_cell(c.prefill_tokens_per_s), sf::rate_cell(c.decode_tokens_per_s),
                         sf::rate_cell(c.decode_tokens_per_s_max_context), sf::source_cell(c),
-                        c.mark_note.empty() ? c.mark : c.mark + " " + c.mark_note});
+                        c.mark_note.empty() ? std::string(to_string(c.mark)) : fmt::format("{} {}", to_string(c.mark), c.mark_note)});
       }
     o += markdown_table({"system", "model", "precision", "weights", "KV cache per token", "max context (batch 1)", "VRAM at context 512",
                          "prefill tokens/s", "decode tokens/s", "decode tokens/s at max context", "source", "status"},
@@ -246,7 +246,7 @@ nlohmann::json to_json(const Summary& s) {
   j["ceiling"] = s.ceiling;
   j["workspace_bytes"] = s.workspace_bytes;
   j["mark_rules"] = nlohmann::json::array();
-  for (const auto& [mark, rule] : mark_rules(s.min_batch)) j["mark_rules"].push_back({{"mark", mark}, {"rule", rule}});
+  for (const auto& [mark, rule] : mark_rules(s.min_batch)) j["mark_rules"].push_back({{"mark", to_string(mark)}, {"rule", rule}});
   j["systems"] = nlohmann::json::array();
   for (const auto& sys : s.systems) {
     nlohmann::json js;
@@ -328,7 +328,7 @@ std::string summary_csv(const Summary& s) {
                                        to_string(c.source),
                                        c.profile_path,
                                        c.date,
-                                       c.status,
+                                       status_text(c),
                                        std::to_string(c.max_batch),
                                        c.capped ? "true" : "false",
                                        bytes(c.vram_at_max_bytes),
@@ -339,7 +339,7 @@ std::string summary_csv(const Summary& s) {
                                        num(sf::throughput(c)),
                                        num(c.relative_l2),
                                        num(c.top1_agreement),
-                                       c.mark,
+                                       std::string(to_string(c.mark)),
                                        c.mark_note.empty() ? c.reason : c.mark_note,
                                        c.check ? std::to_string(c.check->planner_max_batch) : "",
                                        c.check ? (c.check->agrees ? "true" : "false") : "",
@@ -359,14 +359,14 @@ std::string summary_csv(const Summary& s) {
                                        to_string(c.source),
                                        c.profile_path,
                                        c.date,
-                                       c.status,
+                                       status_text(c),
                                        "", "", "", "", "", "", "", "", "", "",
-                                       c.mark,
+                                       std::string(to_string(c.mark)),
                                        c.mark_note.empty() ? c.reason : c.mark_note,
                                        "", "",
                                        "llm",
                                        std::to_string(c.context),
-                                       c.status == "ok" || c.status == "does not fit" ? std::to_string(c.max_context) : "",
+                                       c.status == Outcome::ok || c.status == Outcome::oom ? std::to_string(c.max_context) : "",
                                        planned ? std::to_string(c.weights_bytes) : "",
                                        planned ? std::to_string(c.kv_bytes_per_token) : "",
                                        bytes(c.vram_at_context_bytes),
