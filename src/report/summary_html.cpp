@@ -191,6 +191,63 @@ std::string fit_matrix(const Summary& s) {
   return o;
 }
 
+// One system: its table, where the numbers come from, the planner checks, warnings, recommendations.
+std::string system_html(const SystemSummary& sys) {
+  std::string o;
+  o += fmt::format("<h2>{} — {}</h2>\n", html_escape(sys.id), html_escape(sf::gpu_line(sys)));
+  o += fmt::format("<p>Primary use: {}. Status: {}.", html_escape(sys.primary_use), html_escape(sys.status));
+  if (sys.predicted_cells)
+    o += fmt::format(" Predicted cells: budget {} = VRAM {} − CUDA context and handles {} ({}).", html_escape(mib_text(sys.predicted_budget_bytes)),
+                     html_escape(mib_text(sys.gpu.vram_bytes)), html_escape(mib_text(sys.context_bytes)), html_escape(sys.context_source));
+  o += fmt::format(" Latency estimates: {}.</p>\n", html_escape(sys.latency_calibration));
+  o += "<table>\n<tr><th>model</th><th>precision</th><th>max batch</th><th>VRAM at max batch</th><th>latency batch 1</th>"
+       "<th>latency at max batch</th><th>items/s at max batch</th><th>source</th><th>status</th></tr>\n";
+  for (const auto& c : sys.cells) {
+    const char* cls = mark_style(c.mark).css;
+    const auto t = sf::throughput(c);
+    std::string note = c.mark_note.empty() && c.status == Outcome::ok && !c.reason.empty() ? "(" + c.reason + ")" : c.mark_note;
+    o += fmt::format("<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>"
+                     "<td class=\"n\">{}</td><td>{}</td><td class=\"{}\">{} {}</td></tr>\n",
+                     html_escape(c.model), html_escape(c.precision), html_escape(sf::max_batch_cell(c)), c.vram_at_max_bytes ? html_escape(mib_text(*c.vram_at_max_bytes)) : "—",
+                     html_escape(sf::latency_cell(c.latency_ms_batch1, c.latency_measured)), html_escape(sf::latency_cell(c.latency_ms_max, c.latency_measured)),
+                     t ? fmt::format("{}{:.0f}", c.latency_measured ? "" : "≈ ", *t) : "—", html_escape(sf::source_cell(c)), cls, html_escape(to_string(c.mark)),
+                     html_escape(note));
+  }
+  o += "</table>\n";
+  if (sys.profiles.empty()) {
+    o += "<p class=\"small\">Numbers from the planner only (no profile of this system).</p>\n";
+  } else {
+    o += "<p class=\"small\">Numbers from:</p>\n<ul class=\"small\">\n";
+    for (const auto& p : sys.profiles) {
+      o += fmt::format("<li><code>{}</code> — {}, {}{}: {}", html_escape(p.path), html_escape(p.date), html_escape(p.device),
+                       p.vram_limit.empty() ? "" : ", emulating " + html_escape(p.vram_limit),
+                       p.cells_used.empty() ? "no cell used" : "used for " + html_escape(join(p.cells_used, ", ")));
+      if (!p.cells_superseded.empty()) o += "; superseded by a newer profile: " + html_escape(join(p.cells_superseded, ", "));
+      o += "</li>\n";
+    }
+    o += "</ul>\n";
+    std::string checks;
+    for (const auto& c : sys.cells)
+      if (c.check)
+        checks += fmt::format("<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"{}\">{}</td></tr>\n",
+                              html_escape(c.model), html_escape(c.precision), html_escape(mib_text(c.check->budget_bytes)), thousands(c.check->planner_max_batch),
+                              thousands(c.check->gpu_max_batch), c.check->agrees ? "m-ok" : "m-bad", c.check->agrees ? "yes" : "no");
+    if (!checks.empty())
+      o += "<p class=\"small\">Planner against GPU for the profile's budget:</p>\n<table>\n<tr><th>model</th><th>precision</th><th>budget</th>"
+           "<th>planner max batch</th><th>GPU max batch</th><th>agree</th></tr>\n" +
+           checks + "</table>\n";
+  }
+  if (!sys.warnings.empty()) {
+    o += "<p>Warnings:</p>\n<ul>\n";
+    for (const auto& w : sys.warnings) o += "<li>" + html_escape(w) + "</li>\n";
+    o += "</ul>\n";
+  }
+  o += "<h3>Recommendations</h3>\n<ul>\n";
+  for (const auto& r : sys.recommendations) o += "<li>" + inline_md(r) + "</li>\n";
+  o += "</ul>\n";
+  return o;
+}
+
 }  // namespace
 
 std::string summary_html(const Summary& s) {
@@ -224,59 +281,7 @@ std::string summary_html(const Summary& s) {
        "ends at the system's max batch.</p>\n";
   for (const auto& model : s.models) o += vram_chart(s, model);
 
-  for (const auto& sys : s.systems) {
-    o += fmt::format("<h2>{} — {}</h2>\n", html_escape(sys.id), html_escape(sf::gpu_line(sys)));
-    o += fmt::format("<p>Primary use: {}. Status: {}.", html_escape(sys.primary_use), html_escape(sys.status));
-    if (sys.predicted_cells)
-      o += fmt::format(" Predicted cells: budget {} = VRAM {} − CUDA context and handles {} ({}).", html_escape(mib_text(sys.predicted_budget_bytes)),
-                       html_escape(mib_text(sys.gpu.vram_bytes)), html_escape(mib_text(sys.context_bytes)), html_escape(sys.context_source));
-    o += fmt::format(" Latency estimates: {}.</p>\n", html_escape(sys.latency_calibration));
-    o += "<table>\n<tr><th>model</th><th>precision</th><th>max batch</th><th>VRAM at max batch</th><th>latency batch 1</th>"
-         "<th>latency at max batch</th><th>items/s at max batch</th><th>source</th><th>status</th></tr>\n";
-    for (const auto& c : sys.cells) {
-      const char* cls = mark_style(c.mark).css;
-      const auto t = sf::throughput(c);
-      std::string note = c.mark_note.empty() && c.status == Outcome::ok && !c.reason.empty() ? "(" + c.reason + ")" : c.mark_note;
-      o += fmt::format("<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>"
-                       "<td class=\"n\">{}</td><td>{}</td><td class=\"{}\">{} {}</td></tr>\n",
-                       html_escape(c.model), html_escape(c.precision), html_escape(sf::max_batch_cell(c)), c.vram_at_max_bytes ? html_escape(mib_text(*c.vram_at_max_bytes)) : "—",
-                       html_escape(sf::latency_cell(c.latency_ms_batch1, c.latency_measured)), html_escape(sf::latency_cell(c.latency_ms_max, c.latency_measured)),
-                       t ? fmt::format("{}{:.0f}", c.latency_measured ? "" : "≈ ", *t) : "—", html_escape(sf::source_cell(c)), cls, html_escape(to_string(c.mark)),
-                       html_escape(note));
-    }
-    o += "</table>\n";
-    if (sys.profiles.empty()) {
-      o += "<p class=\"small\">Numbers from the planner only (no profile of this system).</p>\n";
-    } else {
-      o += "<p class=\"small\">Numbers from:</p>\n<ul class=\"small\">\n";
-      for (const auto& p : sys.profiles) {
-        o += fmt::format("<li><code>{}</code> — {}, {}{}: {}", html_escape(p.path), html_escape(p.date), html_escape(p.device),
-                         p.vram_limit.empty() ? "" : ", emulating " + html_escape(p.vram_limit),
-                         p.cells_used.empty() ? "no cell used" : "used for " + html_escape(join(p.cells_used, ", ")));
-        if (!p.cells_superseded.empty()) o += "; superseded by a newer profile: " + html_escape(join(p.cells_superseded, ", "));
-        o += "</li>\n";
-      }
-      o += "</ul>\n";
-      std::string checks;
-      for (const auto& c : sys.cells)
-        if (c.check)
-          checks += fmt::format("<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"{}\">{}</td></tr>\n",
-                                html_escape(c.model), html_escape(c.precision), html_escape(mib_text(c.check->budget_bytes)), thousands(c.check->planner_max_batch),
-                                thousands(c.check->gpu_max_batch), c.check->agrees ? "m-ok" : "m-bad", c.check->agrees ? "yes" : "no");
-      if (!checks.empty())
-        o += "<p class=\"small\">Planner against GPU for the profile's budget:</p>\n<table>\n<tr><th>model</th><th>precision</th><th>budget</th>"
-             "<th>planner max batch</th><th>GPU max batch</th><th>agree</th></tr>\n" +
-             checks + "</table>\n";
-    }
-    if (!sys.warnings.empty()) {
-      o += "<p>Warnings:</p>\n<ul>\n";
-      for (const auto& w : sys.warnings) o += "<li>" + html_escape(w) + "</li>\n";
-      o += "</ul>\n";
-    }
-    o += "<h3>Recommendations</h3>\n<ul>\n";
-    for (const auto& r : sys.recommendations) o += "<li>" + inline_md(r) + "</li>\n";
-    o += "</ul>\n";
-  }
+  for (const auto& sys : s.systems) o += system_html(sys);
 
   if (!s.llm_models.empty()) {
     o += "<h2>LLM: decoder models at batch 1</h2>\n<p class=\"small\">The largest context at batch 1 (✓: it ran on the GPU and one "

@@ -108,6 +108,56 @@ std::string shell_block(const std::vector<std::string>& commands) {
   return o + (fence ? "```\n" : "</code></pre>\n");
 }
 
+// One system: its table, where the numbers come from, the planner checks, warnings, recommendations.
+std::string system_markdown(const SystemSummary& sys) {
+  std::string o;
+  // Running text from the systems file and profiles goes through md_text (core/text_escape.h); tables
+  // escape their cells in markdown_table.
+  o += fmt::format("\n## {} — {}\n\n", md_text(sys.id), md_text(sf::gpu_line(sys)));
+  o += fmt::format("Primary use: {}. Status: {}.\n", md_text(sys.primary_use), md_text(sys.status));
+  if (sys.predicted_cells)
+    o += fmt::format("Predicted cells: budget {} = VRAM {} − CUDA context and handles {} ({}).\n", mib_text(sys.predicted_budget_bytes),
+                     mib_text(sys.gpu.vram_bytes), mib_text(sys.context_bytes), md_text(sys.context_source));
+  o += fmt::format("Latency estimates: {}.\n\n", md_text(sys.latency_calibration));
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& c : sys.cells)
+    rows.push_back({c.model, c.precision, sf::max_batch_cell(c), c.vram_at_max_bytes ? mib_text(*c.vram_at_max_bytes) : "—",
+                    sf::latency_cell(c.latency_ms_batch1, c.latency_measured), sf::latency_cell(c.latency_ms_max, c.latency_measured),
+                    sf::throughput(c) ? fmt::format("{}{:.0f}", c.latency_measured ? "" : "≈ ", *sf::throughput(c)) : "—",
+                    sf::source_cell(c), note_cell(c)});
+  o += markdown_table({"model", "precision", "max batch", "VRAM at max batch", "latency batch 1", "latency at max batch",
+                       "items/s at max batch", "source", "status"},
+                      rows);
+  o += "\nNumbers from: ";
+  if (sys.profiles.empty()) {
+    o += "the planner only (no profile of this system).\n";
+  } else {
+    o += "\n\n";
+    for (const auto& p : sys.profiles) {
+      o += fmt::format("- {} — {}, {}{}: {}\n", md_code(p.path), md_text(p.date), md_text(p.device),
+                       p.vram_limit.empty() ? "" : ", emulating " + md_text(p.vram_limit),
+                       p.cells_used.empty() ? "no cell used" : "used for " + md_text(join(p.cells_used, ", ")));
+      if (!p.cells_superseded.empty()) o += "  - superseded by a newer profile: " + md_text(join(p.cells_superseded, ", ")) + "\n";
+    }
+    std::vector<std::vector<std::string>> checks;
+    for (const auto& c : sys.cells)
+      if (c.check)
+        checks.push_back({c.model, c.precision, mib_text(c.check->budget_bytes), thousands(c.check->planner_max_batch),
+                          thousands(c.check->gpu_max_batch), c.check->agrees ? "yes" : "**no**"});
+    if (!checks.empty()) {
+      o += "\nPlanner against GPU for the profile's budget (the predicted max batch must equal the one the GPU confirmed):\n\n";
+      o += markdown_table({"model", "precision", "budget", "planner max batch", "GPU max batch", "agree"}, checks);
+    }
+  }
+  if (!sys.warnings.empty()) {
+    o += "\nWarnings:\n\n";
+    for (const auto& w : sys.warnings) o += "- " + md_text(w) + "\n";
+  }
+  o += "\nRecommendations:\n\n";
+  for (const auto& r : sys.recommendations) o += "- " + md_text(r) + "\n";
+  return o;
+}
+
 }  // namespace
 
 std::string summary_markdown(const Summary& s) {
@@ -132,52 +182,7 @@ std::string summary_markdown(const Summary& s) {
                    "card (roofline over its spec-sheet rates, divided by an efficiency measured on a profiled GPU or 0.5).\n",
                    mib_text(s.workspace_bytes), thousands(s.ceiling));
 
-  for (const auto& sys : s.systems) {
-    // Running text from the systems file and profiles goes through md_text (core/text_escape.h); tables
-    // escape their cells in markdown_table.
-    o += fmt::format("\n## {} — {}\n\n", md_text(sys.id), md_text(sf::gpu_line(sys)));
-    o += fmt::format("Primary use: {}. Status: {}.\n", md_text(sys.primary_use), md_text(sys.status));
-    if (sys.predicted_cells)
-      o += fmt::format("Predicted cells: budget {} = VRAM {} − CUDA context and handles {} ({}).\n", mib_text(sys.predicted_budget_bytes),
-                       mib_text(sys.gpu.vram_bytes), mib_text(sys.context_bytes), md_text(sys.context_source));
-    o += fmt::format("Latency estimates: {}.\n\n", md_text(sys.latency_calibration));
-    rows.clear();
-    for (const auto& c : sys.cells)
-      rows.push_back({c.model, c.precision, sf::max_batch_cell(c), c.vram_at_max_bytes ? mib_text(*c.vram_at_max_bytes) : "—",
-                      sf::latency_cell(c.latency_ms_batch1, c.latency_measured), sf::latency_cell(c.latency_ms_max, c.latency_measured),
-                      sf::throughput(c) ? fmt::format("{}{:.0f}", c.latency_measured ? "" : "≈ ", *sf::throughput(c)) : "—",
-                      sf::source_cell(c), note_cell(c)});
-    o += markdown_table({"model", "precision", "max batch", "VRAM at max batch", "latency batch 1", "latency at max batch",
-                         "items/s at max batch", "source", "status"},
-                        rows);
-    o += "\nNumbers from: ";
-    if (sys.profiles.empty()) {
-      o += "the planner only (no profile of this system).\n";
-    } else {
-      o += "\n\n";
-      for (const auto& p : sys.profiles) {
-        o += fmt::format("- {} — {}, {}{}: {}\n", md_code(p.path), md_text(p.date), md_text(p.device),
-                         p.vram_limit.empty() ? "" : ", emulating " + md_text(p.vram_limit),
-                         p.cells_used.empty() ? "no cell used" : "used for " + md_text(join(p.cells_used, ", ")));
-        if (!p.cells_superseded.empty()) o += "  - superseded by a newer profile: " + md_text(join(p.cells_superseded, ", ")) + "\n";
-      }
-      std::vector<std::vector<std::string>> checks;
-      for (const auto& c : sys.cells)
-        if (c.check)
-          checks.push_back({c.model, c.precision, mib_text(c.check->budget_bytes), thousands(c.check->planner_max_batch),
-                            thousands(c.check->gpu_max_batch), c.check->agrees ? "yes" : "**no**"});
-      if (!checks.empty()) {
-        o += "\nPlanner against GPU for the profile's budget (the predicted max batch must equal the one the GPU confirmed):\n\n";
-        o += markdown_table({"model", "precision", "budget", "planner max batch", "GPU max batch", "agree"}, checks);
-      }
-    }
-    if (!sys.warnings.empty()) {
-      o += "\nWarnings:\n\n";
-      for (const auto& w : sys.warnings) o += "- " + md_text(w) + "\n";
-    }
-    o += "\nRecommendations:\n\n";
-    for (const auto& r : sys.recommendations) o += "- " + md_text(r) + "\n";
-  }
+  for (const auto& sys : s.systems) o += system_markdown(sys);
 
   if (!s.llm_models.empty()) {
     o += "\n## LLM: decoder models at batch 1\n\n";
