@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cmath>
+#include <memory>
 #include <fmt/format.h>
 
 #include "cli/commands.h"
@@ -66,6 +67,20 @@ CLI::Validator real_range(double lo, double hi) {
         return std::string();
       },
       fmt::format("NUMBER in [{:g} - {:g}]", lo, hi));
+}
+
+std::function<OutputFormat()> add_format_option(CLI::App& sub, bool json_alias, bool short_o) {
+  auto format = std::make_shared<std::string>("md");
+  auto json = std::make_shared<bool>(false);
+  sub.add_option(short_o ? "-o,--format" : "--format", *format, "Output: md (default), json or csv")
+      ->check(CLI::IsMember({"md", "json", "csv"}));
+  if (json_alias) sub.add_flag("--json", *json, "The same as -o json (kept for scripts)");
+  return [format, json]() {
+    if (*json && *format != "md" && *format != "json")
+      throw InvalidInput(fmt::format("--json and -o {} ask for two formats: give one", *format));
+    if (*json || *format == "json") return OutputFormat::json;
+    return *format == "csv" ? OutputFormat::csv : OutputFormat::md;
+  };
 }
 
 }  // namespace vramfit::cli

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -29,5 +30,15 @@ std::uint64_t size_flag(const std::string& text, const std::string& flag);
 CLI::Validator int_range(long long lo, long long hi);
 // CLI11 check: a finite number from lo to hi (CLI::Range lets nan through: it fails no comparison).
 CLI::Validator real_range(double lo, double hi);
+
+// What a printing command writes: every such command takes -o,--format md|json|csv (md the default).
+enum class OutputFormat { md, json, csv };
+
+// Adds -o,--format md|json|csv to `sub` (with `short_o` false only --format: `report` keeps -o for its
+// output file) and, with `json_alias`, --json as an alias of -o json for the commands that had it; a
+// value outside md, json, csv is CLI11's ValidationError (exit 2, naming the flag and the choices).
+// The returned function, called in the runner, gives the format asked for (InvalidInput, exit 2, when
+// --json contradicts -o md or -o csv).
+std::function<OutputFormat()> add_format_option(CLI::App& sub, bool json_alias, bool short_o = true);
 
 }  // namespace vramfit::cli

@@ -1,4 +1,4 @@
-// `vramfit models [--json]` — the zoo: parameters, MACs and FLOPs at the default input, weight MiB
+// `vramfit models [-o md|json|csv]` (--json = -o json) — the zoo: parameters, MACs and FLOPs at the default input, weight MiB
 // per precision.
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -15,27 +15,21 @@ namespace vramfit::cli {
 Runner register_models(CLI::App& app) {
   auto* sub = app.add_subcommand("models", "List the model zoo: ids, aliases, parameters, MACs/FLOPs at the default "
                                            "input (batch 1), weight MiB per precision");
-  auto json = std::make_shared<bool>(false);
   auto only = std::make_shared<std::vector<std::string>>();
-  sub->add_flag("--json", *json, "Print JSON (schema_version, one object per model) instead of a table");
+  // JSON: schema_version and one object per model; CSV: one row per model.
+  const auto format = add_format_option(*sub, /*json_alias=*/true);
   sub->add_option("-m,--models", *only, "Only these models (ids or aliases; space- or comma-separated)")->expected(1, -1);
-  return [json, only]() {
+  return [format, only]() {
+    const OutputFormat f = format();
     std::vector<ModelSummary> rows;
     if (only->empty()) {
       for (const auto& m : model_zoo()) rows.push_back(summarize(m));
     } else {
       for (const auto& id : list_flag(*only, "--models")) rows.push_back(summarize(find_model(id)));
     }
-    if (*json) {
-      nlohmann::json j;
-      j["schema_version"] = kSchemaVersion;
-      j["command"] = "models";
-      j["models"] = nlohmann::json::array();
-      for (const auto& s : rows) j["models"].push_back(to_json(s));
-      std::printf("%s\n", j.dump(2).c_str());
-    } else {
-      std::printf("%s", models_markdown(rows).c_str());
-    }
+    if (f == OutputFormat::json) std::printf("%s\n", models_json(rows).dump(2).c_str());
+    else if (f == OutputFormat::csv) std::printf("%s", models_csv(rows).c_str());
+    else std::printf("%s", models_markdown(rows).c_str());
     return 0;
   };
 }

@@ -1,5 +1,5 @@
 // `vramfit plan -m MODEL -p PRECISION -b LIST [--vram-limit SIZE | --gpu NAME | --system ID --systems FILE]
-// [--calibrate PROFILE] [--json]` — memory from the planner, no GPU needed; with a card from the spec
+// [--calibrate PROFILE] [-o md|json|csv]` (--json = -o json) — memory from the planner, no GPU needed; with a card from the spec
 // database (data/gpus.toml), the largest batch under its VRAM and an estimated latency. List flags
 // expand to every combination.
 #include <CLI/CLI.hpp>
@@ -33,7 +33,6 @@ struct PlanOptions {
   long long max_batch = 1 << 20;
   std::string workspace = "128MiB";
   std::string gpu, system, systems, calibrate, gpus_file;
-  bool json = false;
 };
 
 }  // namespace
@@ -92,8 +91,10 @@ Runner register_plan(CLI::App& app) {
   system_opt->needs(systems_opt);
   auto* limit_opt = sub->get_option("--vram-limit");
   limit_opt->excludes(gpu_opt)->excludes(system_opt);
-  sub->add_flag("--json", o->json, "Print JSON (schema_version 1) instead of a table");
-  return [o]() {
+  // JSON: schema_version 1; CSV: every table in one, told apart by its `kind` column.
+  const auto format = add_format_option(*sub, /*json_alias=*/true);
+  return [o, format]() {
+    const OutputFormat out_format = format();
     // Validate everything before any work, so a typo fails fast with exit 2.
     std::vector<const ModelInfo*> models;
     for (const auto& id : list_flag(o->models, "--models")) models.push_back(&find_model(id));
@@ -147,10 +148,9 @@ Runner register_plan(CLI::App& app) {
           report.gpu_plan->rows.push_back(fit_on_gpu(*m, p, report.gpu_plan->gpu, report.gpu_plan->budget_bytes,
                                                      calibration ? &*calibration : nullptr, o->max_batch, workspace));
       }
-    if (o->json)
-      std::printf("%s\n", to_json(report).dump(2).c_str());
-    else
-      std::printf("%s", plan_markdown(report).c_str());
+    if (out_format == OutputFormat::json) std::printf("%s\n", to_json(report).dump(2).c_str());
+    else if (out_format == OutputFormat::csv) std::printf("%s", plan_csv(report).c_str());
+    else std::printf("%s", plan_markdown(report).c_str());
     return 0;
   };
 }

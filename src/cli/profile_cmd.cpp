@@ -33,6 +33,7 @@
 #include "measure/measure.h"
 #include "models/registry.h"
 #include "profile/profile.h"
+#include "report/profile_printers.h"
 #include "report/run_report.h"
 
 
@@ -183,10 +184,10 @@ int run_one_device(const ProfileOptions& o, int device, bool several) {
     }
   progress.clear();
 
-  const std::string md = profile::constraints_markdown(doc);
+  const std::string md = profile_markdown(doc);
   out.put(out_json, profile::to_json(doc).dump(2) + "\n");
   out.put(out_md, md);
-  out.put(out_html, profile::report_html(doc));
+  out.put(out_html, profile_html(doc));
   out.commit();
   std::printf("%s", md.c_str());
   std::fprintf(stderr, "vramfit: wrote %s/profile.json, %s/constraints.md, %s/report.html (%d configurations measured in %d worker processes)\n",

@@ -1,4 +1,4 @@
-// `vramfit report --systems FILE [PROFILE.json …] -o SUMMARY.md [--html F] [--json F] [--csv F]` — the
+// `vramfit report --systems FILE [PROFILE.json …] -o SUMMARY.md [--format md|json|csv] [--html F] [--json F] [--csv F]` — the
 // constraints summary across the team's machines (report/summary.h): per system and model × precision
 // the max batch, VRAM and latency, each cell profiled, emulated or predicted; what breaks on the
 // smallest card; recommendations; how to reproduce. No GPU needed.
@@ -34,6 +34,7 @@ namespace {
 
 struct ReportOptions {
   std::string systems, output, html, json, csv, gpus_file, workspace = "128MiB";
+  std::string format = "md";  // what -o gets (as given, for the recorded command line)
   std::vector<std::string> profiles;
   std::vector<std::string> models{"resnet50", "vit-b16"};
   std::vector<std::string> precisions{"fp32", "fp16", "bf16"};
@@ -47,6 +48,7 @@ std::string command_line(const ReportOptions& o) {
   std::string c = "vramfit report --systems " + q(o.systems);
   for (const auto& p : o.profiles) c += " " + q(p);
   c += " -o " + q(o.output);
+  if (o.format != "md") c += " --format " + q(o.format);
   if (!o.html.empty()) c += " --html " + q(o.html);
   if (!o.json.empty()) c += " --json " + q(o.json);
   if (!o.csv.empty()) c += " --csv " + q(o.csv);
@@ -73,9 +75,14 @@ Runner register_report(CLI::App& app) {
   sub->add_option("profiles", o->profiles,
                   "profile.json files from `vramfit profile`, matched to a system by their system_id, or ID=PROFILE.json to name the system "
                   "(several per system: newest wins per model × precision)");
-  sub->add_option("-o,--output", o->output, "The summary in Markdown (e.g. SUMMARY.md; - for standard output)")->required();
+  sub->add_option("-o,--output", o->output,
+                  "Where the summary goes (e.g. SUMMARY.md; - for standard output), in the --format given (Markdown by default). "
+                  "Here -o is a file, not a format: the other commands' -o md|json|csv is --format")
+      ->required();
+  // The format of -o: md (default), json or csv — the same choices and long flag as every printing command.
+  const auto format = add_format_option(*sub, /*json_alias=*/false, /*short_o=*/false);
   sub->add_option("--html", o->html, "Also write a self-contained HTML page with charts (inline SVG)");
-  sub->add_option("--json", o->json, "Also write the summary as JSON (schema/summary.schema.json)");
+  sub->add_option("--json", o->json, "Also write the summary as JSON to this file (schema/summary.schema.json); for JSON on -o, --format json");
   sub->add_option("--csv", o->csv, "Also write the flat table as CSV (one row per system × model × precision)");
   sub->add_option("-m,--models", o->models,
                   "Models every system table lists (default resnet50 vit-b16; profiles add theirs); a decoder LLM (llama-7b, …) "
@@ -88,7 +95,9 @@ Runner register_report(CLI::App& app) {
       ->check(int_range(1, limits::kMaxBatch));
   sub->add_option("--workspace", o->workspace, "cuDNN/cuBLASLt workspace budget of predicted cells (default 128MiB)");
   sub->add_option("--gpus", o->gpus_file, "GPU spec database (default: data/gpus.toml found next to the binary, or $VRAMFIT_GPUS)");
-  return [o]() {
+  return [o, format]() {
+    const OutputFormat out_format = format();
+    o->format = out_format == OutputFormat::json ? "json" : out_format == OutputFormat::csv ? "csv" : "md";
     if (o->min_batch < 1) throw InvalidInput(fmt::format("--min-batch must be ≥ 1 (got {})", o->min_batch));
     if (o->max_batch < 1) throw InvalidInput(fmt::format("--max-batch must be ≥ 1 (got {})", o->max_batch));
     SummaryOptions so;
@@ -109,7 +118,7 @@ Runner register_report(CLI::App& app) {
     out.add_input(o->systems);
     out.add_input(gpus_path);
     for (const auto& p : o->profiles) out.add_input(profile_arg(p).second);
-    const std::size_t md = out.add_output(o->output, "-o");
+    const std::size_t main_out = out.add_output(o->output, "-o");  // in --format
     constexpr std::size_t kNone = static_cast<std::size_t>(-1);  // an output not asked for
     const std::size_t html = o->html.empty() ? kNone : out.add_output(o->html, "--html");
     const std::size_t json = o->json.empty() ? kNone : out.add_output(o->json, "--json");
@@ -132,7 +141,9 @@ Runner register_report(CLI::App& app) {
     so.progress = [&](std::size_t i, std::size_t, const std::string& id) { progress.step(i, "summary: " + id); };
     const Summary summary = build_summary(systems, db, profiles, so);
     progress.clear();
-    out.put(md, summary_markdown(summary));
+    out.put(main_out, out_format == OutputFormat::json  ? to_json(summary).dump(2) + "\n"
+                : out_format == OutputFormat::csv ? summary_csv(summary)
+                                                  : summary_markdown(summary));
     if (html != kNone) out.put(html, summary_html(summary));
     if (json != kNone) out.put(json, to_json(summary).dump(2) + "\n");
     if (csv != kNone) out.put(csv, summary_csv(summary));

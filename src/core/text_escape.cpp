@@ -108,4 +108,13 @@ std::string csv_field(std::string_view s) {
   return o + "\"";
 }
 
+std::string csv_row(const std::vector<std::string>& fields) {
+  std::string o;
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    if (i) o += ',';
+    o += csv_field(fields[i]);
+  }
+  return o + "\n";
+}
+
 }  // namespace vramfit

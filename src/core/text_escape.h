@@ -6,6 +6,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace vramfit {
 
@@ -35,5 +36,8 @@ std::string shell_comment(std::string_view s);
 // it starts with = + - @, a tab or a carriage return — gets a leading ' (OWASP's advice on CSV
 // injection), except a plain number such as -1.5 or +3e-2, which stays a number.
 std::string csv_field(std::string_view s);
+
+// One CSV record: each field through csv_field, separated by commas, ended by a newline.
+std::string csv_row(const std::vector<std::string>& fields);
 
 }  // namespace vramfit

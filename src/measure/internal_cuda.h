@@ -5,12 +5,12 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "report/run_report.h"
+#include "result/run_row.h"
 #include "runtime/session.h"
 
 namespace vramfit::measure {
 
-// One measured configuration as the report row (report/run_report.h), filled from a live Session:
+// One measured configuration as the report row (result/run_row.h), filled from a live Session:
 // `run` and the profile's workers report the same numbers. Timing fields only when `t` is given (a
 // probe measures memory, not latency).
 RunRow session_row(const SessionConfig& cfg, Session& s, const TimingStats* t);

@@ -12,7 +12,7 @@
 
 #include "models/decoder_weights.h"
 #include "predict/llm_fit.h"
-#include "report/llm_report.h"
+#include "result/llm_measured.h"
 #include "weights/gguf.h"
 
 namespace vramfit::measure {

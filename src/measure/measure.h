@@ -2,7 +2,7 @@
 //
 // `vramfit run`, `devices` and the profile's workers (profile/worker.h) call these; `vramfit llm`
 // calls measure/llm.h. They set up runtime sessions (runtime/session.h), time them, and return
-// records (report/run_report.h's RunRow, JSON answers) — the CLI never touches CUDA. In a build
+// records (result/run_row.h's RunRow, JSON answers) — the CLI never touches CUDA. In a build
 // without CUDA (VRAMFIT_CUDA=OFF) the same functions exist and say so (measure_none.cpp): why_no_gpu()
 // is not empty and everything else throws Unsupported.
 #pragma once
@@ -14,7 +14,7 @@
 #include <string>
 
 #include "core/tensor.h"
-#include "report/run_report.h"
+#include "result/run_row.h"
 #include "runtime/session.h"
 
 namespace vramfit::measure {

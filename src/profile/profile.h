@@ -9,11 +9,12 @@
 //              searched), latency and VRAM at a ladder of batches, fidelity against fp32.
 //   llm_matrix.h  one decoder LLM × precision at batch 1: max context predicted, confirmed (or
 //              searched), prefill and decode tokens/s at context 512.
-//   this file  the whole result (ProfileDoc) and its views: profile.json (schema/profile.schema.json),
-//              constraints.md (the table people read) and report.html (inline SVG charts).
+//   this file  the whole result (ProfileDoc), its JSON (profile.json, schema/profile.schema.json) and
+//              the mark each row carries. Its views for people — constraints.md and report.html — are
+//              printed by the report stage (report/profile_printers.h), which comes after this one.
 //
-// In: the results of the matrix plus what the device worker said about the GPU. Out: text. The CLI
-// (src/cli/profile_cmd.cpp) owns the processes, the terminal and the files.
+// In: the results of the matrix plus what the device worker said about the GPU. Out: records and their
+// JSON. The CLI (src/cli/profile_cmd.cpp) owns the processes, the terminal and the files.
 #pragma once
 
 #include <cstdint>
@@ -22,8 +23,10 @@
 #include <string>
 #include <vector>
 
+#include "core/outcome.h"
 #include "profile/llm_matrix.h"
 #include "profile/matrix.h"
+#include "result/mark.h"
 
 namespace vramfit::profile {
 
@@ -54,9 +57,11 @@ nlohmann::json to_json(const ModelPrecisionResult& r);
 nlohmann::json to_json(const LlmPrecisionResult& r);
 nlohmann::json to_json(const ProfileDoc& d);
 
-// ✅ / ⚠️ / ❌ and the reason for anything but ✅ (the rule is written under the constraints table).
+// The verdict (result/mark.h: fits, constrained or fails) and the reason for anything but fits (the
+// rule is written under the constraints table).
 struct StatusMark {
-  std::string mark;
+  Mark verdict = Mark::fits;
+  std::string mark;  // to_string(verdict): the symbol profile.json and the printers show
   std::string note;
 };
 StatusMark status_mark(const ModelPrecisionResult& r);
@@ -65,9 +70,14 @@ StatusMark status_mark(const ModelPrecisionResult& r);
 // or the worker failed.
 StatusMark status_mark(const LlmPrecisionResult& r);
 
-std::string constraints_markdown(const ProfileDoc& d);
-// Self-contained: inline CSS and SVG, no scripts, no external resources.
-std::string report_html(const ProfileDoc& d);
+// The records' status strings (matrix.h, llm_matrix.h and a worker's answer carry "ok", "oom", …) as an
+// Outcome, read once here so no caller compares the strings; an unknown spelling is an error.
+Outcome outcome_of_status(std::string_view status);
+Outcome answer_outcome(const nlohmann::json& answer);  // a worker's answer: its "status"
+
+// LLM rows: a number of a worker's answer when the answer is ok and holds it; the process total of its VRAM.
+std::optional<double> llm_number(const std::optional<nlohmann::json>& answer, const char* key);
+std::optional<std::uint64_t> llm_process_total(const std::optional<nlohmann::json>& answer);
 
 // Lowercase letters, digits, '-' and '_' only; runs of anything else become one '-'.
 std::string sanitize_system_id(const std::string& raw);

@@ -12,8 +12,6 @@ namespace vramfit {
 
 namespace {
 
-std::string gib(std::uint64_t b) { return fmt::format("{:.2f} GiB", to_gib(b)); }
-std::string kib(std::uint64_t b) { return fmt::format("{:.1f} KiB", static_cast<double>(b) / 1024.0); }
 std::string tps(const std::optional<double>& v) { return v ? fmt::format("{:.1f}", *v) : std::string("-"); }
 
 const LlmContextFit* fit_at(const LlmQuantRow& r, std::int64_t ctx) {
@@ -158,10 +156,10 @@ std::string llm_markdown(const LlmReport& r) {
       rows.push_back(row);
       continue;
     }
-    row.push_back(gib(q.weights_bytes));
+    row.push_back(gib_text(q.weights_bytes));
     row.push_back(r.parameters ? fmt::format("{:.2f}", 8.0 * static_cast<double>(q.weights_bytes) / static_cast<double>(r.parameters))
                                : std::string("-"));
-    row.push_back(kib(q.kv_bytes_per_token));
+    row.push_back(kib_text(q.kv_bytes_per_token));
     row.push_back(mib_text(q.activation_bytes));
     row.push_back(mib_text(q.scratch_bytes));
     if (r.budget_bytes) {
@@ -213,8 +211,8 @@ std::string llm_markdown(const LlmReport& r) {
   std::vector<std::vector<std::string>> pts;
   for (const auto& q : r.rows)
     for (const auto& p : q.points)
-      pts.push_back({std::string(to_string(q.precision)), std::to_string(p.context), std::to_string(p.batch), gib(p.weights_bytes),
-                     mib_text(p.kv_bytes), mib_text(p.activation_bytes), mib_text(p.scratch_bytes), gib(p.total_bytes),
+      pts.push_back({std::string(to_string(q.precision)), std::to_string(p.context), std::to_string(p.batch), gib_text(p.weights_bytes),
+                     mib_text(p.kv_bytes), mib_text(p.activation_bytes), mib_text(p.scratch_bytes), gib_text(p.total_bytes),
                      r.budget_bytes ? (p.fits ? "yes" : "no") : "-"});
   if (!pts.empty()) {
     o += "\nMemory per point (weights + KV + activations + scratch = the session's one allocation; CUDA context not counted):\n\n";

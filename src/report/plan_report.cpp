@@ -18,14 +18,6 @@ bool numeric(const std::string& s) {
          std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)) || c == '.' || c == ',' || c == '-' || c == ' ' || c == '%' || c == 'x' || c == 'G' || c == 'M'; });
 }
 
-std::string thousands(std::uint64_t v) {
-  std::string s = std::to_string(v), out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (i && (s.size() - i) % 3 == 0) out += ',';
-    out += s[i];
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -181,7 +173,7 @@ std::string plan_markdown(const PlanReport& r) {
     std::vector<std::vector<std::string>> fr;
     for (const auto& f : r.fits) {
       if (f.max_batch > 0)
-        fr.push_back({f.at_max.model, std::string(to_string(f.at_max.precision)), thousands(static_cast<std::uint64_t>(f.max_batch)),
+        fr.push_back({f.at_max.model, std::string(to_string(f.at_max.precision)), thousands(f.max_batch),
                       mib_number(f.at_max.total_bytes()), f.limited_by == "engine" ? "engine limit: " + f.limit_note : ""});
       else
         fr.push_back({f.at_max.model, std::string(to_string(f.at_max.precision)), "0", "-", f.reason});
@@ -295,7 +287,7 @@ std::string gpu_plan_markdown(const GpuPlan& p) {
       rows.push_back({f.model, prec, f.status, f.status == "does not fit" ? "0" : "-", "-", "-", "-", "-", "-", f.reason});
       continue;
     }
-    rows.push_back({f.model, prec, "ok", thousands(static_cast<std::uint64_t>(f.fit.max_batch)), mib_number(f.fit.at_max.total_bytes()),
+    rows.push_back({f.model, prec, "ok", thousands(f.fit.max_batch), mib_number(f.fit.at_max.total_bytes()),
                     mib_number(f.fit.at_max.total_bytes() + p.context.bytes), plan_ms(f.latency_batch1->ms), plan_ms(f.latency_max_batch->ms),
                     fmt::format("{:.3f} / {:.3f}", f.latency_batch1->efficiency.value, f.latency_max_batch->efficiency.value),
                     f.latency_max_batch->efficiency.source});

@@ -1,6 +1,6 @@
 // report/plan_report.h — printers for `vramfit models` and `vramfit plan`: the same structs
-// (predict/memory.h) as JSON (with schema_version) and as a Markdown table that reads well in a
-// terminal. Printers only format; every number comes from the structs.
+// (predict/memory.h) as JSON (with schema_version), as a Markdown table that reads well in a
+// terminal, and as CSV (report/plan_csv.cpp). Printers only format; every number comes from the structs.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -20,7 +20,11 @@ nlohmann::json to_json(const ModelSummary& s);
 nlohmann::json to_json(const MemoryEstimate& e);
 nlohmann::json to_json(const BudgetFit& f);
 
+nlohmann::json models_json(const std::vector<ModelSummary>& models);  // {schema_version, command, models}
 std::string models_markdown(const std::vector<ModelSummary>& models);
+// One row per model: id, parameters, macs, flops, input_per_sample, weight_bytes_<precision> for every
+// precision any row has (in all_precisions() order; empty where a model has none), aliases, description.
+std::string models_csv(const std::vector<ModelSummary>& models);
 
 // `plan --gpu NAME` / `--system ID --systems FILE`: a card from the spec database (or a system's
 // inline spec), its budget and, per model × precision, the largest batch and estimated latency.
@@ -51,6 +55,11 @@ std::string gpu_plan_markdown(const GpuPlan& p);
 
 nlohmann::json to_json(const PlanReport& r);
 std::string plan_markdown(const PlanReport& r);
+// Every table of the plan in one flat CSV, told apart by its first column, `kind`: memory (a row per
+// model × precision × batch), fit (the largest batch under --vram-limit), gpu (per card of --gpu or
+// --system). plan_csv_columns() is the header.
+std::string plan_csv(const PlanReport& r);
+const std::vector<std::string>& plan_csv_columns();
 
 // A Markdown table from a header and rows of plain text (formatted numbers, ids, notes; **bold** is kept):
 // every cell goes through md_text (core/text_escape.h) here, so callers pass text unescaped. Right-aligns

@@ -80,11 +80,13 @@ class Reader {
   std::string path_;
 };
 
-const std::vector<std::string> kStatuses{"ok", "oom", "unsupported", "error"};
-
-void check_status(const Reader& rd, const std::string& at, const std::string& s) {
-  if (std::find(kStatuses.begin(), kStatuses.end(), s) == kStatuses.end())
-    rd.fail(at, fmt::format("unknown status '{}' (expected ok, oom, unsupported or error)", s));
+// A row's or measurement's status: the JSON spelling read once into an Outcome. A profile writes ok,
+// oom, unsupported or error (limit is the engine's, never a profile's).
+Outcome read_status(const Reader& rd, const json& j, const std::string& at) {
+  const std::string s = rd.str(j, at, "status");
+  const std::optional<Outcome> o = parse_outcome(s);
+  if (!o || *o == Outcome::limit) rd.fail(at + ".status", fmt::format("unknown status '{}' (expected ok, oom, unsupported or error)", s));
+  return *o;
 }
 
 MeasuredPoint read_point(const Reader& rd, const json& m, const std::string& at) {
@@ -92,10 +94,9 @@ MeasuredPoint read_point(const Reader& rd, const json& m, const std::string& at)
   p.batch = rd.integer(m, at, "batch");
   if (p.batch < 1 || p.batch > limits::kMaxBatch)
     rd.fail(at + ".batch", fmt::format("must be between 1 and {}, found {}", limits::kMaxBatch, p.batch));
-  p.status = rd.str(m, at, "status");
-  check_status(rd, at + ".status", p.status);
+  p.status = read_status(rd, m, at);
   if (auto r = rd.opt_str(m, at, "reason")) p.reason = *r;
-  if (p.status != "ok") return p;
+  if (p.status != Outcome::ok) return p;
   const json& lat = rd.field(m, at, "latency_ms", "an object with the median");
   p.median_ms = rd.number(lat, at + ".latency_ms", "median");
   if (lat.contains("trusted") && lat["trusted"].is_boolean()) p.timing_trusted = lat["trusted"].get<bool>();
@@ -121,14 +122,13 @@ template <class Cell> void read_cell_identity(const Reader& rd, const json& r, c
   } catch (const InvalidInput&) {
     rd.fail(Reader::join(at, "precision"), fmt::format("unknown precision '{}' (expected {})", c.precision_id, precision_ids_joined()));
   }
-  c.status = rd.str(r, at, "status");
-  check_status(rd, at + ".status", c.status);
+  c.status = read_status(rd, r, at);
   if (auto s = rd.opt_str(r, at, "reason")) c.reason = *s;
   c.budget_bytes = rd.bytes(r, at, "budget_bytes");
 }
 
 template <class Cell> void read_cell_mark(const Reader& rd, const json& r, const std::string& at, Cell& c) {
-  c.mark = rd.str(r, at, "mark");
+  c.mark = parse_mark(rd.str(r, at, "mark"));
   if (auto n = rd.opt_str(r, at, "mark_note")) c.mark_note = *n;
 }
 
@@ -150,8 +150,9 @@ ProfiledCell read_cell(const Reader& rd, const json& r, const std::string& at) {
   const json& fid = rd.field(r, at, "fidelity", "an object or null");
   if (!fid.is_null()) {
     const std::string fat = at + ".fidelity";
-    c.fidelity_status = rd.str(fid, fat, "status");
-    if (c.fidelity_status == "ok") {
+    // Any spelling is kept as an error: a fidelity that did not run is reported, never fatal.
+    c.fidelity_status = parse_outcome(rd.str(fid, fat, "status")).value_or(Outcome::error);
+    if (c.fidelity_status == Outcome::ok) {
       c.relative_l2 = rd.number(fid, fat, "relative_l2");
       if (fid.contains("top1_agreement")) c.top1_agreement = rd.number(fid, fat, "top1_agreement");  // classifiers only
     }

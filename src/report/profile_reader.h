@@ -9,6 +9,8 @@
 // The report stage sits before the profile stage in the build (report → profile), so this parses the
 // JSON the profile writer produces rather than its structs; tests feed it files made by that writer.
 //
+// Status strings and marks are read once, here, into Outcome and Mark (core/outcome.h, result/mark.h).
+//
 // Errors (InvalidInput, naming the file and the problem): unreadable or truncated JSON (with the byte
 // offset), another command's JSON (`vramfit run` / `plan`), a schema_version this build does not read,
 // a missing or mistyped field (with its JSON path, e.g. results[2].max_batch.predicted).
@@ -21,6 +23,8 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "core/outcome.h"
+#include "result/mark.h"
 
 namespace vramfit {
 
@@ -31,7 +35,7 @@ constexpr int kReadableProfileSchemaVersion = 2;
 
 struct MeasuredPoint {
   std::int64_t batch = 0;
-  std::string status;  // ok | oom | unsupported | error
+  Outcome status = Outcome::ok;
   std::string reason;
   double median_ms = 0;                 // ok only
   double items_per_s = 0;               // ok only
@@ -43,7 +47,7 @@ struct ProfiledCell {
   std::string model;
   std::string precision_id;  // as written ("fp16")
   std::optional<Precision> precision;  // nullopt: an id this build does not know
-  std::string status;  // ok | oom (not even batch 1) | unsupported | error
+  Outcome status = Outcome::ok;  // oom: not even batch 1
   std::string reason;
   std::uint64_t budget_bytes = 0;
   // max batch: the planner's prediction under the budget and what the GPU confirmed or found
@@ -56,8 +60,8 @@ struct ProfiledCell {
   std::vector<MeasuredPoint> points;  // sorted by batch
   // fidelity against fp32 (precisions below fp32)
   std::optional<double> relative_l2, top1_agreement;
-  std::string fidelity_status;  // empty: none recorded (fp32)
-  std::string mark;             // ✅ ⚠️ ❌ as the profile judged it
+  std::optional<Outcome> fidelity_status;  // nullopt: none recorded (fp32)
+  std::optional<Mark> mark;                // as the profile judged it (nullopt: a symbol this build does not know)
   std::string mark_note;
 
   const MeasuredPoint* at(std::int64_t batch) const;  // an ok or failed point at this batch
@@ -68,7 +72,7 @@ struct ProfiledLlmCell {
   std::string model;
   std::string precision_id;
   std::optional<Precision> precision;
-  std::string status;  // ok | oom (not even context 1) | unsupported | error
+  Outcome status = Outcome::ok;  // oom: not even context 1
   std::string reason;
   std::uint64_t budget_bytes = 0;
   std::int64_t context = 0;            // where speed was measured
@@ -81,7 +85,8 @@ struct ProfiledLlmCell {
   std::optional<std::int64_t> prefill_tokens;
   std::optional<double> prefill_tokens_per_s, decode_tokens_per_s, decode_tokens_per_s_max_context;
   std::optional<std::uint64_t> vram_at_context_bytes;  // process total at (context, batch 1)
-  std::string mark, mark_note;
+  std::optional<Mark> mark;
+  std::string mark_note;
 };
 
 struct ProfileFile {

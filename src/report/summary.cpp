@@ -25,12 +25,13 @@ using summary_detail::predicted_llm_cell;
 using summary_detail::recommend;
 using summary_detail::runs;
 using summary_detail::recommend_llm;
+using summary_detail::not_applicable;
+using summary_detail::reproduce_steps;
 using summary_detail::set_mark;
+using summary_detail::smallest_card;
+using summary_detail::TableRows;
 using summary_format::gpu_line;
-using summary_format::join;
-using summary_format::mib;
 using summary_format::ms;
-using summary_format::thousands;
 using summary_format::throughput;
 
 // systems.toml ids and profile system_ids (which `vramfit profile` sanitises: lower case, [a-z0-9_-])
@@ -70,34 +71,34 @@ SummaryCell predicted_cell(const ModelInfo* m, const std::string& model, const s
   c.precision = precision_id;
   c.source = CellSource::predicted;
   if (!m || !p) {
-    c.status = "not applicable";
+    not_applicable(c);
     c.reason = !m ? fmt::format("model '{}' is not in this vramfit's zoo", model)
                   : fmt::format("precision '{}' is not known to this vramfit", precision_id);
     apply_mark(c, o.min_batch, {});
     return c;
   }
   GpuFit fit;
+  bool engine_threw = false;
   try {
     fit = fit_on_gpu(*m, *p, s.gpu, s.predicted_budget_bytes, calib, o.ceiling, o.workspace);
   } catch (const Unsupported& e) {
-    fit.status = "unsupported-engine";
+    engine_threw = true;
     fit.reason = e.what();
   }
+  // predict/latency.h's GpuFit spells its status ok | unsupported | does not fit.
   const bool card_cannot = precision_unsupported_reason(s.gpu, *p).has_value();
-  if (fit.status == "unsupported") {
+  if (engine_threw || fit.status == "unsupported") {
     // The card's gate (bf16 before sm_80, …) or the engine's (a precision not implemented yet).
-    c.status = card_cannot ? "unsupported" : "not applicable";
-    c.reason = card_cannot ? fit.reason : "the engine does not run it yet: " + fit.reason;
-  } else if (fit.status == "unsupported-engine") {
-    c.status = "not applicable";
-    c.reason = "the engine does not run it yet: " + fit.reason;
+    c.status = Outcome::unsupported;
+    c.applicable = card_cannot && !engine_threw;
+    c.reason = c.applicable ? fit.reason : "the engine does not run it yet: " + fit.reason;
   } else {
     const MemoryEstimate& e = fit.fit.at_max;
     const std::uint64_t at1 = e.weights_bytes + e.arena_bytes_per_sample + e.workspace_bytes + s.context_bytes;
     c.vram_at_batch1_bytes = at1;
     if (fit.status == "does not fit") {
-      c.status = "does not fit";
-      c.reason = fmt::format("not even batch 1 fits: it needs {} with the CUDA context, the card has {}", mib(at1), mib(s.gpu.vram_bytes));
+      c.status = Outcome::oom;
+      c.reason = fmt::format("not even batch 1 fits: it needs {} with the CUDA context, the card has {}", mib_text(at1), mib_text(s.gpu.vram_bytes));
       c.vram_curve.push_back({1, at1});
     } else {
       c.max_batch = fit.fit.max_batch;
@@ -128,43 +129,40 @@ SummaryCell measured_cell(const ModelInfo* m, const ProfiledCell& pc, const Prof
   c.date = f.date;
   c.check = check_prediction(pc);
   std::vector<std::string> caveats;
-  if (pc.mark == "⚠️" && !pc.mark_note.empty()) caveats.push_back(pc.mark_note);
+  if (pc.mark == Mark::constrained && !pc.mark_note.empty()) caveats.push_back(pc.mark_note);
   const std::optional<std::string> card_cannot = pc.precision ? precision_unsupported_reason(s.gpu, *pc.precision) : std::nullopt;
   if (card_cannot && c.source == CellSource::emulated) {
     // The emulating GPU ran it; this card cannot, whatever its memory.
-    c.status = "unsupported";
+    c.status = Outcome::unsupported;
     c.reason = *card_cannot + fmt::format(" (the emulation on {} does not apply)", f.device_name);
     apply_mark(c, o.min_batch, {});
     return c;
   }
-  if (pc.status == "oom") {
-    c.status = "does not fit";
-    c.reason = "not even batch 1 fits: " + pc.reason;
-  } else if (pc.status != "ok") {
-    c.status = pc.status;
-    c.reason = pc.reason;
-  }
+  c.status = pc.status;
+  if (pc.status == Outcome::oom) c.reason = "not even batch 1 fits: " + pc.reason;
+  else if (pc.status != Outcome::ok) c.reason = pc.reason;
   c.relative_l2 = pc.relative_l2;
   c.top1_agreement = pc.top1_agreement;
-  if (c.status == "ok") {
+  if (c.status == Outcome::ok) {
     c.max_batch = pc.max_batch;
     c.capped = pc.capped;
     if (c.max_batch == 0) {
-      c.status = "does not fit";
-      c.reason = "not even batch 1 fits the budget of " + mib(pc.budget_bytes);
+      c.status = Outcome::oom;
+      c.reason = "not even batch 1 fits the budget of " + mib_text(pc.budget_bytes);
     }
     const MeasuredPoint* at_max = pc.at(pc.max_batch);
     const MeasuredPoint* at_1 = pc.at(1);
-    if (at_max && at_max->status == "ok") c.vram_at_max_bytes = at_max->process_total_bytes;
-    if (at_1 && at_1->status == "ok") c.vram_at_batch1_bytes = at_1->process_total_bytes;
+    const bool max_ran = at_max && at_max->status == Outcome::ok, one_ran = at_1 && at_1->status == Outcome::ok;
+    if (max_ran) c.vram_at_max_bytes = at_max->process_total_bytes;
+    if (one_ran) c.vram_at_batch1_bytes = at_1->process_total_bytes;
     if (c.source == CellSource::profiled) {
       c.latency_measured = true;
       c.latency_source = "measured on " + f.device_name;
-      if (at_max && at_max->status == "ok") {
+      if (max_ran) {
         c.latency_ms_max = at_max->median_ms;
         c.items_per_s_max = at_max->items_per_s;
       }
-      if (at_1 && at_1->status == "ok") c.latency_ms_batch1 = at_1->median_ms;
+      if (one_ran) c.latency_ms_batch1 = at_1->median_ms;
     } else if (m && pc.precision && c.max_batch > 0) {
       // Latency measured on the emulating GPU says nothing about this card: estimate it for this card,
       // calibrated with what the emulating GPU measured.
@@ -175,7 +173,7 @@ SummaryCell measured_cell(const ModelInfo* m, const ProfiledCell& pc, const Prof
       c.latency_source = "estimate for " + s.gpu.name + ": " + lm.efficiency.source;
     }
     for (const auto& pt : pc.points)
-      if (pt.status == "ok") c.vram_curve.push_back({pt.batch, pt.process_total_bytes});
+      if (pt.status == Outcome::ok) c.vram_curve.push_back({pt.batch, pt.process_total_bytes});
     if (pc.max_batch > 0 && !c.vram_at_max_bytes)
       caveats.push_back(fmt::format("no measurement at the max batch {} in the profile", thousands(pc.max_batch)));
   }
@@ -209,28 +207,33 @@ const LlmSummaryCell* SystemSummary::find_llm(const std::string& model, const st
   return nullptr;
 }
 
-std::vector<std::pair<std::string, std::string>> mark_rules(std::int64_t min_batch) {
+std::string status_text(Outcome status, bool applicable) {
+  if (!applicable) return "not applicable";
+  return status == Outcome::oom ? "does not fit" : std::string(to_string(status));
+}
+
+std::vector<std::pair<Mark, std::string>> mark_rules(std::int64_t min_batch) {
   return {
-      {"✅", fmt::format("runs with a max batch of at least {} (--min-batch) and no caveat", min_batch)},
-      {"⚠️", fmt::format("runs with constraints: a max batch below {}, or a caveat the note names (the planner's prediction "
+      {Mark::fits, fmt::format("runs with a max batch of at least {} (--min-batch) and no caveat", min_batch)},
+      {Mark::constrained, fmt::format("runs with constraints: a max batch below {}, or a caveat the note names (the planner's prediction "
                          "not confirmed on the GPU, a measurement that failed, timing not trusted, top-1 agreement with fp32 "
                          "below 99 %)",
                          min_batch)},
-      {"❌", "does not run: not even batch 1 fits, the card cannot run the precision (bf16 before sm_80, fp8 before sm_89), "
+      {Mark::fails, "does not run: not even batch 1 fits, the card cannot run the precision (bf16 before sm_80, fp8 before sm_89), "
              "or the measurement failed"},
-      {"n/a", "not applicable: vramfit's engine does not run this model or precision yet (the reason is given)"},
+      {Mark::not_applicable, "not applicable: vramfit's engine does not run this model or precision yet (the reason is given)"},
   };
 }
 
 std::optional<PredictionCheck> check_prediction(const ProfiledCell& c) {
-  if (c.status != "ok" && c.status != "oom") return std::nullopt;
+  if (c.status != Outcome::ok && c.status != Outcome::oom) return std::nullopt;
   const ModelInfo* m = try_model(c.model);
   if (!m || !c.precision) return std::nullopt;
   PredictionCheck k;
   k.budget_bytes = c.budget_bytes;
   k.ceiling = c.ceiling > 0 ? c.ceiling : 4096;
   k.profile_predicted = c.predicted;
-  k.gpu_max_batch = c.status == "oom" ? 0 : c.max_batch;
+  k.gpu_max_batch = c.status == Outcome::oom ? 0 : c.max_batch;
   // The profile planned weights + arena + workspace at its prediction; the workspace it used is what is
   // left after today's weights and arena (the planner is deterministic), else the default.
   k.workspace_bytes = kDefaultWorkspaceBytes;
@@ -242,9 +245,9 @@ std::optional<PredictionCheck> check_prediction(const ProfiledCell& c) {
   k.planner_max_batch = fit.max_batch;
   k.agrees = k.planner_max_batch == k.gpu_max_batch;
   if (k.agrees)
-    k.note = fmt::format("planner {} = GPU {} under {}", thousands(k.planner_max_batch), thousands(k.gpu_max_batch), mib(k.budget_bytes));
+    k.note = fmt::format("planner {} = GPU {} under {}", thousands(k.planner_max_batch), thousands(k.gpu_max_batch), mib_text(k.budget_bytes));
   else
-    k.note = fmt::format("the planner predicts max batch {} under {} but the GPU ran {}{}", thousands(k.planner_max_batch), mib(k.budget_bytes),
+    k.note = fmt::format("the planner predicts max batch {} under {} but the GPU ran {}{}", thousands(k.planner_max_batch), mib_text(k.budget_bytes),
                          thousands(k.gpu_max_batch),
                          k.planner_max_batch != k.profile_predicted ? fmt::format(" (while profiling it predicted {})", thousands(k.profile_predicted))
                                                                     : "");
@@ -267,7 +270,7 @@ std::optional<Calibration> calibration_from_profile(const ProfileFile& p, const 
     const ModelInfo* m = try_model(cell.model);
     if (!m || !cell.precision) continue;
     for (const auto& pt : cell.points) {
-      if (pt.status != "ok" || !(pt.median_ms > 0)) continue;
+      if (pt.status != Outcome::ok || !(pt.median_ms > 0)) continue;
       CalibrationPoint cp;
       cp.model = m->id;
       cp.precision = *cell.precision;
@@ -291,23 +294,13 @@ std::optional<Calibration> calibration_from_profile(const ProfileFile& p, const 
   return c;
 }
 
-Summary build_summary(const SystemsFile& systems, const GpuDatabase& db, const std::vector<ProfileFile>& extra, const SummaryOptions& o) {
-  Summary out;
-  out.vramfit_version = o.vramfit_version;
-  out.generated = o.generated;
-  out.systems_file = systems.path;
-  out.command_line = o.command_line;
-  out.min_batch = o.min_batch;
-  out.ceiling = o.ceiling;
-  out.workspace_bytes = o.workspace;
+namespace {
 
-  // 1. Profiles per system, in order: the systems file's own, then the command line's.
+// 1. Profiles per system, in order: the systems file's own, then the command line's (matched by id).
+std::vector<std::vector<ProfileFile>> profiles_per_system(const SystemsFile& systems, const std::vector<ProfileFile>& extra) {
   std::vector<std::vector<ProfileFile>> per_system(systems.systems.size());
   for (std::size_t i = 0; i < systems.systems.size(); ++i)
-    if (const auto& p = systems.systems[i].profile) {
-      ProfileFile f = read_profile(*p);
-      per_system[i].push_back(std::move(f));
-    }
+    if (const auto& p = systems.systems[i].profile) per_system[i].push_back(read_profile(*p));
   for (const auto& f : extra) {
     std::size_t hit = systems.systems.size();
     for (std::size_t i = 0; i < systems.systems.size(); ++i)
@@ -323,270 +316,202 @@ Summary build_summary(const SystemsFile& systems, const GpuDatabase& db, const s
     for (const auto& g : per_system[hit]) dup = dup || std::filesystem::path(g.path).lexically_normal() == std::filesystem::path(f.path).lexically_normal();
     if (!dup) per_system[hit].push_back(f);
   }
+  return per_system;
+}
 
-  // 2. The rows every system table has: the models and precisions asked for, plus any a profile holds.
+// 2. The rows every system table has: the models and precisions asked for, plus any a profile holds.
+TableRows table_rows(const SummaryOptions& o, const std::vector<std::vector<ProfileFile>>& per_system) {
   auto add = [](std::vector<std::string>& v, const std::string& x) {
     if (std::find(v.begin(), v.end(), x) == v.end()) v.push_back(x);
   };
-  std::vector<std::string> models, llm_models;
+  TableRows t;
   for (const auto& id : o.models) {
     const ModelInfo* m = try_model(id);
-    add(m && m->family == ModelFamily::DecoderLLM ? llm_models : models, m ? m->id : id);
+    add(m && m->family == ModelFamily::DecoderLLM ? t.llm_models : t.models, m ? m->id : id);
   }
-  std::vector<std::string> precisions, llm_precisions;
-  for (Precision p : o.precisions) add(precisions, std::string(to_string(p)));
-  for (Precision p : o.llm_precisions) add(llm_precisions, std::string(to_string(p)));
+  for (Precision p : o.precisions) add(t.precisions, std::string(to_string(p)));
+  for (Precision p : o.llm_precisions) add(t.llm_precisions, std::string(to_string(p)));
   for (const auto& list : per_system)
     for (const auto& f : list) {
       for (const auto& c : f.cells) {
-        add(models, c.model);
-        add(precisions, c.precision_id);
+        add(t.models, c.model);
+        add(t.precisions, c.precision_id);
       }
       for (const auto& c : f.llm_cells) {
-        add(llm_models, c.model);
-        add(llm_precisions, c.precision_id);
+        add(t.llm_models, c.model);
+        add(t.llm_precisions, c.precision_id);
       }
     }
-  out.models = models;
-  out.precisions = precisions;
-  out.llm_models = llm_models;
-  if (!llm_models.empty()) out.llm_precisions = llm_precisions;
+  return t;
+}
 
-  // A calibration for systems without a profile of their own: the newest profile of a database GPU.
-  std::optional<Calibration> fleet_calibration;
-  {
-    std::vector<const ProfileFile*> all;
-    for (const auto& list : per_system)
-      for (const auto& f : list) all.push_back(&f);
-    std::stable_sort(all.begin(), all.end(), [](const ProfileFile* a, const ProfileFile* b) { return a->date > b->date; });
-    for (const auto* f : all) {
-      std::string why;
-      if ((fleet_calibration = calibration_from_profile(*f, db, &why))) break;
-      out.warnings.push_back("latency calibration: " + why);
-    }
+// A calibration for systems without a profile of their own: the newest profile of a database GPU.
+std::optional<Calibration> fleet_calibration(const std::vector<std::vector<ProfileFile>>& per_system, const GpuDatabase& db,
+                                             std::vector<std::string>& warnings) {
+  std::vector<const ProfileFile*> all;
+  for (const auto& list : per_system)
+    for (const auto& f : list) all.push_back(&f);
+  std::stable_sort(all.begin(), all.end(), [](const ProfileFile* a, const ProfileFile* b) { return a->date > b->date; });
+  for (const auto* f : all) {
+    std::string why;
+    if (auto c = calibration_from_profile(*f, db, &why)) return c;
+    warnings.push_back("latency calibration: " + why);
   }
+  return std::nullopt;
+}
 
-  for (std::size_t i = 0; i < systems.systems.size(); ++i) {
-    const SystemSpec& spec = systems.systems[i];
-    if (o.progress) o.progress(i + 1, systems.systems.size(), spec.id);
-    SystemSummary s;
-    s.id = spec.id;
-    s.gpu = spec.gpu;
-    s.vram_overridden = spec.vram_overridden;
-    s.primary_use = spec.primary_use;
-
-    // Oldest first, so that later (newer) cells replace earlier ones; equal dates keep input order.
-    std::vector<const ProfileFile*> profs;
-    for (const auto& f : per_system[i]) profs.push_back(&f);
-    std::stable_sort(profs.begin(), profs.end(), [](const ProfileFile* a, const ProfileFile* b) { return a->date < b->date; });
-
-    // Context for predicted cells: measured by the newest real profile of this machine, else the default.
-    const ContextAllowance def = default_context_overhead(s.gpu.architecture);
-    s.context_bytes = def.bytes;
-    s.context_source = def.source;
-    for (const auto* f : profs) {
-      if (f->emulated()) {
-        if (f->vram_limit_bytes && *f->vram_limit_bytes != s.gpu.vram_bytes)
-          s.warnings.push_back(fmt::format("{} emulates a card of {} but {} has {}", f->path, format_bytes(*f->vram_limit_bytes), s.id,
-                                           format_bytes(s.gpu.vram_bytes)));
-        continue;
-      }
-      if (normalize_gpu_name(f->device_name) != normalize_gpu_name(s.gpu.name) && !db.try_find(f->device_name))
-        s.warnings.push_back(fmt::format("{} was measured on '{}', which is not in {}; {} is listed with {}", f->path, f->device_name, db.path,
-                                         s.id, s.gpu.name));
-      else if (const GpuSpec* g = db.try_find(f->device_name); g && normalize_gpu_name(g->name) != normalize_gpu_name(s.gpu.name))
-        s.warnings.push_back(fmt::format("{} was measured on {} but {} is listed with {}", f->path, g->name, s.id, s.gpu.name));
-      if (f->context_bytes > 0) {
-        s.context_bytes = f->context_bytes;
-        s.context_source = "measured in " + f->path;
-      }
-      for (const auto& w : f->warnings) s.warnings.push_back(f->path + ": " + w);
+// Context for predicted cells: measured by the newest real profile of this machine, else the default;
+// with a warning for each profile measured on another card than the system's.
+void context_from_profiles(SystemSummary& s, const std::vector<const ProfileFile*>& profs, const GpuDatabase& db) {
+  const ContextAllowance def = default_context_overhead(s.gpu.architecture);
+  s.context_bytes = def.bytes;
+  s.context_source = def.source;
+  for (const auto* f : profs) {
+    if (f->emulated()) {
+      if (f->vram_limit_bytes && *f->vram_limit_bytes != s.gpu.vram_bytes)
+        s.warnings.push_back(fmt::format("{} emulates a card of {} but {} has {}", f->path, format_bytes(*f->vram_limit_bytes), s.id,
+                                         format_bytes(s.gpu.vram_bytes)));
+      continue;
     }
-    s.predicted_budget_bytes = s.gpu.vram_bytes > s.context_bytes ? s.gpu.vram_bytes - s.context_bytes : 0;
-
-    // Latency calibration: this system's newest profile of a database GPU, else the fleet's.
-    std::optional<Calibration> own;
-    for (auto it = profs.rbegin(); it != profs.rend() && !own; ++it) own = calibration_from_profile(**it, db);
-    const Calibration* calib = own ? &*own : fleet_calibration ? &*fleet_calibration : nullptr;
-    s.latency_calibration = calib ? fmt::format("efficiency measured in {} on {} ({} measurements, geometric mean {:.2f})", calib->profile_path,
-                                                calib->gpu.name, calib->points.size(), calib->geomean_efficiency)
-                                  : fmt::format("no profile of a database GPU: default efficiency {} of the roofline", kDefaultEfficiency);
-
-    for (std::size_t k = 0; k < profs.size(); ++k) {
-      ProfileUse u;
-      u.path = profs[k]->path;
-      u.date = profs[k]->date;
-      u.device = profs[k]->device_summary;
-      u.vram_limit = profs[k]->vram_limit.value_or("");
-      s.profiles.push_back(u);
+    if (normalize_gpu_name(f->device_name) != normalize_gpu_name(s.gpu.name) && !db.try_find(f->device_name))
+      s.warnings.push_back(fmt::format("{} was measured on '{}', which is not in {}; {} is listed with {}", f->path, f->device_name, db.path,
+                                       s.id, s.gpu.name));
+    else if (const GpuSpec* g = db.try_find(f->device_name); g && normalize_gpu_name(g->name) != normalize_gpu_name(s.gpu.name))
+      s.warnings.push_back(fmt::format("{} was measured on {} but {} is listed with {}", f->path, g->name, s.id, s.gpu.name));
+    if (f->context_bytes > 0) {
+      s.context_bytes = f->context_bytes;
+      s.context_source = "measured in " + f->path;
     }
-    // Merge: newest wins per model × precision (vision and LLM rows alike); each profile says which of
-    // its rows were used and which a newer one superseded.
-    auto merge = [&](auto rows_of) {
-      using Row = std::remove_cvref_t<decltype(rows_of(*profs[0])[0])>;
-      std::map<std::pair<std::string, std::string>, std::pair<const Row*, std::size_t>> merged;
-      for (std::size_t k = 0; k < profs.size(); ++k)
-        for (const auto& c : rows_of(*profs[k])) merged[{c.model, c.precision_id}] = {&c, k};
-      for (std::size_t k = 0; k < profs.size(); ++k)
-        for (const auto& c : rows_of(*profs[k])) {
-          const auto& win = merged[{c.model, c.precision_id}];
-          const std::string label = c.model + " " + c.precision_id;
-          if (win.first == &c) s.profiles[k].cells_used.push_back(label);
-          else s.profiles[k].cells_superseded.push_back(fmt::format("{} (by {})", label, profs[win.second]->path));
-        }
-      return merged;
-    };
-    const auto merged = merge([](const ProfileFile& f) -> const auto& { return f.cells; });
-    const auto merged_llm = merge([](const ProfileFile& f) -> const auto& { return f.llm_cells; });
-    // Every model × precision: measured where a profile has it, else predicted; counted by source.
-    auto place = [&](const std::vector<std::string>& ms, const std::vector<std::string>& ps, const auto& rows, auto& cells,
-                     auto measured, auto predicted) {
-      for (const auto& model : ms) {
-        const ModelInfo* m = try_model(model);
-        for (const auto& pid : ps) {
-          std::optional<Precision> p;
-          try {
-            p = parse_precision(pid);
-          } catch (const InvalidInput&) {
-          }
-          auto it = rows.find({model, pid});
-          if (it != rows.end()) {
-            const ProfileFile& f = *profs[it->second.second];
-            cells.push_back(measured(m, *it->second.first, f));
-            s.newest_date = std::max(s.newest_date, f.date);
-          } else {
-            cells.push_back(predicted(m, model, pid, p));
-          }
-          const auto& c = cells.back();
-          (c.source == CellSource::profiled ? s.profiled_cells : c.source == CellSource::emulated ? s.emulated_cells : s.predicted_cells)++;
-        }
-      }
-    };
-    place(models, precisions, merged, s.cells,
-          [&](const ModelInfo* m, const ProfiledCell& c, const ProfileFile& f) { return measured_cell(m, c, f, s, calib, o); },
-          [&](const ModelInfo* m, const std::string& model, const std::string& pid, const std::optional<Precision>& p) {
-            return predicted_cell(m, model, pid, p, s, calib, o);
-          });
-    place(llm_models, llm_precisions, merged_llm, s.llm_cells,
-          [&](const ModelInfo* m, const ProfiledLlmCell& c, const ProfileFile& f) { return measured_llm_cell(m, c, f, s); },
-          [&](const ModelInfo* m, const std::string& model, const std::string& pid, const std::optional<Precision>& p) {
-            return predicted_llm_cell(m, model, pid, p, s);
-          });
-    std::vector<std::string> parts;
-    if (s.profiled_cells) parts.push_back(fmt::format("profiled{}", s.predicted_cells || s.emulated_cells ? fmt::format(" ({} cell{})", s.profiled_cells, s.profiled_cells == 1 ? "" : "s") : ""));
-    if (s.emulated_cells) parts.push_back(fmt::format("emulated{}", s.predicted_cells || s.profiled_cells ? fmt::format(" ({} cell{})", s.emulated_cells, s.emulated_cells == 1 ? "" : "s") : ""));
-    if (s.predicted_cells) parts.push_back(fmt::format("predicted{}", s.profiled_cells || s.emulated_cells ? fmt::format(" ({} cell{})", s.predicted_cells, s.predicted_cells == 1 ? "" : "s") : ""));
-    s.status = join(parts, " + ");
-    if (!s.newest_date.empty()) s.status += ", " + date_only(s.newest_date);
-    recommend(s, models, o.min_batch);
-    recommend_llm(s, llm_models);
-    out.systems.push_back(std::move(s));
+    for (const auto& w : f->warnings) s.warnings.push_back(f->path + ": " + w);
   }
+  s.predicted_budget_bytes = s.gpu.vram_bytes > s.context_bytes ? s.gpu.vram_bytes - s.context_bytes : 0;
+}
 
-  // What breaks on the smallest card.
-  const SystemSummary* small = nullptr;
-  for (const auto& s : out.systems)
-    if (!small || s.gpu.vram_bytes < small->gpu.vram_bytes) small = &s;
-  if (small) {
-    out.smallest_system = small->id;
-    for (const auto& c : small->cells) {
-      Breakage b;
-      b.model = c.model;
-      b.precision = c.precision;
-      const std::string src = to_string(c.source);
-      if (c.mark == "n/a") {
-        b.category = "not applicable";
-        b.text = c.reason;
-      } else if (c.mark == "❌") {
-        b.category = "will not work";
-        b.text = c.reason;
-        if (c.vram_at_batch1_bytes && c.status == "does not fit")
-          b.text = fmt::format("batch 1 needs {}; the card has {} ({})", mib(*c.vram_at_batch1_bytes), mib(small->gpu.vram_bytes), src);
-        else
-          b.text += " (" + src + ")";
-      } else {
-        b.category = c.mark == "⚠️" ? "works with constraints" : "safe";
-        b.text = fmt::format("max batch {}{}", c.capped ? "≥ " : "", thousands(c.max_batch));
-        if (c.vram_at_max_bytes) b.text += fmt::format(" in {} of {}", mib(*c.vram_at_max_bytes), mib(small->gpu.vram_bytes));
-        if (c.latency_ms_max) b.text += fmt::format(", {} per batch ({})", ms(*c.latency_ms_max), c.latency_measured ? "measured" : "estimate");
-        b.text += " — " + src;
-        if (!c.mark_note.empty()) b.text += "; " + c.mark_note;
-      }
-      out.smallest.push_back(b);
+// Rows of the profiles merged newest-wins per model × precision (vision or LLM rows, by `rows_of`):
+// (model, precision) → (the row, the index of its profile). Each profile's use says which of its rows
+// were used and which a newer one superseded.
+template <class RowsOf> auto merge_rows(const std::vector<const ProfileFile*>& profs, std::vector<ProfileUse>& uses, RowsOf rows_of) {
+  using Row = std::remove_cvref_t<decltype(rows_of(*profs[0])[0])>;
+  std::map<std::pair<std::string, std::string>, std::pair<const Row*, std::size_t>> merged;
+  for (std::size_t k = 0; k < profs.size(); ++k)
+    for (const auto& c : rows_of(*profs[k])) merged[{c.model, c.precision_id}] = {&c, k};
+  for (std::size_t k = 0; k < profs.size(); ++k)
+    for (const auto& c : rows_of(*profs[k])) {
+      const auto& win = merged[{c.model, c.precision_id}];
+      const std::string label = c.model + " " + c.precision_id;
+      if (win.first == &c) uses[k].cells_used.push_back(label);
+      else uses[k].cells_superseded.push_back(fmt::format("{} (by {})", label, profs[win.second]->path));
     }
-    for (const auto& c : small->llm_cells) {
-      Breakage b;
-      b.model = c.model;
-      b.precision = c.precision;
-      const std::string src = to_string(c.source);
-      if (c.mark == "n/a") {
-        b.category = "not applicable";
-        b.text = c.reason;
-      } else if (c.mark == "❌") {
-        b.category = "will not work";
-        b.text = c.reason + " (" + src + ")";
-      } else {
-        b.category = c.mark == "⚠️" ? "works with constraints" : "safe";
-        b.text = fmt::format("max context {}{} at batch 1", thousands(c.max_context), c.max_context_is_model_limit ? " (the model's limit)" : "");
-        if (c.vram_at_context_bytes)
-          b.text += fmt::format(", {} at context {} of {}", mib(*c.vram_at_context_bytes), c.context, mib(small->gpu.vram_bytes));
-        if (c.decode_tokens_per_s) b.text += fmt::format(", decode {:.0f} tokens/s (measured)", *c.decode_tokens_per_s);
-        b.text += " — " + src;
-        if (!c.mark_note.empty()) b.text += "; " + c.mark_note;
-      }
-      out.smallest.push_back(b);
-    }
-  }
+  return merged;
+}
 
-  // How to reproduce: the exact commands per system.
-  const std::string model_list = join(models, ",");
-  for (const auto& s : out.systems) {
-    std::vector<std::string> runnable;
+// Every model × precision of a table: measured where a merged profile row has it, else predicted;
+// counted by source.
+template <class Merged, class Cells, class Measured, class Predicted>
+void place_cells(SystemSummary& s, const std::vector<const ProfileFile*>& profs, const std::vector<std::string>& models,
+                 const std::vector<std::string>& precisions, const Merged& rows, Cells& cells, Measured measured, Predicted predicted) {
+  for (const auto& model : models) {
+    const ModelInfo* m = try_model(model);
     for (const auto& pid : precisions) {
-      bool applicable = false;
-      for (const auto& c : s.cells)
-        if (c.precision == pid && c.mark != "n/a" && c.status != "unsupported") applicable = true;
-      if (applicable) runnable.push_back(pid);
-    }
-    const std::string plist = join(runnable, ",");
-    ReproduceStep r;
-    r.system_id = s.id;
-    r.comment = fmt::format("{} — {}", s.id, gpu_line(s));
-    // Ids and paths come from the systems file: each is one quoted shell word, and a comment cannot end early.
-    const std::string id = shell_quote(s.id), id_comment = shell_comment(s.id), systems_path = shell_quote(systems.path);
-    r.commands.push_back(fmt::format("vramfit profile --system-id {} -m {} -p {} --output {}   # on {} itself", id, model_list, plist,
-                                     shell_quote("profiles/" + s.id), id_comment));
-    r.commands.push_back(fmt::format("vramfit profile --system-id {} --vram-limit {} -m {} -p {} --output {}   # on a larger "
-                                     "GPU: emulates this card's memory",
-                                     id, format_bytes_exact(s.gpu.vram_bytes), model_list, plist, shell_quote("profiles/" + s.id + "-emulated")));
-    r.commands.push_back(fmt::format("vramfit plan --system {} --systems {} -m {} -p {}   # no GPU: the predicted cells", id, systems_path,
-                                     model_list, plist));
-    if (!llm_models.empty()) [&] {
-      std::vector<std::string> llm_runnable;
-      for (const auto& pid : llm_precisions) {
-        bool applicable = false;
-        for (const auto& c : s.llm_cells)
-          if (c.precision == pid && c.mark != "n/a" && c.status != "unsupported") applicable = true;
-        if (applicable) llm_runnable.push_back(pid);
+      std::optional<Precision> p;
+      try {
+        p = parse_precision(pid);
+      } catch (const InvalidInput&) {
       }
-      if (llm_runnable.empty()) return;
-      const std::string llm_list = join(llm_models, ","), llm_plist = join(llm_runnable, ",");
-      r.commands.push_back(fmt::format("vramfit profile --system-id {} -m {} -p {} --output {}   # on {} itself: the LLM rows",
-                                       id, llm_list, llm_plist, shell_quote("profiles/" + s.id + "-llm"), id_comment));
-      for (const auto& model : llm_models)
-        r.commands.push_back(fmt::format("vramfit llm -m {} -q {} --context 512 --vram-limit {} --reserve {} --no-run   # no GPU: the "
-                                         "predicted LLM cells (reserve = the CUDA context)",
-                                         model, llm_plist, format_bytes_exact(s.gpu.vram_bytes), format_bytes_exact(s.context_bytes)));
-    }();
-    out.reproduce.push_back(r);
+      auto it = rows.find({model, pid});
+      if (it != rows.end()) {
+        const ProfileFile& f = *profs[it->second.second];
+        cells.push_back(measured(m, *it->second.first, f));
+        s.newest_date = std::max(s.newest_date, f.date);
+      } else {
+        cells.push_back(predicted(m, model, pid, p));
+      }
+      const auto& c = cells.back();
+      (c.source == CellSource::profiled ? s.profiled_cells : c.source == CellSource::emulated ? s.emulated_cells : s.predicted_cells)++;
+    }
   }
-  ReproduceStep all;
-  all.system_id = "";
-  all.comment = "then, anywhere: this summary from the profiles";
-  all.commands.push_back(fmt::format("vramfit report --systems {} profiles/*/profile.json -o SUMMARY.md --html SUMMARY.html --json SUMMARY.json "
-                                     "--csv SUMMARY.csv",
-                                     shell_quote(systems.path)));
-  out.reproduce.push_back(all);
+}
+
+// "profiled (2 cells) + predicted (4 cells), 2026-11-27": where the system's numbers come from.
+std::string status_line(const SystemSummary& s) {
+  auto part = [](const char* name, std::size_t n, bool others) {
+    return fmt::format("{}{}", name, others ? fmt::format(" ({} cell{})", n, n == 1 ? "" : "s") : "");
+  };
+  std::vector<std::string> parts;
+  if (s.profiled_cells) parts.push_back(part("profiled", s.profiled_cells, s.predicted_cells || s.emulated_cells));
+  if (s.emulated_cells) parts.push_back(part("emulated", s.emulated_cells, s.predicted_cells || s.profiled_cells));
+  if (s.predicted_cells) parts.push_back(part("predicted", s.predicted_cells, s.profiled_cells || s.emulated_cells));
+  std::string line = join(parts, " + ");
+  if (!s.newest_date.empty()) line += ", " + date_only(s.newest_date);
+  return line;
+}
+
+// One system: its profiles merged, every cell measured or predicted, its recommendations.
+SystemSummary system_summary(const SystemSpec& spec, const std::vector<ProfileFile>& own, const GpuDatabase& db,
+                             const std::optional<Calibration>& fleet, const TableRows& t, const SummaryOptions& o) {
+  SystemSummary s;
+  s.id = spec.id;
+  s.gpu = spec.gpu;
+  s.vram_overridden = spec.vram_overridden;
+  s.primary_use = spec.primary_use;
+  // Oldest first, so that later (newer) cells replace earlier ones; equal dates keep input order.
+  std::vector<const ProfileFile*> profs;
+  for (const auto& f : own) profs.push_back(&f);
+  std::stable_sort(profs.begin(), profs.end(), [](const ProfileFile* a, const ProfileFile* b) { return a->date < b->date; });
+  context_from_profiles(s, profs, db);
+
+  // Latency calibration: this system's newest profile of a database GPU, else the fleet's.
+  std::optional<Calibration> mine;
+  for (auto it = profs.rbegin(); it != profs.rend() && !mine; ++it) mine = calibration_from_profile(**it, db);
+  const Calibration* calib = mine ? &*mine : fleet ? &*fleet : nullptr;
+  s.latency_calibration = calib ? fmt::format("efficiency measured in {} on {} ({} measurements, geometric mean {:.2f})", calib->profile_path,
+                                              calib->gpu.name, calib->points.size(), calib->geomean_efficiency)
+                                : fmt::format("no profile of a database GPU: default efficiency {} of the roofline", kDefaultEfficiency);
+
+  for (const auto* f : profs) s.profiles.push_back({f->path, f->date, f->device_summary, f->vram_limit.value_or(""), {}, {}});
+  const auto merged = merge_rows(profs, s.profiles, [](const ProfileFile& f) -> const auto& { return f.cells; });
+  const auto merged_llm = merge_rows(profs, s.profiles, [](const ProfileFile& f) -> const auto& { return f.llm_cells; });
+  place_cells(s, profs, t.models, t.precisions, merged, s.cells,
+              [&](const ModelInfo* m, const ProfiledCell& c, const ProfileFile& f) { return measured_cell(m, c, f, s, calib, o); },
+              [&](const ModelInfo* m, const std::string& model, const std::string& pid, const std::optional<Precision>& p) {
+                return predicted_cell(m, model, pid, p, s, calib, o);
+              });
+  place_cells(s, profs, t.llm_models, t.llm_precisions, merged_llm, s.llm_cells,
+              [&](const ModelInfo* m, const ProfiledLlmCell& c, const ProfileFile& f) { return measured_llm_cell(m, c, f, s); },
+              [&](const ModelInfo* m, const std::string& model, const std::string& pid, const std::optional<Precision>& p) {
+                return predicted_llm_cell(m, model, pid, p, s);
+              });
+  s.status = status_line(s);
+  recommend(s, t.models, o.min_batch);
+  recommend_llm(s, t.llm_models);
+  return s;
+}
+
+}  // namespace
+
+Summary build_summary(const SystemsFile& systems, const GpuDatabase& db, const std::vector<ProfileFile>& extra, const SummaryOptions& o) {
+  Summary out;
+  out.vramfit_version = o.vramfit_version;
+  out.generated = o.generated;
+  out.systems_file = systems.path;
+  out.command_line = o.command_line;
+  out.min_batch = o.min_batch;
+  out.ceiling = o.ceiling;
+  out.workspace_bytes = o.workspace;
+
+  const std::vector<std::vector<ProfileFile>> per_system = profiles_per_system(systems, extra);
+  const TableRows t = table_rows(o, per_system);
+  out.models = t.models;
+  out.precisions = t.precisions;
+  out.llm_models = t.llm_models;
+  if (!t.llm_models.empty()) out.llm_precisions = t.llm_precisions;
+  const std::optional<Calibration> fleet = fleet_calibration(per_system, db, out.warnings);
+  for (std::size_t i = 0; i < systems.systems.size(); ++i) {
+    if (o.progress) o.progress(i + 1, systems.systems.size(), systems.systems[i].id);
+    out.systems.push_back(system_summary(systems.systems[i], per_system[i], db, fleet, t, o));
+  }
+  smallest_card(out);
+  reproduce_steps(out, systems.path, t);
   return out;
 }
 

@@ -32,12 +32,14 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "core/outcome.h"
 #include "predict/gpu_spec.h"
 #include "predict/latency.h"
 #include "predict/llm_fit.h"
 #include "predict/memory.h"
 #include "predict/systems.h"
 #include "report/profile_reader.h"
+#include "result/mark.h"
 
 namespace vramfit {
 
@@ -74,7 +76,8 @@ struct SummaryCell {
   CellSource source = CellSource::predicted;
   std::string profile_path;  // profiled/emulated: the file the numbers come from
   std::string date;          // profiled/emulated: the profile's date
-  std::string status = "ok";  // ok | does not fit | unsupported | not applicable | error
+  Outcome status = Outcome::ok;  // oom: does not fit (not even batch 1); unsupported: by this card, or by
+  bool applicable = true;        // vramfit's engine when not applicable (the printers' "not applicable")
   std::string reason;
   std::int64_t max_batch = 0;
   bool capped = false;         // max batch is the search ceiling: more may fit
@@ -86,7 +89,7 @@ struct SummaryCell {
   std::string latency_source;
   std::optional<double> items_per_s_max;
   std::optional<double> relative_l2, top1_agreement;
-  std::string mark;  // ✅ ⚠️ ❌, or "n/a" (not applicable)
+  Mark mark = Mark::fits;  // printed ✅ ⚠️ ❌ n/a (result/mark.h)
   std::string mark_note;
   std::optional<PredictionCheck> check;  // profiled/emulated cells
   std::vector<VramPoint> vram_curve;     // for the charts
@@ -99,7 +102,8 @@ struct LlmSummaryCell {
   CellSource source = CellSource::predicted;
   std::string profile_path;  // profiled/emulated
   std::string date;
-  std::string status = "ok";  // ok | does not fit | unsupported | not applicable | error
+  Outcome status = Outcome::ok;  // as SummaryCell's: oom does not fit, unsupported by the card or (not
+  bool applicable = true;        // applicable) by vramfit's engine
   std::string reason;
   std::int64_t context = 0;  // the speed context (512, or the model's maximum when smaller)
   std::uint64_t weights_bytes = 0, kv_bytes_per_token = 0;
@@ -109,7 +113,7 @@ struct LlmSummaryCell {
   std::optional<std::uint64_t> vram_at_context_bytes;  // process total at (context, batch 1); predicted: plan + context
   std::optional<double> prefill_tokens_per_s, decode_tokens_per_s, decode_tokens_per_s_max_context;  // profiled only
   std::string speed_source;  // where the tokens/s were measured, or why there are none
-  std::string mark;          // ✅ ⚠️ ❌ n/a
+  Mark mark = Mark::fits;
   std::string mark_note;
 };
 
@@ -191,8 +195,13 @@ struct SummaryOptions {
   std::function<void(std::size_t index, std::size_t count, const std::string& system)> progress;
 };
 
-// The mark rules, as the document states them (one string per mark, for every printer).
-std::vector<std::pair<std::string, std::string>> mark_rules(std::int64_t min_batch);
+// A cell's status as the summary's JSON, CSV and tables spell it: ok, "does not fit" (oom), unsupported,
+// "not applicable" (the engine cannot), error, limit.
+std::string status_text(Outcome status, bool applicable);
+template <class Cell> std::string status_text(const Cell& c) { return status_text(c.status, c.applicable); }
+
+// The mark rules, as the document states them (one rule per mark, for every printer).
+std::vector<std::pair<Mark, std::string>> mark_rules(std::int64_t min_batch);
 
 // Reads each system's own profile (systems.toml `profile`), matches `extra` to systems by system_id
 // (an unmatched profile is an InvalidInput naming the file, its system_id and the ids in the systems

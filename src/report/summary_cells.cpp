@@ -16,10 +16,7 @@
 namespace vramfit::summary_detail {
 
 using summary_format::gpu_line;
-using summary_format::join;
-using summary_format::mib;
 using summary_format::ms;
-using summary_format::thousands;
 using summary_format::throughput;
 
 void recommend(SystemSummary& s, const std::vector<std::string>& models, std::int64_t min_batch) {
@@ -28,13 +25,13 @@ void recommend(SystemSummary& s, const std::vector<std::string>& models, std::in
     for (const auto& c : s.cells)
       if (c.model == model) {
         cells.push_back(&c);
-        if (runs(c) && c.mark != "n/a") running.push_back(&c);
+        if (runs(c) && c.mark != Mark::not_applicable) running.push_back(&c);
       }
     if (cells.empty()) continue;
     if (running.empty()) {
       std::vector<std::string> why;
       for (const auto* c : cells)
-        if (c->mark != "n/a") why.push_back(fmt::format("{}: {}", c->precision, c->reason));
+        if (c->mark != Mark::not_applicable) why.push_back(fmt::format("{}: {}", c->precision, c->reason));
       s.recommendations.push_back(fmt::format("**{}** does not run on this machine at any precision asked for ({}): use a larger card.", model,
                                               join(why, "; ")));
       continue;
@@ -54,7 +51,7 @@ void recommend(SystemSummary& s, const std::vector<std::string>& models, std::in
     const bool estimated = !best->latency_measured;
     std::string text = fmt::format("**{}**: use **{}** — max batch {}{}", model, best->precision, best->capped ? "≥ " : "",
                                    thousands(best->max_batch));
-    if (best->vram_at_max_bytes) text += fmt::format(" in {}", mib(*best->vram_at_max_bytes));
+    if (best->vram_at_max_bytes) text += fmt::format(" in {}", mib_text(*best->vram_at_max_bytes));
     if (auto t = throughput(*best)) text += fmt::format(", {:.0f} items/s at that batch ({})", *t, estimated ? "estimated" : "measured");
     if (fp32 && fp32 != best) {
       if (runs(*fp32)) {
@@ -67,8 +64,8 @@ void recommend(SystemSummary& s, const std::vector<std::string>& models, std::in
         auto tb = throughput(*best), tf = throughput(*fp32);
         if (tb && tf && *tf > 0) text += fmt::format(" and {:.1f}× the throughput ({:.0f} vs {:.0f} items/s)", *tb / *tf, *tb, *tf);
         if (best->vram_at_batch1_bytes && fp32->vram_at_batch1_bytes)
-          text += fmt::format("; VRAM at batch 1 {} vs {}", mib(*best->vram_at_batch1_bytes), mib(*fp32->vram_at_batch1_bytes));
-      } else if (fp32->mark != "n/a") {
+          text += fmt::format("; VRAM at batch 1 {} vs {}", mib_text(*best->vram_at_batch1_bytes), mib_text(*fp32->vram_at_batch1_bytes));
+      } else if (fp32->mark != Mark::not_applicable) {
         text += fmt::format("; fp32 does not run here ({})", fp32->reason);
       }
     }
@@ -115,7 +112,7 @@ LlmSummaryCell predicted_llm_cell(const ModelInfo* m, const std::string& model, 
   c.source = CellSource::predicted;
   c.speed_source = "not measured: profile this machine (vramfit profile -m " + model + ")";
   if (!m || !p || m->family != ModelFamily::DecoderLLM) {
-    c.status = "not applicable";
+    not_applicable(c);
     c.reason = !m || m->family != ModelFamily::DecoderLLM ? fmt::format("'{}' is not a decoder LLM of this vramfit's zoo", model)
                                                           : fmt::format("precision '{}' is not known to this vramfit", precision_id);
     apply_llm_mark(c, {});
@@ -124,10 +121,10 @@ LlmSummaryCell predicted_llm_cell(const ModelInfo* m, const std::string& model, 
   const DecoderConfig dc = m->decoder();
   c.context = std::min<std::int64_t>(512, dc.max_position_embeddings);
   if (const auto why = llm_unsupported_reason(dc, *p)) {
-    c.status = "not applicable";
+    not_applicable(c);
     c.reason = "the engine does not run it yet: " + *why;
   } else if (const auto cannot = llm_card_cannot(s.gpu, *p)) {
-    c.status = "unsupported";
+    c.status = Outcome::unsupported;
     c.reason = *cannot;
   } else {
     LlmFitOptions fo;
@@ -139,9 +136,9 @@ LlmSummaryCell predicted_llm_cell(const ModelInfo* m, const std::string& model, 
     c.kv_bytes_per_token = row.kv_bytes_per_token;
     c.max_context = row.max_context;
     c.max_context_is_model_limit = row.max_context_is_model_limit;
-    if (row.status == "does not fit") {
-      c.status = "does not fit";
-      c.reason = fmt::format("{} (budget: VRAM {} − CUDA context and handles {})", row.reason, mib(s.gpu.vram_bytes), mib(s.context_bytes));
+    if (row.status == "does not fit") {  // predict/llm_fit.h's spelling
+      c.status = Outcome::oom;
+      c.reason = fmt::format("{} (budget: VRAM {} − CUDA context and handles {})", row.reason, mib_text(s.gpu.vram_bytes), mib_text(s.context_bytes));
     } else if (row.points.front().fits) {
       c.vram_at_context_bytes = row.points.front().total_bytes + s.context_bytes;
     }
@@ -164,16 +161,13 @@ LlmSummaryCell measured_llm_cell(const ModelInfo* m, const ProfiledLlmCell& pc, 
       m && m->family == ModelFamily::DecoderLLM && pc.precision ? llm_unsupported_reason(m->decoder(), *pc.precision) : std::nullopt;
   const std::optional<std::string> card_cannot = pc.precision ? llm_card_cannot(s.gpu, *pc.precision) : std::nullopt;
   std::vector<std::string> caveats;
-  if (pc.status == "unsupported" && engine_cannot) {
-    c.status = "not applicable";
+  if (pc.status == Outcome::unsupported && engine_cannot) {
+    not_applicable(c);
     c.reason = "the engine does not run it yet: " + pc.reason;
   } else if (card_cannot && c.source == CellSource::emulated) {
-    c.status = "unsupported";
+    c.status = Outcome::unsupported;
     c.reason = *card_cannot + fmt::format(" (the emulation on {} does not apply)", f.device_name);
-  } else if (pc.status == "oom") {
-    c.status = "does not fit";
-    c.reason = pc.reason;
-  } else if (pc.status != "ok") {
+  } else if (pc.status != Outcome::ok) {
     c.status = pc.status;
     c.reason = pc.reason;
   } else {
@@ -189,7 +183,7 @@ LlmSummaryCell measured_llm_cell(const ModelInfo* m, const ProfiledLlmCell& pc, 
     } else {
       c.speed_source = fmt::format("not shown: measured on {} emulating this card's memory (speed does not transfer)", f.device_name);
     }
-    if (pc.mark == "⚠️" && !pc.mark_note.empty() && pc.max_context >= pc.context) caveats.push_back(pc.mark_note);
+    if (pc.mark == Mark::constrained && !pc.mark_note.empty() && pc.max_context >= pc.context) caveats.push_back(pc.mark_note);
   }
   apply_llm_mark(c, caveats);
   return c;
@@ -203,26 +197,26 @@ void recommend_llm(SystemSummary& s, const std::vector<std::string>& models) {
     for (const auto& c : s.llm_cells) {
       if (c.model != model) continue;
       cells.push_back(&c);
-      if (c.status == "ok" && c.max_context >= c.context && (!best || c.weights_bytes > best->weights_bytes)) best = &c;
+      if (c.status == Outcome::ok && c.max_context >= c.context && (!best || c.weights_bytes > best->weights_bytes)) best = &c;
     }
     if (cells.empty()) continue;
     if (!best) {
       std::vector<std::string> why;
       for (const auto* c : cells)
-        if (c->mark != "n/a") why.push_back(fmt::format("{}: {}", c->precision, c->status == "ok" ? c->mark_note : c->reason));
+        if (c->mark != Mark::not_applicable) why.push_back(fmt::format("{}: {}", c->precision, c->status == Outcome::ok ? c->mark_note : c->reason));
       s.recommendations.push_back(fmt::format("**{}** does not run context 512 at batch 1 here at any precision asked for ({}): quantize "
                                               "further or use a larger card.",
                                               model, join(why, "; ")));
       continue;
     }
     std::string text = fmt::format("**{}**: the least quantization that runs context {} at batch 1 is **{}** — weights {}, max context {}{}",
-                                   model, best->context, best->precision, summary_format::gib(best->weights_bytes), thousands(best->max_context),
+                                   model, best->context, best->precision, gib_text(best->weights_bytes), thousands(best->max_context),
                                    best->max_context_is_model_limit ? " (the model's limit)" : "");
     if (best->decode_tokens_per_s) text += fmt::format(", decode {:.0f} tokens/s (measured)", *best->decode_tokens_per_s);
     std::vector<std::string> heavier;
     for (const auto* c : cells)
-      if (c != best && c->weights_bytes > best->weights_bytes && c->mark != "n/a")
-        heavier.push_back(fmt::format("{} ({})", c->precision, c->status == "ok" ? c->mark_note : c->reason));
+      if (c != best && c->weights_bytes > best->weights_bytes && c->mark != Mark::not_applicable)
+        heavier.push_back(fmt::format("{} ({})", c->precision, c->status == Outcome::ok ? c->mark_note : c->reason));
     if (!heavier.empty()) text += "; not " + join(heavier, "; not ");
     s.recommendations.push_back(text + ".");
   }

@@ -8,29 +8,10 @@
 
 namespace vramfit::summary_format {
 
-std::string mib(std::uint64_t b) { return mib_text(b); }
-std::string gib(std::uint64_t b) { return fmt::format("{:.2f} GiB", to_gib(b)); }
-
-std::string thousands(std::int64_t v) {
-  const std::string s = std::to_string(v < 0 ? -v : v);
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (i && (s.size() - i) % 3 == 0) out += ',';
-    out += s[i];
-  }
-  return v < 0 ? "-" + out : out;
-}
-
 std::string ms(double v) { return v >= 100 ? fmt::format("{:.1f} ms", v) : fmt::format("{:.3g} ms", v); }
 
-std::string join(const std::vector<std::string>& v, const std::string& sep) {
-  std::string s;
-  for (const auto& x : v) s += (s.empty() ? "" : sep) + x;
-  return s;
-}
-
 std::string gpu_line(const SystemSummary& s) {
-  return fmt::format("{} ({}, sm_{})", s.gpu.name, gib(s.gpu.vram_bytes), s.gpu.compute_capability);
+  return fmt::format("{} ({}, sm_{})", s.gpu.name, gib_text(s.gpu.vram_bytes), s.gpu.compute_capability);
 }
 
 std::string source_cell(const SummaryCell& c) {
@@ -39,7 +20,7 @@ std::string source_cell(const SummaryCell& c) {
 }
 
 std::string max_batch_cell(const SummaryCell& c) {
-  if (c.status != "ok") return c.status == "does not fit" ? "0" : "—";
+  if (c.status != Outcome::ok) return c.status == Outcome::oom ? "0" : "—";
   return (c.capped ? "≥ " : "") + thousands(c.max_batch);
 }
 
@@ -60,7 +41,7 @@ std::string source_cell(const LlmSummaryCell& c) {
 }
 
 std::string max_context_cell(const LlmSummaryCell& c) {
-  if (c.status != "ok") return c.status == "does not fit" ? "0" : "—";
+  if (c.status != Outcome::ok) return c.status == Outcome::oom ? "0" : "—";
   std::string s = thousands(c.max_context);
   if (c.max_context_is_model_limit) s += " (model max)";
   if (c.source == CellSource::predicted) s += " (planned)";

@@ -1,5 +1,6 @@
 // report/summary_format.h — (private to report/) how the summary printers write numbers, so the
-// Markdown, HTML and CSV views of one Summary agree character for character.
+// Markdown, HTML and CSV views of one Summary agree character for character. Sizes, counts and
+// lists: core/text.h (mib_text, gib_text, thousands, join), the one copy of each.
 #pragma once
 
 #include <cstdint>
@@ -7,15 +8,12 @@
 #include <string>
 #include <vector>
 
+#include "core/text.h"
 #include "report/summary.h"
 
 namespace vramfit::summary_format {
 
-std::string mib(std::uint64_t bytes);     // "7653.2 MiB"
-std::string gib(std::uint64_t bytes);     // "8.00 GiB"
-std::string thousands(std::int64_t v);    // "3,646"
 std::string ms(double v);                 // "0.469 ms", "312.3 ms"
-std::string join(const std::vector<std::string>& v, const std::string& sep);
 std::string gpu_line(const SystemSummary& s);  // "RTX 3070 Ti (8.00 GiB, sm_86)"
 std::string source_cell(const SummaryCell& c);  // "emulated 2026-11-28", "predicted"
 std::string max_batch_cell(const SummaryCell& c);  // "≥ 4,096", "0", "—"

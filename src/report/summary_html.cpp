@@ -48,12 +48,16 @@ const char* dash(std::size_t i) { return kDashes[i % (sizeof(kDashes) / sizeof(k
 struct MarkStyle {
   const char* fill;
   const char* label;
+  const char* css;  // the table cell's class
 };
-MarkStyle mark_style(const std::string& mark) {
-  if (mark == "✅") return {"#7bc67e", "fits"};
-  if (mark == "⚠️") return {"#ffc857", "constrained"};
-  if (mark == "❌") return {"#e66060", "does not run"};
-  return {"#c8c8c8", "n/a"};
+MarkStyle mark_style(Mark mark) {
+  switch (mark) {
+    case Mark::fits: return {"#7bc67e", "fits", "m-ok"};
+    case Mark::constrained: return {"#ffc857", "constrained", "m-warn"};
+    case Mark::fails: return {"#e66060", "does not run", "m-bad"};
+    case Mark::not_applicable: break;
+  }
+  return {"#c8c8c8", "n/a", "m-na"};
 }
 
 std::string nice(double v) {
@@ -91,7 +95,7 @@ std::string vram_chart(const Summary& s, const std::string& model) {
     o += fmt::format("<text x=\"{}\" y=\"{:.1f}\" font-size=\"11\" text-anchor=\"end\">{}</text>\n", L - 6, py(y) + 4, nice(y));
   }
   for (double x = 1; x <= xmax * 1.0001; x *= 4)
-    o += fmt::format("<text x=\"{:.1f}\" y=\"{}\" font-size=\"11\" text-anchor=\"middle\">{}</text>\n", px(x), H - B + 16, sf::thousands(static_cast<std::int64_t>(x)));
+    o += fmt::format("<text x=\"{:.1f}\" y=\"{}\" font-size=\"11\" text-anchor=\"middle\">{}</text>\n", px(x), H - B + 16, thousands(static_cast<std::int64_t>(x)));
   o += fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#333\"/>\n", L, H - B, W - R, H - B);
   o += fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#333\"/>\n", L, T, L, H - B);
   o += fmt::format("<text x=\"{:.1f}\" y=\"{}\" font-size=\"12\" text-anchor=\"middle\">batch (log scale)</text>\n", L + (W - L - R) / 2, H - 10);
@@ -104,7 +108,7 @@ std::string vram_chart(const Summary& s, const std::string& model) {
     const double vy = py(to_gib(sys.gpu.vram_bytes));
     o += fmt::format("<line class=\"card-vram\" x1=\"{}\" y1=\"{:.1f}\" x2=\"{}\" y2=\"{:.1f}\" stroke=\"{}\" stroke-width=\"3\" "
                      "stroke-opacity=\"0.45\"><title>{}: {} VRAM</title></line>\n",
-                     L, vy, W - R, vy, col, html_escape(sys.id), html_escape(sf::gib(sys.gpu.vram_bytes)));
+                     L, vy, W - R, vy, col, html_escape(sys.id), html_escape(gib_text(sys.gpu.vram_bytes)));
     for (std::size_t k = 0; k < s.precisions.size(); ++k) {
       const SummaryCell* c = sys.find(model, s.precisions[k]);
       if (!c || c->vram_curve.empty()) continue;
@@ -115,10 +119,10 @@ std::string vram_chart(const Summary& s, const std::string& model) {
       for (const auto& p : c->vram_curve)
         o += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3\" fill=\"{}\"><title>{} {} ({}): batch {} → {}</title></circle>\n",
                          px(static_cast<double>(p.batch)), py(to_gib(p.bytes)), col, html_escape(sys.id), html_escape(c->precision),
-                         html_escape(to_string(c->source)), sf::thousands(p.batch), html_escape(sf::mib(p.bytes)));
+                         html_escape(to_string(c->source)), thousands(p.batch), html_escape(mib_text(p.bytes)));
     }
     o += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"12\" height=\"12\" fill=\"{}\"/><text x=\"{}\" y=\"{}\" font-size=\"12\">{} ({})</text>\n",
-                     W - R + 12, ly, col, W - R + 30, ly + 10, html_escape(sys.id), html_escape(sf::gib(sys.gpu.vram_bytes)));
+                     W - R + 12, ly, col, W - R + 30, ly + 10, html_escape(sys.id), html_escape(gib_text(sys.gpu.vram_bytes)));
     ly += 18;
   }
   ly += 6;
@@ -148,7 +152,7 @@ std::string fit_matrix(const Summary& s) {
     o += fmt::format("<text x=\"{:.1f}\" y=\"22\" font-size=\"13\" font-weight=\"bold\" text-anchor=\"middle\">{}</text>\n", x, html_escape(s.systems[j].id));
     o += fmt::format("<text x=\"{:.1f}\" y=\"40\" font-size=\"11\" text-anchor=\"middle\">{}</text>\n", x, html_escape(s.systems[j].gpu.name));
     o += fmt::format("<text x=\"{:.1f}\" y=\"56\" font-size=\"11\" text-anchor=\"middle\">{}, sm_{}</text>\n", x,
-                     html_escape(sf::gib(s.systems[j].gpu.vram_bytes)), s.systems[j].gpu.compute_capability);
+                     html_escape(gib_text(s.systems[j].gpu.vram_bytes)), s.systems[j].gpu.compute_capability);
   }
   std::size_t r = 0;
   for (const auto& model : s.models)
@@ -158,10 +162,12 @@ std::string fit_matrix(const Summary& s) {
       for (std::size_t j = 0; j < s.systems.size(); ++j) {
         const SummaryCell* c = s.systems[j].find(model, prec);
         const double x = label_w + cell_w * static_cast<double>(j);
-        const MarkStyle st = mark_style(c ? c->mark : "n/a");
+        const MarkStyle st = mark_style(c ? c->mark : Mark::not_applicable);
         std::string text = "—", tip = "no cell";
         if (c) {
-          text = c->status == "ok" ? "batch " + sf::max_batch_cell(*c) : c->mark == "n/a" ? "n/a" : c->status;
+          text = c->status == Outcome::ok                ? "batch " + sf::max_batch_cell(*c)
+                 : c->mark == Mark::not_applicable ? std::string(to_string(c->mark))
+                                                   : status_text(*c);
           text += c->source == CellSource::predicted ? " (pred.)" : c->source == CellSource::emulated ? " (emul.)" : " (prof.)";
           tip = fmt::format("{} {} on {}: {} — {}{}", model, prec, s.systems[j].id, st.label, to_string(c->source),
                             c->mark_note.empty() ? "" : "; " + c->mark_note);
@@ -175,13 +181,70 @@ std::string fit_matrix(const Summary& s) {
     }
   double lx = 6;
   const double ly = top + cell_h * static_cast<double>(rows) + 16;
-  for (const char* m : {"✅", "⚠️", "❌", "n/a"}) {
+  for (Mark m : {Mark::fits, Mark::constrained, Mark::fails, Mark::not_applicable}) {
     const MarkStyle st = mark_style(m);
     o += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"14\" height=\"14\" fill=\"{}\"/><text x=\"{}\" y=\"{}\" font-size=\"12\">{}</text>\n", lx, ly,
                      st.fill, lx + 19, ly + 12, st.label);
     lx += 120;
   }
   o += "</svg>\n";
+  return o;
+}
+
+// One system: its table, where the numbers come from, the planner checks, warnings, recommendations.
+std::string system_html(const SystemSummary& sys) {
+  std::string o;
+  o += fmt::format("<h2>{} — {}</h2>\n", html_escape(sys.id), html_escape(sf::gpu_line(sys)));
+  o += fmt::format("<p>Primary use: {}. Status: {}.", html_escape(sys.primary_use), html_escape(sys.status));
+  if (sys.predicted_cells)
+    o += fmt::format(" Predicted cells: budget {} = VRAM {} − CUDA context and handles {} ({}).", html_escape(mib_text(sys.predicted_budget_bytes)),
+                     html_escape(mib_text(sys.gpu.vram_bytes)), html_escape(mib_text(sys.context_bytes)), html_escape(sys.context_source));
+  o += fmt::format(" Latency estimates: {}.</p>\n", html_escape(sys.latency_calibration));
+  o += "<table>\n<tr><th>model</th><th>precision</th><th>max batch</th><th>VRAM at max batch</th><th>latency batch 1</th>"
+       "<th>latency at max batch</th><th>items/s at max batch</th><th>source</th><th>status</th></tr>\n";
+  for (const auto& c : sys.cells) {
+    const char* cls = mark_style(c.mark).css;
+    const auto t = sf::throughput(c);
+    std::string note = c.mark_note.empty() && c.status == Outcome::ok && !c.reason.empty() ? "(" + c.reason + ")" : c.mark_note;
+    o += fmt::format("<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>"
+                     "<td class=\"n\">{}</td><td>{}</td><td class=\"{}\">{} {}</td></tr>\n",
+                     html_escape(c.model), html_escape(c.precision), html_escape(sf::max_batch_cell(c)), c.vram_at_max_bytes ? html_escape(mib_text(*c.vram_at_max_bytes)) : "—",
+                     html_escape(sf::latency_cell(c.latency_ms_batch1, c.latency_measured)), html_escape(sf::latency_cell(c.latency_ms_max, c.latency_measured)),
+                     t ? fmt::format("{}{:.0f}", c.latency_measured ? "" : "≈ ", *t) : "—", html_escape(sf::source_cell(c)), cls, html_escape(to_string(c.mark)),
+                     html_escape(note));
+  }
+  o += "</table>\n";
+  if (sys.profiles.empty()) {
+    o += "<p class=\"small\">Numbers from the planner only (no profile of this system).</p>\n";
+  } else {
+    o += "<p class=\"small\">Numbers from:</p>\n<ul class=\"small\">\n";
+    for (const auto& p : sys.profiles) {
+      o += fmt::format("<li><code>{}</code> — {}, {}{}: {}", html_escape(p.path), html_escape(p.date), html_escape(p.device),
+                       p.vram_limit.empty() ? "" : ", emulating " + html_escape(p.vram_limit),
+                       p.cells_used.empty() ? "no cell used" : "used for " + html_escape(join(p.cells_used, ", ")));
+      if (!p.cells_superseded.empty()) o += "; superseded by a newer profile: " + html_escape(join(p.cells_superseded, ", "));
+      o += "</li>\n";
+    }
+    o += "</ul>\n";
+    std::string checks;
+    for (const auto& c : sys.cells)
+      if (c.check)
+        checks += fmt::format("<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"{}\">{}</td></tr>\n",
+                              html_escape(c.model), html_escape(c.precision), html_escape(mib_text(c.check->budget_bytes)), thousands(c.check->planner_max_batch),
+                              thousands(c.check->gpu_max_batch), c.check->agrees ? "m-ok" : "m-bad", c.check->agrees ? "yes" : "no");
+    if (!checks.empty())
+      o += "<p class=\"small\">Planner against GPU for the profile's budget:</p>\n<table>\n<tr><th>model</th><th>precision</th><th>budget</th>"
+           "<th>planner max batch</th><th>GPU max batch</th><th>agree</th></tr>\n" +
+           checks + "</table>\n";
+  }
+  if (!sys.warnings.empty()) {
+    o += "<p>Warnings:</p>\n<ul>\n";
+    for (const auto& w : sys.warnings) o += "<li>" + html_escape(w) + "</li>\n";
+    o += "</ul>\n";
+  }
+  o += "<h3>Recommendations</h3>\n<ul>\n";
+  for (const auto& r : sys.recommendations) o += "<li>" + inline_md(r) + "</li>\n";
+  o += "</ul>\n";
   return o;
 }
 
@@ -205,12 +268,12 @@ std::string summary_html(const Summary& s) {
   o += "<h2>Systems</h2>\n<table>\n<tr><th>system</th><th>GPU</th><th>VRAM</th><th>compute capability</th><th>primary use</th><th>status</th></tr>\n";
   for (const auto& sys : s.systems)
     o += fmt::format("<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n", html_escape(sys.id), html_escape(sys.gpu.name),
-                     html_escape(sf::gib(sys.gpu.vram_bytes)), compute_capability_string(sys.gpu.compute_capability), html_escape(sys.primary_use), html_escape(sys.status));
+                     html_escape(gib_text(sys.gpu.vram_bytes)), compute_capability_string(sys.gpu.compute_capability), html_escape(sys.primary_use), html_escape(sys.status));
   o += "</table>\n";
 
   o += "<h2>Fit matrix</h2>\n" + fit_matrix(s);
   o += "<ul class=\"small\">\n";
-  for (const auto& [mark, rule] : mark_rules(s.min_batch)) o += fmt::format("<li>{} {}</li>\n", html_escape(mark), html_escape(rule));
+  for (const auto& [mark, rule] : mark_rules(s.min_batch)) o += fmt::format("<li>{} {}</li>\n", html_escape(to_string(mark)), html_escape(rule));
   o += "</ul>\n";
 
   o += "<h2>VRAM against batch</h2>\n<p class=\"small\">Process total (weights + activation arena + workspace + CUDA context and "
@@ -218,59 +281,7 @@ std::string summary_html(const Summary& s) {
        "ends at the system's max batch.</p>\n";
   for (const auto& model : s.models) o += vram_chart(s, model);
 
-  for (const auto& sys : s.systems) {
-    o += fmt::format("<h2>{} — {}</h2>\n", html_escape(sys.id), html_escape(sf::gpu_line(sys)));
-    o += fmt::format("<p>Primary use: {}. Status: {}.", html_escape(sys.primary_use), html_escape(sys.status));
-    if (sys.predicted_cells)
-      o += fmt::format(" Predicted cells: budget {} = VRAM {} − CUDA context and handles {} ({}).", html_escape(sf::mib(sys.predicted_budget_bytes)),
-                       html_escape(sf::mib(sys.gpu.vram_bytes)), html_escape(sf::mib(sys.context_bytes)), html_escape(sys.context_source));
-    o += fmt::format(" Latency estimates: {}.</p>\n", html_escape(sys.latency_calibration));
-    o += "<table>\n<tr><th>model</th><th>precision</th><th>max batch</th><th>VRAM at max batch</th><th>latency batch 1</th>"
-         "<th>latency at max batch</th><th>items/s at max batch</th><th>source</th><th>status</th></tr>\n";
-    for (const auto& c : sys.cells) {
-      const char* cls = c.mark == "✅" ? "m-ok" : c.mark == "⚠️" ? "m-warn" : c.mark == "❌" ? "m-bad" : "m-na";
-      const auto t = sf::throughput(c);
-      std::string note = c.mark_note.empty() && c.status == "ok" && !c.reason.empty() ? "(" + c.reason + ")" : c.mark_note;
-      o += fmt::format("<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>"
-                       "<td class=\"n\">{}</td><td>{}</td><td class=\"{}\">{} {}</td></tr>\n",
-                       html_escape(c.model), html_escape(c.precision), html_escape(sf::max_batch_cell(c)), c.vram_at_max_bytes ? html_escape(sf::mib(*c.vram_at_max_bytes)) : "—",
-                       html_escape(sf::latency_cell(c.latency_ms_batch1, c.latency_measured)), html_escape(sf::latency_cell(c.latency_ms_max, c.latency_measured)),
-                       t ? fmt::format("{}{:.0f}", c.latency_measured ? "" : "≈ ", *t) : "—", html_escape(sf::source_cell(c)), cls, html_escape(c.mark),
-                       html_escape(note));
-    }
-    o += "</table>\n";
-    if (sys.profiles.empty()) {
-      o += "<p class=\"small\">Numbers from the planner only (no profile of this system).</p>\n";
-    } else {
-      o += "<p class=\"small\">Numbers from:</p>\n<ul class=\"small\">\n";
-      for (const auto& p : sys.profiles) {
-        o += fmt::format("<li><code>{}</code> — {}, {}{}: {}", html_escape(p.path), html_escape(p.date), html_escape(p.device),
-                         p.vram_limit.empty() ? "" : ", emulating " + html_escape(p.vram_limit),
-                         p.cells_used.empty() ? "no cell used" : "used for " + html_escape(sf::join(p.cells_used, ", ")));
-        if (!p.cells_superseded.empty()) o += "; superseded by a newer profile: " + html_escape(sf::join(p.cells_superseded, ", "));
-        o += "</li>\n";
-      }
-      o += "</ul>\n";
-      std::string checks;
-      for (const auto& c : sys.cells)
-        if (c.check)
-          checks += fmt::format("<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"{}\">{}</td></tr>\n",
-                                html_escape(c.model), html_escape(c.precision), html_escape(sf::mib(c.check->budget_bytes)), sf::thousands(c.check->planner_max_batch),
-                                sf::thousands(c.check->gpu_max_batch), c.check->agrees ? "m-ok" : "m-bad", c.check->agrees ? "yes" : "no");
-      if (!checks.empty())
-        o += "<p class=\"small\">Planner against GPU for the profile's budget:</p>\n<table>\n<tr><th>model</th><th>precision</th><th>budget</th>"
-             "<th>planner max batch</th><th>GPU max batch</th><th>agree</th></tr>\n" +
-             checks + "</table>\n";
-    }
-    if (!sys.warnings.empty()) {
-      o += "<p>Warnings:</p>\n<ul>\n";
-      for (const auto& w : sys.warnings) o += "<li>" + html_escape(w) + "</li>\n";
-      o += "</ul>\n";
-    }
-    o += "<h3>Recommendations</h3>\n<ul>\n";
-    for (const auto& r : sys.recommendations) o += "<li>" + inline_md(r) + "</li>\n";
-    o += "</ul>\n";
-  }
+  for (const auto& sys : s.systems) o += system_html(sys);
 
   if (!s.llm_models.empty()) {
     o += "<h2>LLM: decoder models at batch 1</h2>\n<p class=\"small\">The largest context at batch 1 (✓: it ran on the GPU and one "
@@ -280,16 +291,16 @@ std::string summary_html(const Summary& s) {
          "<th>prefill tokens/s</th><th>decode tokens/s</th><th>decode tokens/s at max context</th><th>source</th><th>status</th></tr>\n";
     for (const auto& sys : s.systems)
       for (const auto& c : sys.llm_cells) {
-        const char* cls = c.mark == "✅" ? "m-ok" : c.mark == "⚠️" ? "m-warn" : c.mark == "❌" ? "m-bad" : "m-na";
+        const char* cls = mark_style(c.mark).css;
         const bool planned = c.weights_bytes > 0;
         o += fmt::format("<tr class=\"llm\"><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>"
                          "<td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>"
                          "<td>{}</td><td class=\"{}\">{} {}</td></tr>\n",
-                         html_escape(sys.id), html_escape(c.model), html_escape(c.precision), planned ? html_escape(sf::gib(c.weights_bytes)) : "—",
-                         planned ? fmt::format("{:.1f} KiB", static_cast<double>(c.kv_bytes_per_token) / 1024.0) : "—",
-                         html_escape(sf::max_context_cell(c)), c.vram_at_context_bytes ? html_escape(sf::mib(*c.vram_at_context_bytes)) : "—",
+                         html_escape(sys.id), html_escape(c.model), html_escape(c.precision), planned ? html_escape(gib_text(c.weights_bytes)) : "—",
+                         planned ? kib_text(c.kv_bytes_per_token) : "—",
+                         html_escape(sf::max_context_cell(c)), c.vram_at_context_bytes ? html_escape(mib_text(*c.vram_at_context_bytes)) : "—",
                          sf::rate_cell(c.prefill_tokens_per_s), sf::rate_cell(c.decode_tokens_per_s),
-                         sf::rate_cell(c.decode_tokens_per_s_max_context), html_escape(sf::source_cell(c)), cls, html_escape(c.mark), html_escape(c.mark_note));
+                         sf::rate_cell(c.decode_tokens_per_s_max_context), html_escape(sf::source_cell(c)), cls, html_escape(to_string(c.mark)), html_escape(c.mark_note));
       }
     o += "</table>\n";
   }

@@ -16,9 +16,9 @@ namespace sf = summary_format;
 namespace {
 
 std::string note_cell(const SummaryCell& c) {
-  std::string s = c.mark;
+  std::string s(to_string(c.mark));
   if (!c.mark_note.empty()) s += " " + c.mark_note;
-  else if (c.status == "ok" && !c.reason.empty()) s += " (" + c.reason + ")";
+  else if (c.status == Outcome::ok && !c.reason.empty()) s += " (" + c.reason + ")";
   return s;  // a table cell: markdown_table escapes it
 }
 
@@ -39,7 +39,7 @@ template <class Cell> void put_cell_identity(nlohmann::json& j, const Cell& c) {
   j["source"] = to_string(c.source);
   j["profile"] = opt_str(c.profile_path);
   j["date"] = opt_str(c.date);
-  j["status"] = c.status;
+  j["status"] = status_text(c);
   j["reason"] = c.reason;
 }
 
@@ -58,7 +58,7 @@ nlohmann::json to_json(const SummaryCell& c) {
   j["items_per_s_max_batch"] = opt(sf::throughput(c));
   j["relative_l2"] = opt(c.relative_l2);
   j["top1_agreement"] = opt(c.top1_agreement);
-  j["mark"] = c.mark;
+  j["mark"] = to_string(c.mark);
   j["mark_note"] = c.mark_note;
   j["prediction_check"] = c.check ? to_json(*c.check) : nlohmann::json(nullptr);
   j["vram_curve"] = nlohmann::json::array();
@@ -81,7 +81,7 @@ nlohmann::json to_json(const LlmSummaryCell& c, const std::string& system_id) {
   j["decode_tokens_per_s"] = opt(c.decode_tokens_per_s);
   j["decode_tokens_per_s_max_context"] = opt(c.decode_tokens_per_s_max_context);
   j["speed_source"] = c.speed_source;
-  j["mark"] = c.mark;
+  j["mark"] = to_string(c.mark);
   j["mark_note"] = c.mark_note;
   return j;
 }
@@ -108,6 +108,56 @@ std::string shell_block(const std::vector<std::string>& commands) {
   return o + (fence ? "```\n" : "</code></pre>\n");
 }
 
+// One system: its table, where the numbers come from, the planner checks, warnings, recommendations.
+std::string system_markdown(const SystemSummary& sys) {
+  std::string o;
+  // Running text from the systems file and profiles goes through md_text (core/text_escape.h); tables
+  // escape their cells in markdown_table.
+  o += fmt::format("\n## {} — {}\n\n", md_text(sys.id), md_text(sf::gpu_line(sys)));
+  o += fmt::format("Primary use: {}. Status: {}.\n", md_text(sys.primary_use), md_text(sys.status));
+  if (sys.predicted_cells)
+    o += fmt::format("Predicted cells: budget {} = VRAM {} − CUDA context and handles {} ({}).\n", mib_text(sys.predicted_budget_bytes),
+                     mib_text(sys.gpu.vram_bytes), mib_text(sys.context_bytes), md_text(sys.context_source));
+  o += fmt::format("Latency estimates: {}.\n\n", md_text(sys.latency_calibration));
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& c : sys.cells)
+    rows.push_back({c.model, c.precision, sf::max_batch_cell(c), c.vram_at_max_bytes ? mib_text(*c.vram_at_max_bytes) : "—",
+                    sf::latency_cell(c.latency_ms_batch1, c.latency_measured), sf::latency_cell(c.latency_ms_max, c.latency_measured),
+                    sf::throughput(c) ? fmt::format("{}{:.0f}", c.latency_measured ? "" : "≈ ", *sf::throughput(c)) : "—",
+                    sf::source_cell(c), note_cell(c)});
+  o += markdown_table({"model", "precision", "max batch", "VRAM at max batch", "latency batch 1", "latency at max batch",
+                       "items/s at max batch", "source", "status"},
+                      rows);
+  o += "\nNumbers from: ";
+  if (sys.profiles.empty()) {
+    o += "the planner only (no profile of this system).\n";
+  } else {
+    o += "\n\n";
+    for (const auto& p : sys.profiles) {
+      o += fmt::format("- {} — {}, {}{}: {}\n", md_code(p.path), md_text(p.date), md_text(p.device),
+                       p.vram_limit.empty() ? "" : ", emulating " + md_text(p.vram_limit),
+                       p.cells_used.empty() ? "no cell used" : "used for " + md_text(join(p.cells_used, ", ")));
+      if (!p.cells_superseded.empty()) o += "  - superseded by a newer profile: " + md_text(join(p.cells_superseded, ", ")) + "\n";
+    }
+    std::vector<std::vector<std::string>> checks;
+    for (const auto& c : sys.cells)
+      if (c.check)
+        checks.push_back({c.model, c.precision, mib_text(c.check->budget_bytes), thousands(c.check->planner_max_batch),
+                          thousands(c.check->gpu_max_batch), c.check->agrees ? "yes" : "**no**"});
+    if (!checks.empty()) {
+      o += "\nPlanner against GPU for the profile's budget (the predicted max batch must equal the one the GPU confirmed):\n\n";
+      o += markdown_table({"model", "precision", "budget", "planner max batch", "GPU max batch", "agree"}, checks);
+    }
+  }
+  if (!sys.warnings.empty()) {
+    o += "\nWarnings:\n\n";
+    for (const auto& w : sys.warnings) o += "- " + md_text(w) + "\n";
+  }
+  o += "\nRecommendations:\n\n";
+  for (const auto& r : sys.recommendations) o += "- " + md_text(r) + "\n";
+  return o;
+}
+
 }  // namespace
 
 std::string summary_markdown(const Summary& s) {
@@ -120,64 +170,19 @@ std::string summary_markdown(const Summary& s) {
   o += "## Systems\n\n";
   std::vector<std::vector<std::string>> rows;
   for (const auto& sys : s.systems)
-    rows.push_back({sys.id, sys.gpu.name, sf::gib(sys.gpu.vram_bytes) + (sys.vram_overridden ? " (set in the systems file)" : ""),
+    rows.push_back({sys.id, sys.gpu.name, gib_text(sys.gpu.vram_bytes) + (sys.vram_overridden ? " (set in the systems file)" : ""),
                     compute_capability_string(sys.gpu.compute_capability), sys.primary_use, sys.status});
   o += markdown_table({"system", "GPU", "VRAM", "compute capability", "primary use", "status"}, rows);
 
   o += "\n## How to read the tables\n\n";
-  for (const auto& [mark, rule] : mark_rules(s.min_batch)) o += fmt::format("- {} {}\n", mark, rule);
+  for (const auto& [mark, rule] : mark_rules(s.min_batch)) o += fmt::format("- {} {}\n", to_string(mark), rule);
   o += fmt::format("\nVRAM is what the process holds: weights + activation arena + workspace ({}) + the CUDA context and library "
                    "handles (measured by the profile; for predicted cells the default stated under each system). Max batch is searched "
                    "up to {}; \"≥\" means that ceiling was reached. Latency is the median per batch; \"≈\" marks an estimate for that "
                    "card (roofline over its spec-sheet rates, divided by an efficiency measured on a profiled GPU or 0.5).\n",
-                   sf::mib(s.workspace_bytes), sf::thousands(s.ceiling));
+                   mib_text(s.workspace_bytes), thousands(s.ceiling));
 
-  for (const auto& sys : s.systems) {
-    // Running text from the systems file and profiles goes through md_text (core/text_escape.h); tables
-    // escape their cells in markdown_table.
-    o += fmt::format("\n## {} — {}\n\n", md_text(sys.id), md_text(sf::gpu_line(sys)));
-    o += fmt::format("Primary use: {}. Status: {}.\n", md_text(sys.primary_use), md_text(sys.status));
-    if (sys.predicted_cells)
-      o += fmt::format("Predicted cells: budget {} = VRAM {} − CUDA context and handles {} ({}).\n", sf::mib(sys.predicted_budget_bytes),
-                       sf::mib(sys.gpu.vram_bytes), sf::mib(sys.context_bytes), md_text(sys.context_source));
-    o += fmt::format("Latency estimates: {}.\n\n", md_text(sys.latency_calibration));
-    rows.clear();
-    for (const auto& c : sys.cells)
-      rows.push_back({c.model, c.precision, sf::max_batch_cell(c), c.vram_at_max_bytes ? sf::mib(*c.vram_at_max_bytes) : "—",
-                      sf::latency_cell(c.latency_ms_batch1, c.latency_measured), sf::latency_cell(c.latency_ms_max, c.latency_measured),
-                      sf::throughput(c) ? fmt::format("{}{:.0f}", c.latency_measured ? "" : "≈ ", *sf::throughput(c)) : "—",
-                      sf::source_cell(c), note_cell(c)});
-    o += markdown_table({"model", "precision", "max batch", "VRAM at max batch", "latency batch 1", "latency at max batch",
-                         "items/s at max batch", "source", "status"},
-                        rows);
-    o += "\nNumbers from: ";
-    if (sys.profiles.empty()) {
-      o += "the planner only (no profile of this system).\n";
-    } else {
-      o += "\n\n";
-      for (const auto& p : sys.profiles) {
-        o += fmt::format("- {} — {}, {}{}: {}\n", md_code(p.path), md_text(p.date), md_text(p.device),
-                         p.vram_limit.empty() ? "" : ", emulating " + md_text(p.vram_limit),
-                         p.cells_used.empty() ? "no cell used" : "used for " + md_text(sf::join(p.cells_used, ", ")));
-        if (!p.cells_superseded.empty()) o += "  - superseded by a newer profile: " + md_text(sf::join(p.cells_superseded, ", ")) + "\n";
-      }
-      std::vector<std::vector<std::string>> checks;
-      for (const auto& c : sys.cells)
-        if (c.check)
-          checks.push_back({c.model, c.precision, sf::mib(c.check->budget_bytes), sf::thousands(c.check->planner_max_batch),
-                            sf::thousands(c.check->gpu_max_batch), c.check->agrees ? "yes" : "**no**"});
-      if (!checks.empty()) {
-        o += "\nPlanner against GPU for the profile's budget (the predicted max batch must equal the one the GPU confirmed):\n\n";
-        o += markdown_table({"model", "precision", "budget", "planner max batch", "GPU max batch", "agree"}, checks);
-      }
-    }
-    if (!sys.warnings.empty()) {
-      o += "\nWarnings:\n\n";
-      for (const auto& w : sys.warnings) o += "- " + md_text(w) + "\n";
-    }
-    o += "\nRecommendations:\n\n";
-    for (const auto& r : sys.recommendations) o += "- " + md_text(r) + "\n";
-  }
+  for (const auto& sys : s.systems) o += system_markdown(sys);
 
   if (!s.llm_models.empty()) {
     o += "\n## LLM: decoder models at batch 1\n\n";
@@ -190,12 +195,12 @@ std::string summary_markdown(const Summary& s) {
     for (const auto& sys : s.systems)
       for (const auto& c : sys.llm_cells) {
         const bool planned = c.weights_bytes > 0;
-        rows.push_back({sys.id, c.model, c.precision, planned ? sf::gib(c.weights_bytes) : "—",
-                        planned ? fmt::format("{:.1f} KiB", static_cast<double>(c.kv_bytes_per_token) / 1024.0) : "—",
-                        sf::max_context_cell(c), c.vram_at_context_bytes ? sf::mib(*c.vram_at_context_bytes) : "—",
+        rows.push_back({sys.id, c.model, c.precision, planned ? gib_text(c.weights_bytes) : "—",
+                        planned ? kib_text(c.kv_bytes_per_token) : "—",
+                        sf::max_context_cell(c), c.vram_at_context_bytes ? mib_text(*c.vram_at_context_bytes) : "—",
                         sf::rate_cell(c.prefill_tokens_per_s), sf::rate_cell(c.decode_tokens_per_s),
                         sf::rate_cell(c.decode_tokens_per_s_max_context), sf::source_cell(c),
-                        c.mark_note.empty() ? c.mark : c.mark + " " + c.mark_note});
+                        c.mark_note.empty() ? std::string(to_string(c.mark)) : fmt::format("{} {}", to_string(c.mark), c.mark_note)});
       }
     o += markdown_table({"system", "model", "precision", "weights", "KV cache per token", "max context (batch 1)", "VRAM at context 512",
                          "prefill tokens/s", "decode tokens/s", "decode tokens/s at max context", "source", "status"},
@@ -246,7 +251,7 @@ nlohmann::json to_json(const Summary& s) {
   j["ceiling"] = s.ceiling;
   j["workspace_bytes"] = s.workspace_bytes;
   j["mark_rules"] = nlohmann::json::array();
-  for (const auto& [mark, rule] : mark_rules(s.min_batch)) j["mark_rules"].push_back({{"mark", mark}, {"rule", rule}});
+  for (const auto& [mark, rule] : mark_rules(s.min_batch)) j["mark_rules"].push_back({{"mark", to_string(mark)}, {"rule", rule}});
   j["systems"] = nlohmann::json::array();
   for (const auto& sys : s.systems) {
     nlohmann::json js;
@@ -313,21 +318,10 @@ const std::vector<std::string>& summary_csv_columns() {
 }
 
 std::string summary_csv(const Summary& s) {
-  std::string o;
-  for (std::size_t i = 0; i < summary_csv_columns().size(); ++i) {
-    if (i) o += ',';
-    o += summary_csv_columns()[i];
-  }
-  o += "\n";
+  std::string o = csv_row(summary_csv_columns());
   auto num = [](const std::optional<double>& v) { return v ? fmt::format("{:.6g}", *v) : std::string(); };
   auto bytes = [](const std::optional<std::uint64_t>& v) { return v ? std::to_string(*v) : std::string(); };
-  auto line = [&](const std::vector<std::string>& f) {
-    for (std::size_t i = 0; i < f.size(); ++i) {
-      if (i) o += ',';
-      o += csv_field(f[i]);
-    }
-    o += "\n";
-  };
+  auto line = [&](const std::vector<std::string>& f) { o += csv_row(f); };
   for (const auto& sys : s.systems)
     for (const auto& c : sys.cells) {
       const std::vector<std::string> f{sys.id,
@@ -339,7 +333,7 @@ std::string summary_csv(const Summary& s) {
                                        to_string(c.source),
                                        c.profile_path,
                                        c.date,
-                                       c.status,
+                                       status_text(c),
                                        std::to_string(c.max_batch),
                                        c.capped ? "true" : "false",
                                        bytes(c.vram_at_max_bytes),
@@ -350,7 +344,7 @@ std::string summary_csv(const Summary& s) {
                                        num(sf::throughput(c)),
                                        num(c.relative_l2),
                                        num(c.top1_agreement),
-                                       c.mark,
+                                       std::string(to_string(c.mark)),
                                        c.mark_note.empty() ? c.reason : c.mark_note,
                                        c.check ? std::to_string(c.check->planner_max_batch) : "",
                                        c.check ? (c.check->agrees ? "true" : "false") : "",
@@ -370,14 +364,14 @@ std::string summary_csv(const Summary& s) {
                                        to_string(c.source),
                                        c.profile_path,
                                        c.date,
-                                       c.status,
+                                       status_text(c),
                                        "", "", "", "", "", "", "", "", "", "",
-                                       c.mark,
+                                       std::string(to_string(c.mark)),
                                        c.mark_note.empty() ? c.reason : c.mark_note,
                                        "", "",
                                        "llm",
                                        std::to_string(c.context),
-                                       c.status == "ok" || c.status == "does not fit" ? std::to_string(c.max_context) : "",
+                                       c.status == Outcome::ok || c.status == Outcome::oom ? std::to_string(c.max_context) : "",
                                        planned ? std::to_string(c.weights_bytes) : "",
                                        planned ? std::to_string(c.kv_bytes_per_token) : "",
                                        bytes(c.vram_at_context_bytes),

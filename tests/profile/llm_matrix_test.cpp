@@ -15,6 +15,7 @@
 #include "core/bytes.h"
 #include "predict/llm_fit.h"
 #include "profile/profile.h"
+#include "report/profile_printers.h"
 
 using namespace vramfit;
 using namespace vramfit::profile;
@@ -403,7 +404,7 @@ TEST_F(LlmRows, JsonValidatesAgainstTheSchemaWithVisionRowsBeside) {
 }
 
 TEST_F(LlmRows, ConstraintsAndHtmlHaveTheLlmTable) {
-  const std::string md = constraints_markdown(doc_);
+  const std::string md = profile_markdown(doc_);
   const std::size_t sec = md.find("## Decoder LLMs (batch 1)");
   ASSERT_NE(sec, std::string::npos) << md;
   const std::int64_t mc = planned_max_context("llama-7b", Precision::int8, kBudget8);
@@ -431,7 +432,7 @@ TEST_F(LlmRows, ConstraintsAndHtmlHaveTheLlmTable) {
   }
   EXPECT_EQ(rows, static_cast<int>(doc_.llm_results.size()));
   EXPECT_EQ(md.find("| max batch |"), std::string::npos) << "no vision table in a profile of LLMs only";
-  const std::string html = report_html(doc_);
+  const std::string html = profile_html(doc_);
   EXPECT_EQ(html.find("<svg"), std::string::npos) << "no batch charts in a profile of LLMs only";
   EXPECT_NE(html.find("<h2>Decoder LLMs (batch 1)</h2>"), std::string::npos);
   std::size_t n = 0;

@@ -13,6 +13,7 @@
 #include "core/atomic_file.h"
 #include "core/bytes.h"
 #include "profile/profile.h"
+#include "report/profile_printers.h"
 
 using namespace vramfit;
 using namespace vramfit::profile;
@@ -157,7 +158,7 @@ TEST_F(Printers, JsonValidatesAgainstTheSchema) {
 }
 
 TEST_F(Printers, ConstraintsTableOneRowPerResultWithTheRuleAndWhatDoesNotFit) {
-  const std::string md = constraints_markdown(doc_);
+  const std::string md = profile_markdown(doc_);
   EXPECT_EQ(md.rfind("# GPU constraints: test-host-nvidia-fake-gpu", 0), 0u);
   EXPECT_NE(md.find("Device: Fake GPU (sm_90, test)"), std::string::npos);
   EXPECT_NE(md.find("emulated card of 2GiB"), std::string::npos);
@@ -182,7 +183,7 @@ TEST_F(Printers, ConstraintsTableOneRowPerResultWithTheRuleAndWhatDoesNotFit) {
 }
 
 TEST_F(Printers, HtmlIsSelfContainedWithThreeCharts) {
-  const std::string html = report_html(doc_);
+  const std::string html = profile_html(doc_);
   EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
   EXPECT_EQ(count(html, "<svg "), 3u);
   EXPECT_EQ(count(html, "</svg>"), 3u);

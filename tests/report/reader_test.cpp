@@ -46,7 +46,7 @@ TEST(ProfileReader, ReadsWhatTheProfileWriterWrites) {
   EXPECT_EQ(r.model, "resnet50");
   ASSERT_TRUE(r.precision);
   EXPECT_EQ(*r.precision, Precision::fp16);
-  EXPECT_EQ(r.status, "ok");
+  EXPECT_EQ(r.status, Outcome::ok);
   EXPECT_EQ(r.max_batch, d.results[0].max_batch.max_batch);
   EXPECT_EQ(r.predicted, d.results[0].max_batch.predicted);
   EXPECT_TRUE(r.prediction_confirmed);
@@ -58,9 +58,9 @@ TEST(ProfileReader, ReadsWhatTheProfileWriterWrites) {
   EXPECT_DOUBLE_EQ(r.points[0].median_ms, d.results[0].measurements[0]["latency_ms"]["median"].get<double>());
   ASSERT_TRUE(r.top1_agreement);
   EXPECT_DOUBLE_EQ(*r.top1_agreement, 1.0);
-  EXPECT_EQ(r.mark, "✅");
-  EXPECT_EQ(f.cells[1].status, "oom");
-  EXPECT_EQ(f.cells[1].mark, "❌");
+  EXPECT_EQ(r.mark, Mark::fits);
+  EXPECT_EQ(f.cells[1].status, Outcome::oom);
+  EXPECT_EQ(f.cells[1].mark, Mark::fails);
 }
 
 TEST(ProfileReader, ReadsLlmRowsBesideVisionRows) {
@@ -75,7 +75,7 @@ TEST(ProfileReader, ReadsLlmRowsBesideVisionRows) {
   ASSERT_EQ(f.cells.size(), 2u);
   ASSERT_EQ(f.llm_cells.size(), 4u);
   const ProfiledLlmCell& fp16 = f.llm_cells[0];
-  EXPECT_EQ(fp16.status, "oom");
+  EXPECT_EQ(fp16.status, Outcome::oom);
   EXPECT_NE(fp16.reason.find("weights alone need"), std::string::npos);
   EXPECT_EQ(fp16.max_context, 0);
   EXPECT_FALSE(fp16.prefill_tokens_per_s);
@@ -83,7 +83,7 @@ TEST(ProfileReader, ReadsLlmRowsBesideVisionRows) {
   EXPECT_EQ(int8.model, "llama-7b");
   ASSERT_TRUE(int8.precision);
   EXPECT_EQ(*int8.precision, Precision::int8);
-  EXPECT_EQ(int8.status, "ok");
+  EXPECT_EQ(int8.status, Outcome::ok);
   EXPECT_EQ(int8.context, 512);
   EXPECT_EQ(int8.model_max_context, 4096);
   EXPECT_EQ(int8.kv_bytes_per_token, 512u * 1024u);
@@ -97,10 +97,10 @@ TEST(ProfileReader, ReadsLlmRowsBesideVisionRows) {
   EXPECT_DOUBLE_EQ(int8.decode_tokens_per_s.value_or(0), 300.0);
   EXPECT_DOUBLE_EQ(int8.decode_tokens_per_s_max_context.value_or(0), 300.0);
   EXPECT_TRUE(int8.vram_at_context_bytes);
-  EXPECT_EQ(int8.mark, "✅");
+  EXPECT_EQ(int8.mark, Mark::fits);
   EXPECT_TRUE(f.llm_cells[2].capped);
   EXPECT_EQ(f.llm_cells[2].max_context, 4096);
-  EXPECT_EQ(f.llm_cells[3].status, "unsupported");
+  EXPECT_EQ(f.llm_cells[3].status, Outcome::unsupported);
 }
 
 TEST(ProfileReader, VersionOneFilesWithoutKindAreVisionRows) {

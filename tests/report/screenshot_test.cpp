@@ -10,6 +10,7 @@
 
 #include "fixtures.h"
 #include "predict/systems.h"
+#include "report/profile_printers.h"
 #include "report/summary.h"
 #include "report/summary_printers.h"
 
@@ -176,7 +177,7 @@ TEST(Screenshot, ProfileReportHtmlRenders) {
   d.results.push_back(cell("resnet50", Precision::fp32, d.budget_bytes, d.context_bytes));
   d.results.push_back(cell("resnet50", Precision::fp16, d.budget_bytes, d.context_bytes));
   d.results.push_back(cell("vit-b16", Precision::fp16, d.budget_bytes, d.context_bytes));
-  const fs::path html = t.write("report.html", profile::report_html(d));
+  const fs::path html = t.write("report.html", profile_html(d));
   expect_not_blank(screenshot(html, t, "profile"), "report.html");
 }
 

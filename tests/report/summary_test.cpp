@@ -95,7 +95,7 @@ TEST(Summary, EachCellSaysWhereItsNumbersComeFrom) {
   ASSERT_TRUE(lr.latency_ms_max && lr.vram_at_max_bytes);
   EXPECT_DOUBLE_EQ(*lr.latency_ms_max, lab.cells[0].points.back().median_ms);
   EXPECT_EQ(*lr.vram_at_max_bytes, lab.cells[0].points.back().process_total_bytes);
-  EXPECT_EQ(lr.mark, "✅");
+  EXPECT_EQ(lr.mark, Mark::fits);
   EXPECT_EQ(at(s, "lab-h200", "resnet50", "fp32").source, CellSource::predicted);  // not in its profile
   EXPECT_EQ(sys(s, "lab-h200").context_bytes, kCtx);  // measured by its own profile
   EXPECT_EQ(sys(s, "lab-h200").status, "profiled (2 cells) + predicted (4 cells), 2026-11-27");
@@ -112,10 +112,10 @@ TEST(Summary, EachCellSaysWhereItsNumbersComeFrom) {
   EXPECT_NE(*er.latency_ms_max, em.cells[0].points.back().median_ms);  // not the H200's time
   ASSERT_TRUE(er.check);
   EXPECT_TRUE(er.check->agrees);
-  EXPECT_EQ(er.mark, "✅");
+  EXPECT_EQ(er.mark, Mark::fits);
   const SummaryCell& oom = at(s, "desk-3070ti", "vit-b16", "fp32");
-  EXPECT_EQ(oom.status, "does not fit");
-  EXPECT_EQ(oom.mark, "❌");
+  EXPECT_EQ(oom.status, Outcome::oom);
+  EXPECT_EQ(oom.mark, Mark::fails);
   EXPECT_EQ(at(s, "desk-3070ti", "vit-b16", "bf16").source, CellSource::predicted);
   EXPECT_EQ(sys(s, "desk-3070ti").status, "emulated (4 cells) + predicted (2 cells), 2026-11-28");
 
@@ -139,7 +139,7 @@ TEST(Summary, PlannerAgainstGpuDisagreementIsFlagged) {
   ASSERT_TRUE(c.check);
   EXPECT_FALSE(c.check->agrees);
   EXPECT_EQ(c.check->gpu_max_batch + 7, c.check->planner_max_batch);
-  EXPECT_EQ(c.mark, "⚠️");
+  EXPECT_EQ(c.mark, Mark::constrained);
   EXPECT_NE(c.mark_note.find("the planner predicts max batch"), std::string::npos) << c.mark_note;
   const auto& recs = sys(s, "desk-3070ti").recommendations;
   EXPECT_TRUE(std::any_of(recs.begin(), recs.end(), [](const std::string& r) { return r.find("trust the GPU") != std::string::npos; }));
@@ -212,21 +212,21 @@ TEST(Summary, ExampleFleetWithoutProfilesFillsEveryCellOrSaysWhyNot) {
     for (const auto& c : sy.cells) {
       SCOPED_TRACE(sy.id + " " + c.model + " " + c.precision);
       EXPECT_EQ(c.source, CellSource::predicted);
-      if (c.status == "ok") {
+      if (c.status == Outcome::ok) {
         EXPECT_GT(c.max_batch, 0);
         EXPECT_TRUE(c.vram_at_max_bytes && c.latency_ms_batch1 && c.latency_ms_max);
         EXPECT_LE(*c.vram_at_max_bytes, sy.gpu.vram_bytes);
-        EXPECT_TRUE(c.mark == "✅" || c.mark == "⚠️");
+        EXPECT_TRUE(c.mark == Mark::fits || c.mark == Mark::constrained);
       } else {
         EXPECT_FALSE(c.reason.empty());
-        EXPECT_TRUE(c.mark == "❌" || c.mark == "n/a");
+        EXPECT_TRUE(c.mark == Mark::fails || c.mark == Mark::not_applicable);
       }
     }
   }
   // fp8: the card's gate on sm_86 (❌), the engine's on sm_89/sm_120 (n/a: not implemented).
-  EXPECT_EQ(at(s, "desk-3070ti", "resnet50", "fp8").mark, "❌");
+  EXPECT_EQ(at(s, "desk-3070ti", "resnet50", "fp8").mark, Mark::fails);
   EXPECT_NE(at(s, "desk-3070ti", "resnet50", "fp8").reason.find("sm_89"), std::string::npos);
-  EXPECT_EQ(at(s, "desk-5070ti", "resnet50", "fp8").mark, "n/a");
+  EXPECT_EQ(at(s, "desk-5070ti", "resnet50", "fp8").mark, Mark::not_applicable);
   EXPECT_EQ(s.smallest_system, "desk-3070ti");
   EXPECT_EQ(s.smallest.size(), 10u);
   // The engine's 2^31-element convolution limit binds resnet50 fp16 on 16 GB: said, not hidden.
@@ -343,15 +343,15 @@ TEST(SummaryLlm, ProfilesBringTheLlmSectionMeasuredEmulatedOrPlanned) {
   // Emulated on the H200 at 8 GiB: memory transfers, speed does not.
   const LlmSummaryCell& e8 = llm_at(s, "desk-3070ti", "int8");
   EXPECT_EQ(e8.source, CellSource::emulated);
-  EXPECT_EQ(e8.status, "ok");
+  EXPECT_EQ(e8.status, Outcome::ok);
   EXPECT_EQ(e8.max_context, max_context_under(c, Precision::int8, 8 * GiB - kCtx, 1));
   EXPECT_TRUE(e8.max_context_confirmed);
   EXPECT_FALSE(e8.decode_tokens_per_s);
   EXPECT_NE(e8.speed_source.find("does not transfer"), std::string::npos);
-  EXPECT_EQ(e8.mark, "✅");
+  EXPECT_EQ(e8.mark, Mark::fits);
   const LlmSummaryCell& e16 = llm_at(s, "desk-3070ti", "fp16");
-  EXPECT_EQ(e16.status, "does not fit");
-  EXPECT_EQ(e16.mark, "❌");
+  EXPECT_EQ(e16.status, Outcome::oom);
+  EXPECT_EQ(e16.mark, Mark::fails);
   EXPECT_NE(e16.reason.find("weights alone need"), std::string::npos) << e16.reason;
   // Profiled on the machine: its tokens/s.
   const LlmSummaryCell& l4 = llm_at(s, "lab-h200", "int4");
@@ -369,18 +369,18 @@ TEST(SummaryLlm, ProfilesBringTheLlmSectionMeasuredEmulatedOrPlanned) {
   EXPECT_FALSE(p8.decode_tokens_per_s);
   ASSERT_TRUE(p8.vram_at_context_bytes);
   EXPECT_EQ(*p8.vram_at_context_bytes, plan_llm_memory(c, Precision::int8, 512, 1).total_bytes() + lap.context_bytes);
-  EXPECT_EQ(llm_at(s, "laptop-4080", "fp16").status, "does not fit");
+  EXPECT_EQ(llm_at(s, "laptop-4080", "fp16").status, Outcome::oom);
   // Precisions the engine does not run (today the GGUF types) are n/a, never ❌, wherever they come from.
   for (const char* id : {"q8_0", "q4_0", "q4_k_m"})
     if (llm_unsupported_reason(c, parse_precision(id))) {
-      EXPECT_EQ(llm_at(s, "desk-3070ti", id).mark, "n/a") << id;
-      EXPECT_EQ(llm_at(s, "laptop-4080", id).mark, "n/a") << id;
+      EXPECT_EQ(llm_at(s, "desk-3070ti", id).mark, Mark::not_applicable) << id;
+      EXPECT_EQ(llm_at(s, "laptop-4080", id).mark, Mark::not_applicable) << id;
     }
   // Recommendation: the least quantization (the largest weights) that runs context 512 — int8 today; a
   // GGUF type with larger weights once the engine runs it.
   const LlmSummaryCell* least = nullptr;
   for (const auto& x : sys(s, "desk-3070ti").llm_cells)
-    if (x.status == "ok" && x.max_context >= 512 && (!least || x.weights_bytes > least->weights_bytes)) least = &x;
+    if (x.status == Outcome::ok && x.max_context >= 512 && (!least || x.weights_bytes > least->weights_bytes)) least = &x;
   ASSERT_NE(least, nullptr);
   if (llm_unsupported_reason(c, Precision::q8_0)) {
     EXPECT_EQ(least->precision, "int8");
@@ -418,7 +418,7 @@ TEST(SummaryLlm, AskingForAnLlmPlansItForEveryCardWithoutProfiles) {
       SCOPED_TRACE(sy.id + " " + c.precision);
       EXPECT_EQ(c.source, CellSource::predicted);
       EXPECT_FALSE(c.prefill_tokens_per_s || c.decode_tokens_per_s);
-      if (c.status == "ok") {
+      if (c.status == Outcome::ok) {
         EXPECT_GT(c.max_context, 0);
         if (c.vram_at_context_bytes) {
           EXPECT_LE(*c.vram_at_context_bytes, sy.gpu.vram_bytes);
@@ -429,8 +429,8 @@ TEST(SummaryLlm, AskingForAnLlmPlansItForEveryCardWithoutProfiles) {
     }
   }
   // 16 GB fits fp16 llama-7b; 8 GB does not.
-  EXPECT_EQ(llm_at(s, "desk-5070ti", "fp16").status, "ok");
-  EXPECT_EQ(llm_at(s, "desk-3070ti", "fp16").status, "does not fit");
+  EXPECT_EQ(llm_at(s, "desk-5070ti", "fp16").status, Outcome::ok);
+  EXPECT_EQ(llm_at(s, "desk-3070ti", "fp16").status, Outcome::oom);
   EXPECT_EQ(llm_at(s, "desk-3070ti", "int4").max_context, 4096);
 }
 

@@ -14,7 +14,7 @@
 #include "models/decoder_plan.h"
 #include "models/registry.h"
 #include "profile/worker.h"
-#include "report/run_report.h"
+#include "result/run_row.h"
 
 int main() {
   const char* env = std::getenv("VRAMFIT_FAKE_MAX_BATCH");
