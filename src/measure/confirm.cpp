@@ -12,26 +12,26 @@ namespace vramfit::measure {
 namespace {
 
 // "limit": past the engine's tensor-size limit (does not fit, like oom; see profile_model_precision).
-bool terminal(const Probe& p) { return p.status != "ok" && p.status != "oom" && p.status != "limit"; }
+bool terminal(const Probe& p) { return p.outcome != Outcome::ok && p.outcome != Outcome::oom && p.outcome != Outcome::limit; }
 
 }  // namespace
 
-MaxBatchResult confirm_max_batch(std::int64_t predicted, std::int64_t ceiling, const ProbeFn& probe) {
+MaxSearch confirm_max(std::int64_t predicted, std::int64_t ceiling, const ProbeFn& probe) {
   if (ceiling < 1) throw InvalidInput(fmt::format("--max-batch must be ≥ 1 (got {})", ceiling));
-  MaxBatchResult r;
+  MaxSearch r;
   r.ceiling = ceiling;
   r.predicted = std::clamp<std::int64_t>(predicted, 0, ceiling);
   // Returns false when the probe ended the search (unsupported or error).
   auto try_batch = [&](std::int64_t b, bool& fits) {
     Probe p = probe(b);
-    p.batch = b;
+    p.size = b;
     r.probes.push_back(p);
     if (terminal(p)) {
-      r.status = p.status;
-      r.reason = fmt::format("batch {}: {}", b, p.reason);
+      r.outcome = p.outcome;
+      r.reason = p.reason;  // the caller names the size (batch, context, streams): probes.back().size
       return false;
     }
-    fits = p.status == "ok";
+    fits = p.outcome == Outcome::ok;
     return true;
   };
 
@@ -44,14 +44,14 @@ MaxBatchResult confirm_max_batch(std::int64_t predicted, std::int64_t ceiling, c
       good = r.predicted;
       if (good == ceiling) {
         r.prediction_confirmed = true;
-        r.max_batch = good;
+        r.found = good;
         r.capped = true;
         return r;
       }
       if (!try_batch(good + 1, fits)) return r;
       if (!fits) {
         r.prediction_confirmed = true;
-        r.max_batch = good;
+        r.found = good;
         return r;
       }
       good += 1;
@@ -62,7 +62,7 @@ MaxBatchResult confirm_max_batch(std::int64_t predicted, std::int64_t ceiling, c
     if (!try_batch(1, fits)) return r;
     if (!fits) {
       r.prediction_confirmed = true;
-      r.max_batch = 0;
+      r.found = 0;
       return r;
     }
     good = 1;
@@ -95,7 +95,7 @@ MaxBatchResult confirm_max_batch(std::int64_t predicted, std::int64_t ceiling, c
     if (fits) good = mid;
     else bad = mid;
   }
-  r.max_batch = good;
+  r.found = good;
   r.capped = !bad && good == ceiling;
   r.prediction_confirmed = false;
   return r;

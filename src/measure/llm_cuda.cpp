@@ -120,13 +120,13 @@ DecodeTiming time_decode(LlmSession& s, std::int64_t context, std::int64_t batch
 // Set up at (context, batch) and run the probe pass: ok, or why not.
 LlmProbe probe(const GpuBudget& gpu, const DecoderConfig& c, Precision p, std::int64_t context, std::int64_t batch,
                const LlmFitOptions& fo, const WeightsSource& ws, std::uint64_t seed) {
-  LlmProbe r{context, batch, "ok", ""};
+  LlmProbe r{context, batch, Outcome::ok, ""};
   try {
     LlmSession s(session_config(gpu, c, p, context, batch, fo, ws, seed));
     run_probe_pass(s, context, batch);
   } catch (const Error&) {
     const Status st = status_of_current_exception();
-    r.status = std::string(to_string(st.outcome));
+    r.status = st.outcome;
     r.reason = st.reason;
   }
   return r;
@@ -198,40 +198,40 @@ LlmMeasured measure_llm(const GpuBudget& gpu, const DecoderConfig& c, const LlmQ
     const std::int64_t ceiling = row.max_context_is_model_limit || c.max_position_embeddings <= 0
                                      ? row.max_context
                                      : std::max(c.max_position_embeddings, row.max_context);
-    const MaxBatchResult r = confirm_max_batch(row.max_context, ceiling, [&](std::int64_t ctx) {
+    const MaxSearch r = confirm_max(row.max_context, ceiling, [&](std::int64_t ctx) {
       const LlmProbe p = probe_at(ctx, 1);
       return Probe{ctx, p.status, p.reason};
     });
-    if (r.status == "ok" && r.max_batch > 0) m.confirmed_max_context = r.max_batch;
-    if (r.status == "ok" && !r.prediction_confirmed)
-      m.note += fmt::format("the plan predicted a max context of {} but the GPU ran {}: the plan is {} here. ", row.max_context, r.max_batch,
-                            r.max_batch > row.max_context ? "conservative" : "optimistic");
-    else if (r.status != "ok")
+    if (r.outcome == Outcome::ok && r.found > 0) m.confirmed_max_context = r.found;
+    if (r.outcome == Outcome::ok && !r.prediction_confirmed)
+      m.note += fmt::format("the plan predicted a max context of {} but the GPU ran {}: the plan is {} here. ", row.max_context, r.found,
+                            r.found > row.max_context ? "conservative" : "optimistic");
+    else if (r.outcome != Outcome::ok)
       m.note += fmt::format("max context not confirmed: {}. ", r.reason);
   }
   // Max batch at each context (confirmed, or searched), and decode speed at the max batch of the first context.
   for (const auto& f : row.max_batch) {
     if (f.max_batch == 0) continue;
-    const MaxBatchResult r = confirm_max_batch(f.max_batch, f.capped ? f.max_batch : std::max(fo.max_batch_ceiling, f.max_batch),
+    const MaxSearch r = confirm_max(f.max_batch, f.capped ? f.max_batch : std::max(fo.max_batch_ceiling, f.max_batch),
                                                [&](std::int64_t b) {
                                                  const LlmProbe p = probe_at(f.context, b);
                                                  return Probe{b, p.status, p.reason};
                                                });
-    if (r.status != "ok" || r.max_batch == 0) continue;
-    m.confirmed_max_batch.emplace_back(f.context, r.max_batch);
+    if (r.outcome != Outcome::ok || r.found == 0) continue;
+    m.confirmed_max_batch.emplace_back(f.context, r.found);
     if (!r.prediction_confirmed)
-      m.note += fmt::format("at context {} the plan predicted a max batch of {} but the GPU ran {}. ", f.context, f.max_batch, r.max_batch);
+      m.note += fmt::format("at context {} the plan predicted a max batch of {} but the GPU ran {}. ", f.context, f.max_batch, r.found);
     if (f.context == ctx0 && !m.decode_tokens_per_s_max_batch) {
       try {
-        LlmSession s(session_config(gpu, c, p_, f.context, r.max_batch, fo, ws, seed));
+        LlmSession s(session_config(gpu, c, p_, f.context, r.found, fo, ws, seed));
         // A prompt of at most 512 tokens that leaves room for 1 warm-up + 32 timed steps.
-        const DecodeTiming d = time_decode(s, f.context, r.max_batch, 32, 512);
+        const DecodeTiming d = time_decode(s, f.context, r.found, 32, 512);
         if (d.tokens_per_s > 0) {
           m.decode_tokens_per_s_max_batch = d.tokens_per_s;
-          m.decode_max_batch = r.max_batch;
+          m.decode_max_batch = r.found;
         }
       } catch (const Error& e) {
-        m.note += fmt::format("decode timing at batch {} failed: {}. ", r.max_batch, e.what());
+        m.note += fmt::format("decode timing at batch {} failed: {}. ", r.found, e.what());
       }
     }
   }

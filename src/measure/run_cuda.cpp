@@ -74,7 +74,7 @@ namespace {
 // Inside a catch block: the row says what became of the configuration (core/outcome.h).
 void record(RunResult& r) {
   const Status st = status_of_current_exception();
-  r.row.status = std::string(to_string(st.outcome));
+  r.row.status = st.outcome;
   r.row.reason = st.reason;
 }
 }  // namespace

@@ -49,7 +49,7 @@ LlmPrecisionResult profile_llm_precision(const ModelInfo& m, Precision p, const 
 
   // 0. Can the engine run it at all? (No worker: the answer does not depend on the GPU.)
   if (const auto why = llm_unsupported_reason(c, p)) {
-    r.status = r.max_context.status = "unsupported";
+    r.outcome = r.max_context.outcome = Outcome::unsupported;
     r.reason = r.max_context.reason = *why;
     return r;
   }
@@ -78,21 +78,21 @@ LlmPrecisionResult profile_llm_precision(const ModelInfo& m, Precision p, const 
     nlohmann::json cfg = llm_worker_config("fit", m.id, p, ctx, time_it ? o.llm_fit_decode_steps() : 0, o);
     cfg["process"] = process_mode(o, true);
     const nlohmann::json res = run(cfg);
-    if (time_it && res.value("status", "") == "ok") timed[ctx] = res;
-    return Probe{ctx, res.value("status", "error"), res.value("reason", "")};
+    if (time_it && answer_outcome(res) == Outcome::ok) timed[ctx] = res;
+    return Probe{ctx, answer_outcome(res), res.value("reason", "")};
   };
-  r.max_context = confirm_max_batch(fit.max_context, c.max_position_embeddings, probe);
-  if (r.max_context.status != "ok") {
+  r.max_context = confirm_max(fit.max_context, c.max_position_embeddings, probe);
+  if (r.max_context.outcome != Outcome::ok) {
     const Probe& last = r.max_context.probes.back();
-    r.status = r.max_context.status;
-    r.reason = r.max_context.reason = fmt::format("context {}: {}", last.batch, last.reason);
+    r.outcome = r.max_context.outcome;
+    r.reason = r.max_context.reason = fmt::format("context {}: {}", last.size, last.reason);
     return r;
   }
-  const std::int64_t max_ctx = r.max_context.max_batch;
+  const std::int64_t max_ctx = r.max_context.found;
   if (max_ctx == 0) {
     // Not even context 1: the planner's reason (weights alone, or the whole sum), and the GPU's when
     // the planner thought otherwise.
-    r.status = "oom";
+    r.outcome = Outcome::oom;
     r.reason = !fit.reason.empty() ? fit.reason
                                    : fmt::format("the planner predicted max context {}, but context 1 was out of memory: {}",
                                                  r.max_context.predicted, r.max_context.probes.back().reason);

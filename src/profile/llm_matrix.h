@@ -39,7 +39,7 @@ namespace vramfit::profile {
 struct LlmPrecisionResult {
   std::string model;
   Precision precision = Precision::fp16;
-  std::string status = "ok";  // ok (at least context 1 runs) | oom (nothing fits) | unsupported | error
+  Outcome outcome = Outcome::ok;  // ok (at least context 1 runs) | oom (nothing fits) | unsupported | error
   std::string reason;
   std::uint64_t budget_bytes = 0;
   std::int64_t context = 0;            // where speed is measured (batch 1)
@@ -49,9 +49,9 @@ struct LlmPrecisionResult {
   std::uint64_t kv_bytes_per_token = 0;
   std::uint64_t predicted_bytes = 0;         // total at (context, batch 1)
   std::uint64_t predicted_bytes_at_max = 0;  // total at the predicted max context (at context 1 when 0)
-  // Max context at batch 1: MaxBatchResult over contexts — `predicted`, `max_batch` (= the max context)
-  // and the probes' `batch` (= their context); `capped`: the model's own limit (more memory would not help).
-  MaxBatchResult max_context;
+  // Max context at batch 1: a MaxSearch over contexts — `predicted`, `found` (the max context) and the
+  // probes' `size` (their context); `capped`: the model's own limit (more memory would not help).
+  MaxSearch max_context;
   std::optional<nlohmann::json> speed;   // the worker's answer at (context, 1)
   std::string speed_note;                // why speed was not measured
   std::optional<nlohmann::json> at_max;  // the worker's answer at the max context (decode timed there)

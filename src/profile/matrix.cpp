@@ -66,31 +66,31 @@ ModelPrecisionResult profile_model_precision(const ModelInfo& m, Precision p, co
     nlohmann::json c = worker_config(measure ? "measure" : "probe", m.id, p, b, o);
     c["process"] = process_mode(o, true);
     const nlohmann::json res = run(c);
-    if (measure && res.value("status", "") == "ok") measured[b] = res;
-    Probe pr{b, res.value("status", "error"), res.value("reason", "")};
+    if (measure && answer_outcome(res) == Outcome::ok) measured[b] = res;
+    Probe pr{b, answer_outcome(res), res.value("reason", "")};
     // Past the engine's tensor-size limit (predict/memory.h engine_batch_limit) the backend answers
     // `unsupported`: for the batch above a limit-bound maximum that confirms the limit, like an oom
     // confirms a memory-bound one.
-    if (fit.limited_by == "engine" && b > fit.max_batch && pr.status == "unsupported") {
-      pr.status = "limit";
+    if (fit.limited_by == "engine" && b > fit.max_batch && pr.outcome == Outcome::unsupported) {
+      pr.outcome = Outcome::limit;
       pr.reason = "engine limit: " + pr.reason;
     }
     return pr;
   };
-  r.max_batch = confirm_max_batch(fit.max_batch, o.max_batch_ceiling, probe);
-  if (r.max_batch.status != "ok") {
-    r.status = r.max_batch.status;
-    r.reason = r.max_batch.reason;
+  r.max_batch = confirm_max(fit.max_batch, o.max_batch_ceiling, probe);
+  if (r.max_batch.outcome != Outcome::ok) {
+    r.outcome = r.max_batch.outcome;
+    r.reason = r.max_batch.reason = fmt::format("batch {}: {}", r.max_batch.probes.back().size, r.max_batch.reason);
     return r;
   }
-  if (r.max_batch.max_batch == 0) {
-    r.status = "oom";
+  if (r.max_batch.found == 0) {
+    r.outcome = Outcome::oom;
     const auto& last = r.max_batch.probes.back();
     r.reason = last.reason.empty() ? fit.reason : last.reason;
     return r;
   }
 
-  for (std::int64_t b : latency_batches(r.max_batch.max_batch, o.quick)) {
+  for (std::int64_t b : latency_batches(r.max_batch.found, o.quick)) {
     nlohmann::json res;
     if (auto it = measured.find(b); it != measured.end()) {
       res = it->second;
@@ -108,7 +108,7 @@ ModelPrecisionResult profile_model_precision(const ModelInfo& m, Precision p, co
   }
 
   if (p != Precision::fp32) {
-    const std::int64_t b = std::min<std::int64_t>(8, r.max_batch.max_batch);
+    const std::int64_t b = std::min<std::int64_t>(8, r.max_batch.found);
     say(fmt::format("fidelity against fp32 at batch {}", b));
     nlohmann::json c = worker_config("fidelity", m.id, p, b, o);
     c["process"] = process_mode(o, false);
@@ -120,27 +120,27 @@ ModelPrecisionResult profile_model_precision(const ModelInfo& m, Precision p, co
 
   if (m.family == ModelFamily::Pose) {
     for (std::int64_t b : {1, 8, 32}) {
-      if (b > r.max_batch.max_batch) break;
+      if (b > r.max_batch.found) break;
       const StreamsFit sf = max_streams_under(m, p, b, budget, o.handles_bytes, o.max_streams_ceiling, o.workspace);
       const ProbeFn probe_streams = [&](std::int64_t n) {
         say(fmt::format("batch {} × {} streams", b, n));
         nlohmann::json c = worker_config("probe", m.id, p, b, o, static_cast<int>(n));
         c["process"] = process_mode(o, true);
         const nlohmann::json res = run(c);
-        return Probe{n, res.value("status", "error"), res.value("reason", "")};
+        return Probe{n, answer_outcome(res), res.value("reason", "")};
       };
-      const MaxBatchResult c = confirm_max_batch(sf.max_streams, o.max_streams_ceiling, probe_streams);
+      const MaxSearch c = confirm_max(sf.max_streams, o.max_streams_ceiling, probe_streams);
       nlohmann::json sj{{"batch", b},
-                        {"status", c.status},
+                        {"status", c.outcome},
                         {"predicted", c.predicted},
-                        {"max_streams", c.max_batch},
+                        {"max_streams", c.found},
                         {"prediction_confirmed", c.prediction_confirmed},
                         {"capped", c.capped},
                         {"per_stream_bytes", sf.per_stream_bytes},
                         {"probes", nlohmann::json::array()}};
-      if (!c.reason.empty()) sj["reason"] = c.reason;
+      if (c.outcome != Outcome::ok) sj["reason"] = fmt::format("{} streams: {}", c.probes.back().size, c.reason);
       for (const auto& pr : c.probes) {
-        nlohmann::json pj{{"streams", pr.batch}, {"status", pr.status}};
+        nlohmann::json pj{{"streams", pr.size}, {"status", pr.outcome}};
         if (!pr.reason.empty()) pj["reason"] = pr.reason;
         sj["probes"].push_back(pj);
       }

@@ -63,9 +63,9 @@ struct MatrixOptions {
   double time_budget_s() const { return quick ? 0.25 : 0.5; }
 };
 
-// --- max batch: measure/confirm.h (confirm_max_batch, Probe, MaxBatchResult) --------------------
-using measure::confirm_max_batch;
-using measure::MaxBatchResult;
+// --- max batch: measure/confirm.h (confirm_max, Probe, MaxSearch) ------------------------------------
+using measure::confirm_max;
+using measure::MaxSearch;
 using measure::Probe;
 using measure::ProbeFn;
 
@@ -77,11 +77,11 @@ std::vector<std::int64_t> latency_batches(std::int64_t max_batch, bool quick);
 struct ModelPrecisionResult {
   std::string model;
   Precision precision = Precision::fp32;
-  std::string status = "ok";  // ok | oom (not even batch 1) | unsupported | error
+  Outcome outcome = Outcome::ok;  // ok | oom (not even batch 1) | unsupported | error
   std::string reason;
   std::uint64_t budget_bytes = 0;
   std::uint64_t predicted_bytes_at_max = 0;  // planner: weights + arena + workspace at the predicted max
-  MaxBatchResult max_batch;
+  MaxSearch max_batch;  // over batches: `found` is the max batch
   std::vector<nlohmann::json> measurements;  // worker results (RunRow JSON + "kind") at each batch
   std::optional<nlohmann::json> fidelity;    // precisions below fp32
   // Pose models (camera streams): at batch 1, 8 and 32 (those ≤ the max batch) the most concurrent

@@ -23,9 +23,6 @@ StatusMark from_notes(const std::vector<std::string>& notes) {
 
 }  // namespace
 
-Outcome outcome_of_status(std::string_view status) { return parse_outcome(status).value_or(Outcome::error); }
-
-Outcome answer_outcome(const nlohmann::json& answer) { return outcome_of_status(answer.value("status", "")); }
 
 std::optional<double> llm_number(const std::optional<nlohmann::json>& m, const char* key) {
   if (!m || answer_outcome(*m) != Outcome::ok || !m->contains(key) || !(*m)[key].is_number()) return std::nullopt;
@@ -58,21 +55,21 @@ nlohmann::json to_json(const ModelPrecisionResult& r) {
   j["kind"] = "vision";
   j["model"] = r.model;
   j["precision"] = std::string(to_string(r.precision));
-  j["status"] = r.status;
+  j["status"] = r.outcome;
   if (!r.reason.empty()) j["reason"] = r.reason;
   j["budget_bytes"] = r.budget_bytes;
   nlohmann::json mb;
-  mb["status"] = r.max_batch.status;
+  mb["status"] = r.max_batch.outcome;
   if (!r.max_batch.reason.empty()) mb["reason"] = r.max_batch.reason;
   mb["predicted"] = r.max_batch.predicted;
   mb["predicted_bytes_at_max"] = r.predicted_bytes_at_max;
-  mb["max_batch"] = r.max_batch.max_batch;
+  mb["max_batch"] = r.max_batch.found;
   mb["ceiling"] = r.max_batch.ceiling;
   mb["capped"] = r.max_batch.capped;
   mb["prediction_confirmed"] = r.max_batch.prediction_confirmed;
   mb["probes"] = nlohmann::json::array();
   for (const auto& p : r.max_batch.probes) {
-    nlohmann::json pj{{"batch", p.batch}, {"status", p.status}};
+    nlohmann::json pj{{"batch", p.size}, {"status", p.outcome}};
     if (!p.reason.empty()) pj["reason"] = p.reason;
     mb["probes"].push_back(pj);
   }
@@ -92,7 +89,7 @@ nlohmann::json to_json(const LlmPrecisionResult& r) {
   j["kind"] = "llm";
   j["model"] = r.model;
   j["precision"] = std::string(to_string(r.precision));
-  j["status"] = r.status;
+  j["status"] = r.outcome;
   if (!r.reason.empty()) j["reason"] = r.reason;
   j["budget_bytes"] = r.budget_bytes;
   j["context"] = r.context;
@@ -101,19 +98,19 @@ nlohmann::json to_json(const LlmPrecisionResult& r) {
   j["weights_bytes"] = r.weights_bytes;
   j["kv_bytes_per_token"] = r.kv_bytes_per_token;
   j["predicted_bytes"] = r.predicted_bytes;
-  j["max_context_batch1"] = outcome_of_status(r.status) == Outcome::ok ? r.max_context.max_batch : 0;
+  j["max_context_batch1"] = r.outcome == Outcome::ok ? r.max_context.found : 0;
   nlohmann::json mc;
-  mc["status"] = r.max_context.status;
+  mc["status"] = r.max_context.outcome;
   if (!r.max_context.reason.empty()) mc["reason"] = r.max_context.reason;
   mc["predicted"] = r.max_context.predicted;
   mc["predicted_bytes_at_max"] = r.predicted_bytes_at_max;
-  mc["max_context"] = r.max_context.max_batch;
+  mc["max_context"] = r.max_context.found;
   mc["model_limit"] = r.model_max_context;
   mc["capped"] = r.max_context.capped;
   mc["prediction_confirmed"] = r.max_context.prediction_confirmed;
   mc["probes"] = nlohmann::json::array();
   for (const auto& p : r.max_context.probes) {
-    nlohmann::json pj{{"context", p.batch}, {"status", p.status}};
+    nlohmann::json pj{{"context", p.size}, {"status", p.outcome}};
     if (!p.reason.empty()) pj["reason"] = p.reason;
     mc["probes"].push_back(pj);
   }
@@ -140,7 +137,7 @@ nlohmann::json to_json(const LlmPrecisionResult& r) {
     j["measurements"].push_back(std::move(x));
   };
   add(r.speed, "speed", r.context);
-  add(r.at_max, "fit", r.max_context.max_batch);
+  add(r.at_max, "fit", r.max_context.found);
   const StatusMark sm = status_mark(r);
   j["mark"] = sm.mark;
   if (!sm.note.empty()) j["mark_note"] = sm.note;
@@ -172,11 +169,11 @@ nlohmann::json to_json(const ProfileDoc& d) {
 }
 
 StatusMark status_mark(const ModelPrecisionResult& r) {
-  if (const Outcome o = outcome_of_status(r.status); o != Outcome::ok)
-    return marked(Mark::fails, o == Outcome::oom ? "not even batch 1 fits: " + r.reason : r.status + ": " + r.reason);
+  if (const Outcome o = r.outcome; o != Outcome::ok)
+    return marked(Mark::fails, o == Outcome::oom ? "not even batch 1 fits: " + r.reason : std::string(to_string(o)) + ": " + r.reason);
   std::vector<std::string> notes;
   if (!r.max_batch.prediction_confirmed)
-    notes.push_back(fmt::format("planner predicted max batch {}, the GPU ran {}", r.max_batch.predicted, r.max_batch.max_batch));
+    notes.push_back(fmt::format("planner predicted max batch {}, the GPU ran {}", r.max_batch.predicted, r.max_batch.found));
   for (const auto& m : r.measurements) {
     const std::int64_t b = m.value("batch", std::int64_t{0});
     if (answer_outcome(m) != Outcome::ok) {
@@ -197,11 +194,11 @@ StatusMark status_mark(const ModelPrecisionResult& r) {
 }
 
 StatusMark status_mark(const LlmPrecisionResult& r) {
-  if (const Outcome o = outcome_of_status(r.status); o != Outcome::ok)
-    return marked(Mark::fails, o == Outcome::oom ? "does not fit: " + r.reason : r.status + ": " + r.reason);
+  if (const Outcome o = r.outcome; o != Outcome::ok)
+    return marked(Mark::fails, o == Outcome::oom ? "does not fit: " + r.reason : std::string(to_string(o)) + ": " + r.reason);
   std::vector<std::string> notes;
   if (!r.max_context.prediction_confirmed)
-    notes.push_back(fmt::format("planner predicted max context {}, the GPU ran {}", r.max_context.predicted, r.max_context.max_batch));
+    notes.push_back(fmt::format("planner predicted max context {}, the GPU ran {}", r.max_context.predicted, r.max_context.found));
   auto failed = [](const std::optional<nlohmann::json>& m) { return m && answer_outcome(*m) != Outcome::ok; };
   if (!r.speed_note.empty()) notes.push_back(r.speed_note);
   else if (failed(r.speed))
@@ -209,7 +206,7 @@ StatusMark status_mark(const LlmPrecisionResult& r) {
   else if (r.speed && !llm_number(r.speed, "decode_tokens_per_s"))
     notes.push_back(fmt::format("decode not timed at context {}", r.context));
   if (failed(r.at_max))
-    notes.push_back(fmt::format("decode at the max context {}: {} ({})", r.max_context.max_batch, r.at_max->value("status", "error"),
+    notes.push_back(fmt::format("decode at the max context {}: {} ({})", r.max_context.found, r.at_max->value("status", "error"),
                                 r.at_max->value("reason", "")));
   return from_notes(notes);
 }

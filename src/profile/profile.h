@@ -70,10 +70,6 @@ StatusMark status_mark(const ModelPrecisionResult& r);
 // or the worker failed.
 StatusMark status_mark(const LlmPrecisionResult& r);
 
-// The records' status strings (matrix.h, llm_matrix.h and a worker's answer carry "ok", "oom", …) as an
-// Outcome, read once here so no caller compares the strings; an unknown spelling is an error.
-Outcome outcome_of_status(std::string_view status);
-Outcome answer_outcome(const nlohmann::json& answer);  // a worker's answer: its "status"
 
 // LLM rows: a number of a worker's answer when the answer is ok and holds it; the process total of its VRAM.
 std::optional<double> llm_number(const std::optional<nlohmann::json>& answer, const char* key);

@@ -347,6 +347,12 @@ WorkerOutcome run_worker(const WorkerCommand& cmd, const nlohmann::json& config,
   return out;
 }
 
+Outcome answer_outcome(const nlohmann::json& answer) {
+  const auto it = answer.find("status");
+  if (it == answer.end() || !it->is_string()) return Outcome::error;
+  return parse_outcome(it->get<std::string>()).value_or(Outcome::error);
+}
+
 Fault parse_fault(const std::string& spec) {
   Fault f;
   if (spec.empty()) return f;

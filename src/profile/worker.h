@@ -40,6 +40,8 @@
 #include <string>
 #include <vector>
 
+#include "core/outcome.h"
+
 namespace vramfit::profile {
 
 struct WorkerCommand {
@@ -96,6 +98,10 @@ std::string worker_answer(const std::string& config_text, const MeasureFn& measu
 // until EOF, or until an answer with "cuda_fatal" or an injected garbage answer (the process is not
 // to be trusted after either). Returns the exit status (0).
 int worker_main(std::istream& in, const MeasureFn& measure);
+
+// A worker's answer's "status" as an Outcome (an unknown or missing spelling is an error): read once
+// here, so that no caller compares the strings.
+Outcome answer_outcome(const nlohmann::json& answer);
 
 struct Fault {
   std::string mode;  // empty: none

@@ -8,7 +8,6 @@
 namespace vramfit::profile_cells {
 
 using profile::answer_outcome;
-using profile::outcome_of_status;
 
 const nlohmann::json* measurement_at(const profile::ModelPrecisionResult& r, std::int64_t batch) {
   for (const auto& m : r.measurements)
@@ -29,8 +28,8 @@ std::string ms_cell(const nlohmann::json* m) {
 }
 
 std::string max_batch_cell(const profile::ModelPrecisionResult& r) {
-  if (const Outcome o = outcome_of_status(r.status); o != Outcome::ok) return o == Outcome::oom ? "0" : "—";
-  return fmt::format("{}{}", r.max_batch.capped ? "≥ " : "", r.max_batch.max_batch);
+  if (const Outcome o = r.outcome; o != Outcome::ok) return o == Outcome::oom ? "0" : "—";
+  return fmt::format("{}{}", r.max_batch.capped ? "≥ " : "", r.max_batch.found);
 }
 
 std::string fidelity_cell(const profile::ModelPrecisionResult& r) {
@@ -41,8 +40,8 @@ std::string fidelity_cell(const profile::ModelPrecisionResult& r) {
 }
 
 std::string max_context_cell(const profile::LlmPrecisionResult& r) {
-  if (const Outcome o = outcome_of_status(r.status); o != Outcome::ok) return o == Outcome::oom ? "0" : "—";
-  std::string s = fmt::format("{}", r.max_context.max_batch);
+  if (const Outcome o = r.outcome; o != Outcome::ok) return o == Outcome::oom ? "0" : "—";
+  std::string s = fmt::format("{}", r.max_context.found);
   if (r.max_context.capped) s += " (model max)";
   s += r.max_context.prediction_confirmed ? " ✓" : fmt::format(" (planner: {})", r.max_context.predicted);
   return s;
@@ -51,11 +50,11 @@ std::string max_context_cell(const profile::LlmPrecisionResult& r) {
 std::string rate_cell(const std::optional<double>& v) { return v ? fmt::format("{:.1f}", *v) : "—"; }
 
 std::string weights_cell(const profile::LlmPrecisionResult& r) {
-  return outcome_of_status(r.status) != Outcome::unsupported ? gib_text(r.weights_bytes) : "—";
+  return r.outcome != Outcome::unsupported ? gib_text(r.weights_bytes) : "—";
 }
 
 std::string kv_cell(const profile::LlmPrecisionResult& r) {
-  return outcome_of_status(r.status) != Outcome::unsupported ? kib_text(r.kv_bytes_per_token)
+  return r.outcome != Outcome::unsupported ? kib_text(r.kv_bytes_per_token)
                                                              : "—";
 }
 

@@ -16,7 +16,6 @@
 namespace vramfit {
 
 using namespace profile_cells;
-using profile::outcome_of_status;
 using profile::ProfileDoc;
 using profile::StatusMark;
 
@@ -133,8 +132,8 @@ std::string profile_html(const ProfileDoc& d) {
          "<th>latency batch 1</th><th>latency at max batch</th><th>items/s at max batch</th><th>fidelity vs fp32</th><th>status</th></tr>\n";
     for (const auto& r : d.results) {
       const StatusMark sm = profile::status_mark(r);
-      const bool ok = outcome_of_status(r.status) == Outcome::ok;
-      const nlohmann::json* at_max = ok ? measurement_at(r, r.max_batch.max_batch) : nullptr;
+      const bool ok = r.outcome == Outcome::ok;
+      const nlohmann::json* at_max = ok ? measurement_at(r, r.max_batch.found) : nullptr;
       const nlohmann::json* at_1 = ok ? measurement_at(r, 1) : nullptr;
       o += fmt::format("<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>"
                        "<td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td>{} {}</td></tr>\n",

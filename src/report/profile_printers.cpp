@@ -14,7 +14,6 @@ namespace vramfit {
 using namespace profile_cells;
 using profile::LlmPrecisionResult;
 using profile::ModelPrecisionResult;
-using profile::outcome_of_status;
 using profile::ProfileDoc;
 using profile::StatusMark;
 
@@ -43,8 +42,8 @@ std::string vision_table(const ProfileDoc& d) {
   std::string s = "\n| model | precision | max batch | VRAM at max batch | latency batch 1 | latency at max batch | items/s at max batch | fidelity vs fp32 | status |\n";
   s += "|---|---|---:|---:|---:|---:|---:|---|---|\n";
   for (const auto& r : d.results) {
-    const bool ok = outcome_of_status(r.status) == Outcome::ok;
-    const nlohmann::json* at_max = ok ? measurement_at(r, r.max_batch.max_batch) : nullptr;
+    const bool ok = r.outcome == Outcome::ok;
+    const nlohmann::json* at_max = ok ? measurement_at(r, r.max_batch.found) : nullptr;
     const nlohmann::json* at_1 = ok ? measurement_at(r, 1) : nullptr;
     s += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", r.model, to_string(r.precision), max_batch_cell(r),
                      ran(at_max) ? mib_text(process_total(*at_max)) : "—", ms_cell(at_1), ms_cell(at_max),
@@ -73,7 +72,7 @@ std::string streams_table(const ProfileDoc& d) {
   for (const auto& r : d.results)
     for (const auto& st : r.streams) {
       const bool capped = st.value("capped", false);
-      const bool ran_ok = outcome_of_status(st.value("status", "ok")) == Outcome::ok;
+      const bool ran_ok = !st.contains("status") || profile::answer_outcome(st) == Outcome::ok;
       s += fmt::format("| {} | {} | {} | {}{} | {} | {} |\n", r.model, to_string(r.precision), st.value("batch", 0), capped ? "≥ " : "",
                        st.value("max_streams", 0),
                        !ran_ok ? md_text(st.value("status", "") + ": " + st.value("reason", ""))
@@ -112,27 +111,27 @@ std::string llm_table(const ProfileDoc& d) {
 }
 
 // The smallest batch (or context) that was out of memory, with the worker's reason.
-const profile::Probe* first_oom(const profile::MaxBatchResult& search) {
+const profile::Probe* first_oom(const measure::MaxSearch& search) {
   const profile::Probe* first = nullptr;
   for (const auto& p : search.probes)
-    if (outcome_of_status(p.status) == Outcome::oom && (!first || p.batch < first->batch)) first = &p;
+    if (p.outcome == Outcome::oom && (!first || p.size < first->size)) first = &p;
   return first;
 }
 
 std::string not_fitting(const ModelPrecisionResult& r) {
-  if (outcome_of_status(r.status) != Outcome::ok) return fmt::format("- **{} {}** ({}): {}\n", r.model, to_string(r.precision), r.status, md_text(r.reason));
+  if (r.outcome != Outcome::ok) return fmt::format("- **{} {}** ({}): {}\n", r.model, to_string(r.precision), to_string(r.outcome), md_text(r.reason));
   if (r.max_batch.capped) return "";
   const profile::Probe* oom = first_oom(r.max_batch);
-  return oom ? fmt::format("- **{} {}**: batch {} does not fit: {}\n", r.model, to_string(r.precision), oom->batch, md_text(oom->reason)) : "";
+  return oom ? fmt::format("- **{} {}**: batch {} does not fit: {}\n", r.model, to_string(r.precision), oom->size, md_text(oom->reason)) : "";
 }
 
 std::string not_fitting(const LlmPrecisionResult& r) {
-  if (outcome_of_status(r.status) != Outcome::ok) return fmt::format("- **{} {}** ({}): {}\n", r.model, to_string(r.precision), r.status, md_text(r.reason));
+  if (r.outcome != Outcome::ok) return fmt::format("- **{} {}** ({}): {}\n", r.model, to_string(r.precision), to_string(r.outcome), md_text(r.reason));
   std::string s;
   if (!r.speed_note.empty()) s += fmt::format("- **{} {}**: {}\n", r.model, to_string(r.precision), md_text(r.speed_note));
   if (r.max_context.capped) return s;
   if (const profile::Probe* oom = first_oom(r.max_context))
-    s += fmt::format("- **{} {}**: context {} at batch 1 does not fit: {}\n", r.model, to_string(r.precision), oom->batch, md_text(oom->reason));
+    s += fmt::format("- **{} {}**: context {} at batch 1 does not fit: {}\n", r.model, to_string(r.precision), oom->size, md_text(oom->reason));
   return s;
 }
 

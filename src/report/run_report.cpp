@@ -33,8 +33,8 @@ std::string run_markdown(const RunReport& r) {
   for (const auto& x : r.rows) {
     const std::string batch = x.streams > 1 ? fmt::format("{} × {} streams", x.batch, x.streams) : std::to_string(x.batch);
     any_streams = any_streams || x.streams > 1;
-    if (x.status != "ok") {
-      rows.push_back({x.model, std::string(to_string(x.precision)), batch, x.status, x.reason});
+    if (x.status != Outcome::ok) {
+      rows.push_back({x.model, std::string(to_string(x.precision)), batch, std::string(to_string(x.status)), x.reason});
       continue;
     }
     rows.push_back({x.model, std::string(to_string(x.precision)), batch, "ok" + std::string(x.timing_trusted ? "" : " (timing flagged)"),
@@ -69,7 +69,7 @@ std::string run_csv(const RunReport& r) {
                     "activation_bytes,workspace_used_bytes,workspace_budget_bytes,context_bytes,process_total_bytes,device_used_bytes,streams\n";
   for (const auto& x : r.rows) {
     out += fmt::format("{},{},{},{},{},{:.4f},{:.4f},{:.4f},{:.4f},{:.4f},{:.1f},{},{},{},{},{},{},{},{}\n", x.model, to_string(x.precision),
-                       x.batch, x.status, csv_field(x.reason), x.median_ms, x.p90_ms, x.p99_ms, x.min_ms, x.max_ms, x.items_per_s, x.weights_bytes,
+                       x.batch, to_string(x.status), csv_field(x.reason), x.median_ms, x.p90_ms, x.p99_ms, x.min_ms, x.max_ms, x.items_per_s, x.weights_bytes,
                        x.activation_bytes, x.workspace_used_bytes, x.workspace_budget_bytes, x.context_bytes, x.process_total_bytes,
                        x.device_used_bytes, x.streams);
   }

@@ -8,12 +8,14 @@
 #include <utility>
 #include <vector>
 
+#include "core/outcome.h"
+
 namespace vramfit {
 
 // A probe on the GPU: set up a session at (context, batch) and run a prefill chunk and a decode step.
 struct LlmProbe {
   std::int64_t context = 0, batch = 1;
-  std::string status;  // ok | oom | unsupported | error
+  Outcome status = Outcome::ok;  // ok | oom | unsupported | error
   std::string reason;
 };
 

@@ -10,7 +10,7 @@ nlohmann::json to_json(const RunRow& r) {
   j["tf32"] = r.tf32;
   j["status"] = r.status;
   if (!r.reason.empty()) j["reason"] = r.reason;
-  if (r.status != "ok") return j;
+  if (r.status != Outcome::ok) return j;
   j["latency_ms"] = {{"min", r.min_ms}, {"median", r.median_ms}, {"p90", r.p90_ms}, {"p99", r.p99_ms},
                      {"max", r.max_ms}, {"mean", r.mean_ms}, {"iterations", r.iterations}, {"warmup", r.warmup},
                      {"trusted", r.timing_trusted}, {"samples", r.samples_ms}};

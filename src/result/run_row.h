@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "core/outcome.h"
 
 namespace vramfit {
 
@@ -18,7 +19,7 @@ struct RunRow {
   Precision precision = Precision::fp16;
   std::int64_t batch = 1;
   bool tf32 = false;  // fp32 run with --tf32 (TF32 tensor cores allowed)
-  std::string status = "ok";  // ok | oom | unsupported | error
+  Outcome status = Outcome::ok;  // ok | oom | unsupported | error
   std::string reason;
   // latency over CUDA events, one sample per replay of the captured forward pass
   int iterations = 0, warmup = 0;

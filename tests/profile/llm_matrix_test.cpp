@@ -74,9 +74,9 @@ TEST(LlmMatrix, PredictionConfirmedByFitAndOneMoreThenSpeedAt512) {
   ASSERT_LT(predicted, 4096);  // memory-bound, not the model's limit
   FakeLlmGpu gpu{predicted, "", {}};
   const auto r = profile_llm_precision(m, Precision::int8, o, kBudget8, gpu.fn());
-  EXPECT_EQ(r.status, "ok") << r.reason;
+  EXPECT_EQ(r.outcome, Outcome::ok) << r.reason;
   EXPECT_EQ(r.max_context.predicted, predicted);
-  EXPECT_EQ(r.max_context.max_batch, predicted);
+  EXPECT_EQ(r.max_context.found, predicted);
   EXPECT_TRUE(r.max_context.prediction_confirmed);
   EXPECT_FALSE(r.max_context.capped);
   // Three workers: the predicted max (fits, decode timed there), one token more (oom, no timing), speed.
@@ -113,8 +113,8 @@ TEST(LlmMatrix, ModelLimitNeedsOneFitOnly) {
   ASSERT_EQ(planned_max_context("llama-7b", Precision::int4, kBudget8), 4096);
   FakeLlmGpu gpu{1 << 20, "", {}};
   const auto r = profile_llm_precision(m, Precision::int4, o, kBudget8, gpu.fn());
-  EXPECT_EQ(r.status, "ok");
-  EXPECT_EQ(r.max_context.max_batch, 4096);
+  EXPECT_EQ(r.outcome, Outcome::ok);
+  EXPECT_EQ(r.max_context.found, 4096);
   EXPECT_TRUE(r.max_context.capped);
   EXPECT_TRUE(r.max_context.prediction_confirmed);
   ASSERT_EQ(gpu.configs.size(), 2u);
@@ -127,9 +127,9 @@ TEST(LlmMatrix, DoesNotFitIsOomWithThePlannersReasonAndOneCheapProbe) {
   const auto& m = find_model("llama-7b");
   FakeLlmGpu gpu{0, "", {}};
   const auto r = profile_llm_precision(m, Precision::fp16, MatrixOptions{}, kBudget8, gpu.fn());
-  EXPECT_EQ(r.status, "oom");
+  EXPECT_EQ(r.outcome, Outcome::oom);
   EXPECT_NE(r.reason.find("weights alone need 12.5"), std::string::npos) << r.reason;
-  EXPECT_EQ(r.max_context.max_batch, 0);
+  EXPECT_EQ(r.max_context.found, 0);
   EXPECT_TRUE(r.max_context.prediction_confirmed);
   // One worker at context 1 (its session fails allocating, before any weight exists); no speed run.
   ASSERT_EQ(gpu.configs.size(), 1u);
@@ -148,8 +148,8 @@ TEST(LlmMatrix, DisagreementIsSearchedTimedAtTheTruthAndReported) {
   for (const std::int64_t truth : {predicted - 37, predicted + 50}) {
     FakeLlmGpu gpu{truth, "", {}};
     const auto r = profile_llm_precision(m, Precision::int8, o, kBudget8, gpu.fn());
-    EXPECT_EQ(r.status, "ok");
-    EXPECT_EQ(r.max_context.max_batch, truth);
+    EXPECT_EQ(r.outcome, Outcome::ok);
+    EXPECT_EQ(r.max_context.found, truth);
     EXPECT_EQ(r.max_context.predicted, predicted);
     EXPECT_FALSE(r.max_context.prediction_confirmed);
     ASSERT_TRUE(r.at_max);
@@ -176,7 +176,7 @@ TEST(LlmMatrix, MaxContextBelowTheSpeedContextSkipsSpeedWithAReason) {
   ASSERT_LT(predicted, 512);
   FakeLlmGpu gpu{predicted, "", {}};
   const auto r = profile_llm_precision(m, Precision::int4, MatrixOptions{}, budget, gpu.fn());
-  EXPECT_EQ(r.status, "ok");
+  EXPECT_EQ(r.outcome, Outcome::ok);
   EXPECT_FALSE(r.speed);
   EXPECT_TRUE(gpu.of("speed").empty());
   EXPECT_NE(r.speed_note.find("context 512 does not fit"), std::string::npos) << r.speed_note;
@@ -193,7 +193,7 @@ TEST(LlmMatrix, UnsupportedPrecisionsAreRowsWithTheReasonAndNoWorker) {
     FakeLlmGpu gpu{1 << 20, "", {}};
     const auto r = profile_llm_precision(m, p, MatrixOptions{}, 64 * GiB, gpu.fn());
     if (const auto why = llm_unsupported_reason(c, p)) {
-      EXPECT_EQ(r.status, "unsupported") << to_string(p);
+      EXPECT_EQ(r.outcome, Outcome::unsupported) << to_string(p);
       EXPECT_EQ(r.reason, *why);
       EXPECT_TRUE(gpu.configs.empty()) << to_string(p);
       EXPECT_EQ(status_mark(r).mark, "❌");
@@ -201,7 +201,7 @@ TEST(LlmMatrix, UnsupportedPrecisionsAreRowsWithTheReasonAndNoWorker) {
       EXPECT_EQ(j["max_context"]["status"], "unsupported");
       EXPECT_EQ(j["max_context_batch1"], 0);
     } else {
-      EXPECT_EQ(r.status, "ok") << to_string(p) << ": " << r.reason;
+      EXPECT_EQ(r.outcome, Outcome::ok) << to_string(p) << ": " << r.reason;
       EXPECT_FALSE(gpu.configs.empty());
     }
   }
@@ -213,7 +213,7 @@ TEST(LlmMatrix, AWorkerThatFailsEndsTheRowWithItsStatus) {
   for (const char* st : {"unsupported", "error"}) {
     FakeLlmGpu gpu{0, st, {}};
     const auto r = profile_llm_precision(m, Precision::int4, MatrixOptions{}, kBudget8, gpu.fn());
-    EXPECT_EQ(r.status, st);
+    EXPECT_EQ(to_string(r.outcome), st);
     EXPECT_NE(r.reason.find("fake: "), std::string::npos) << r.reason;
     EXPECT_EQ(gpu.configs.size(), 1u);
     EXPECT_EQ(status_mark(r).mark, "❌");
@@ -291,10 +291,10 @@ std::string python_with_jsonschema() {
 
 TEST_F(LlmRows, ThroughWorkerProcessesEachPrecisionGetsItsRow) {
   ASSERT_EQ(doc_.llm_results.size(), default_llm_precisions().size());
-  EXPECT_EQ(row(Precision::fp16).status, "oom");
-  EXPECT_EQ(row(Precision::int8).status, "ok");
+  EXPECT_EQ(row(Precision::fp16).outcome, Outcome::oom);
+  EXPECT_EQ(row(Precision::int8).outcome, Outcome::ok);
   EXPECT_TRUE(row(Precision::int8).max_context.prediction_confirmed);
-  EXPECT_EQ(row(Precision::int4).max_context.max_batch, 4096);
+  EXPECT_EQ(row(Precision::int4).max_context.found, 4096);
   // fp16: 1 probe; int8: fit, fit + 1, speed; int4: fit at the model's limit, speed; the others as the
   // engine says (unsupported: none; supported: at least a fit).
   int expected = 1 + 3 + 2;
@@ -304,7 +304,7 @@ TEST_F(LlmRows, ThroughWorkerProcessesEachPrecisionGetsItsRow) {
   EXPECT_GE(started_, expected);
   if (llm_unsupported_reason(c, Precision::q8_0)) {
     EXPECT_EQ(started_, expected);
-    EXPECT_EQ(row(Precision::q8_0).status, "unsupported");
+    EXPECT_EQ(row(Precision::q8_0).outcome, Outcome::unsupported);
   }
 }
 
@@ -376,9 +376,9 @@ TEST_F(LlmRows, JsonValidatesAgainstTheSchemaWithVisionRowsBeside) {
   ModelPrecisionResult v;  // a vision row beside the LLM rows
   v.model = "resnet50";
   v.precision = Precision::bf16;
-  v.status = "unsupported";
+  v.outcome = Outcome::unsupported;
   v.reason = "bf16 needs compute capability 8.0";
-  v.max_batch.status = "unsupported";
+  v.max_batch.outcome = Outcome::unsupported;
   v.max_batch.ceiling = 4096;
   doc_.results.push_back(v);
   const std::string path = (dir_ / "profile.json").string();

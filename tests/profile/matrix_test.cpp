@@ -18,7 +18,7 @@ namespace {
 ProbeFn card(std::int64_t capacity, std::vector<std::int64_t>* tried = nullptr) {
   return [=](std::int64_t b) {
     if (tried) tried->push_back(b);
-    return Probe{b, b <= capacity ? "ok" : "oom", b <= capacity ? "" : "out of memory"};
+    return Probe{b, b <= capacity ? Outcome::ok : Outcome::oom, b <= capacity ? "" : "out of memory"};
   };
 }
 
@@ -26,17 +26,17 @@ ProbeFn card(std::int64_t capacity, std::vector<std::int64_t>* tried = nullptr) 
 
 TEST(MaxBatch, CorrectPredictionIsConfirmedWithTwoProbes) {
   std::vector<std::int64_t> tried;
-  const auto r = confirm_max_batch(137, 4096, card(137, &tried));
-  EXPECT_EQ(r.status, "ok");
-  EXPECT_EQ(r.max_batch, 137);
+  const auto r = confirm_max(137, 4096, card(137, &tried));
+  EXPECT_EQ(r.outcome, Outcome::ok);
+  EXPECT_EQ(r.found, 137);
   EXPECT_TRUE(r.prediction_confirmed);
   EXPECT_FALSE(r.capped);
   EXPECT_EQ(tried, (std::vector<std::int64_t>{137, 138}));
 }
 
 TEST(MaxBatch, PredictionTooHighIsSearchedDownAndRecorded) {
-  const auto r = confirm_max_batch(500, 4096, card(37));
-  EXPECT_EQ(r.max_batch, 37);
+  const auto r = confirm_max(500, 4096, card(37));
+  EXPECT_EQ(r.found, 37);
   EXPECT_EQ(r.predicted, 500);
   EXPECT_FALSE(r.prediction_confirmed);
 }
@@ -44,38 +44,38 @@ TEST(MaxBatch, PredictionTooHighIsSearchedDownAndRecorded) {
 TEST(MaxBatch, NearMissCostsFewProbes) {
   // The planner is exact by design: when it is off, it is off by a little; the search starts there.
   std::vector<std::int64_t> tried;
-  const auto r = confirm_max_batch(2887, 4096, card(2885, &tried));
-  EXPECT_EQ(r.max_batch, 2885);
+  const auto r = confirm_max(2887, 4096, card(2885, &tried));
+  EXPECT_EQ(r.found, 2885);
   EXPECT_EQ(tried, (std::vector<std::int64_t>{2887, 2886, 2884, 2885}));
   tried.clear();
-  const auto s = confirm_max_batch(2887, 4096, card(2889, &tried));
-  EXPECT_EQ(s.max_batch, 2889);
+  const auto s = confirm_max(2887, 4096, card(2889, &tried));
+  EXPECT_EQ(s.found, 2889);
   EXPECT_EQ(tried, (std::vector<std::int64_t>{2887, 2888, 2890, 2889}));
 }
 
 TEST(MaxBatch, PredictionTooLowIsSearchedUp) {
-  const auto r = confirm_max_batch(10, 4096, card(1000));
-  EXPECT_EQ(r.max_batch, 1000);
+  const auto r = confirm_max(10, 4096, card(1000));
+  EXPECT_EQ(r.found, 1000);
   EXPECT_FALSE(r.prediction_confirmed);
 }
 
 TEST(MaxBatch, NothingFitsConfirmedByBatchOne) {
   std::vector<std::int64_t> tried;
-  const auto r = confirm_max_batch(0, 4096, card(0, &tried));
-  EXPECT_EQ(r.max_batch, 0);
+  const auto r = confirm_max(0, 4096, card(0, &tried));
+  EXPECT_EQ(r.found, 0);
   EXPECT_TRUE(r.prediction_confirmed);
   EXPECT_EQ(tried, (std::vector<std::int64_t>{1}));
 }
 
 TEST(MaxBatch, CeilingCapsAndIsMarked) {
   std::vector<std::int64_t> tried;
-  const auto r = confirm_max_batch(4096, 4096, card(100000, &tried));
-  EXPECT_EQ(r.max_batch, 4096);
+  const auto r = confirm_max(4096, 4096, card(100000, &tried));
+  EXPECT_EQ(r.found, 4096);
   EXPECT_TRUE(r.capped);
   EXPECT_TRUE(r.prediction_confirmed);
   EXPECT_EQ(tried, (std::vector<std::int64_t>{4096}));
-  const auto s = confirm_max_batch(100, 4096, card(100000));
-  EXPECT_EQ(s.max_batch, 4096);
+  const auto s = confirm_max(100, 4096, card(100000));
+  EXPECT_EQ(s.found, 4096);
   EXPECT_TRUE(s.capped);
   EXPECT_FALSE(s.prediction_confirmed);
 }
@@ -85,9 +85,9 @@ TEST(MaxBatch, EveryPredictionAndCapacityFindsTheTruthInFewProbes) {
   for (std::int64_t capacity = 0; capacity <= 130; capacity += 1)
     for (std::int64_t predicted = 0; predicted <= 130; predicted += 3) {
       std::vector<std::int64_t> tried;
-      const auto r = confirm_max_batch(predicted, ceiling, card(capacity, &tried));
+      const auto r = confirm_max(predicted, ceiling, card(capacity, &tried));
       const std::int64_t truth = std::min(capacity, ceiling);
-      ASSERT_EQ(r.max_batch, truth) << "capacity " << capacity << " predicted " << predicted;
+      ASSERT_EQ(r.found, truth) << "capacity " << capacity << " predicted " << predicted;
       EXPECT_EQ(r.prediction_confirmed, std::min(predicted, ceiling) == truth) << capacity << " " << predicted;
       EXPECT_EQ(r.probes.size(), tried.size());
       EXPECT_LE(tried.size(), 2u + 2u * static_cast<std::size_t>(std::ceil(std::log2(ceiling))) + 2u) << capacity << " " << predicted;
@@ -96,14 +96,14 @@ TEST(MaxBatch, EveryPredictionAndCapacityFindsTheTruthInFewProbes) {
 }
 
 TEST(MaxBatch, UnsupportedOrErrorEndsTheSearch) {
-  const auto u = confirm_max_batch(64, 4096, [](std::int64_t b) { return Probe{b, "unsupported", "bf16 needs sm_80"}; });
-  EXPECT_EQ(u.status, "unsupported");
+  const auto u = confirm_max(64, 4096, [](std::int64_t b) { return Probe{b, Outcome::unsupported, "bf16 needs sm_80"}; });
+  EXPECT_EQ(u.outcome, Outcome::unsupported);
   EXPECT_NE(u.reason.find("bf16 needs sm_80"), std::string::npos);
   EXPECT_EQ(u.probes.size(), 1u);
-  const auto e = confirm_max_batch(64, 4096, [](std::int64_t b) {
-    return b == 64 ? Probe{b, "oom", "x"} : Probe{b, "error", "worker crashed: signal 11"};
+  const auto e = confirm_max(64, 4096, [](std::int64_t b) {
+    return b == 64 ? Probe{b, Outcome::oom, "x"} : Probe{b, Outcome::error, "worker crashed: signal 11"};
   });
-  EXPECT_EQ(e.status, "error");
+  EXPECT_EQ(e.outcome, Outcome::error);
   EXPECT_EQ(e.probes.size(), 2u);
 }
 
@@ -144,8 +144,8 @@ TEST(ModelPrecision, PlannerPredictionConfirmedThenLadderAndFidelity) {
   ASSERT_GT(predicted, 256);
   FakeGpu gpu{predicted, {}};
   const auto r = profile_model_precision(m, Precision::fp16, o, budget, gpu.fn());
-  EXPECT_EQ(r.status, "ok");
-  EXPECT_EQ(r.max_batch.max_batch, predicted);
+  EXPECT_EQ(r.outcome, Outcome::ok);
+  EXPECT_EQ(r.max_batch.found, predicted);
   EXPECT_TRUE(r.max_batch.prediction_confirmed);
   std::vector<std::int64_t> measured;
   for (const auto& x : r.measurements) measured.push_back(x["batch"]);
@@ -202,7 +202,7 @@ TEST(ModelPrecision, DisagreementIsSearchedAndFp32HasNoFidelity) {
   ASSERT_GT(predicted, 40);
   FakeGpu gpu{predicted - 5, {}};
   const auto r = profile_model_precision(m, Precision::fp32, o, budget, gpu.fn());
-  EXPECT_EQ(r.max_batch.max_batch, predicted - 5);
+  EXPECT_EQ(r.max_batch.found, predicted - 5);
   EXPECT_EQ(r.max_batch.predicted, predicted);
   EXPECT_FALSE(r.max_batch.prediction_confirmed);
   EXPECT_FALSE(r.fidelity);
@@ -218,8 +218,8 @@ TEST(ModelPrecision, NothingFitsIsOomWithoutMeasurements) {
   const auto& m = find_model("resnet50");
   FakeGpu gpu{0, {}};
   const auto r = profile_model_precision(m, Precision::fp16, MatrixOptions{}, 64 * MiB, gpu.fn());
-  EXPECT_EQ(r.status, "oom");
-  EXPECT_EQ(r.max_batch.max_batch, 0);
+  EXPECT_EQ(r.outcome, Outcome::oom);
+  EXPECT_EQ(r.max_batch.found, 0);
   EXPECT_TRUE(r.measurements.empty());
   EXPECT_FALSE(r.reason.empty());
 }
@@ -242,7 +242,7 @@ TEST(ModelPrecision, PoseModelsReportMaxStreamsPredictedThenConfirmed) {
     return {{"status", "ok"}, {"batch", b}};
   };
   const auto r = profile_model_precision(m, Precision::fp16, o, budget, fake);
-  ASSERT_EQ(r.status, "ok");
+  ASSERT_EQ(r.outcome, Outcome::ok);
   ASSERT_EQ(r.streams.size(), 3u);
   for (std::size_t i = 0; i < 3; ++i) {
     const auto& s = r.streams[i];

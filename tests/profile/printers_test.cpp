@@ -63,17 +63,17 @@ ProfileDoc sample_doc(const fs::path& dir) {
   ModelPrecisionResult u;
   u.model = "resnet50";
   u.precision = Precision::bf16;
-  u.status = "unsupported";
+  u.outcome = Outcome::unsupported;
   u.reason = "bf16 needs compute capability 8.0; Fake GPU is 7.5";
-  u.max_batch.status = "unsupported";
+  u.max_batch.outcome = Outcome::unsupported;
   u.max_batch.ceiling = 4096;
-  u.max_batch.probes.push_back({1, "unsupported", u.reason});
+  u.max_batch.probes.push_back({1, Outcome::unsupported, u.reason});
   d.results.push_back(u);
   ModelPrecisionResult e = u;
   e.precision = Precision::fp32;
-  e.status = "error";
+  e.outcome = Outcome::error;
   e.reason = "batch 1: worker crashed: signal 11 (Segmentation fault)";
-  e.max_batch.status = "error";
+  e.max_batch.outcome = Outcome::error;
   d.results.push_back(e);
   return d;
 }
@@ -96,12 +96,12 @@ class Printers : public ::testing::Test {
 TEST_F(Printers, MatrixThroughFakeWorkersFindsEachCardsMaxBatch) {
   ASSERT_EQ(doc_.results.size(), 4u);
   const auto& a = doc_.results[0];
-  EXPECT_EQ(a.status, "ok");
+  EXPECT_EQ(a.outcome, Outcome::ok);
   EXPECT_TRUE(a.max_batch.prediction_confirmed);
   ASSERT_TRUE(a.fidelity);
   EXPECT_EQ((*a.fidelity)["status"], "ok");
   const auto& b = doc_.results[1];
-  EXPECT_EQ(b.max_batch.max_batch, b.max_batch.predicted - 7);
+  EXPECT_EQ(b.max_batch.found, b.max_batch.predicted - 7);
   EXPECT_FALSE(b.max_batch.prediction_confirmed);
   EXPECT_EQ(status_mark(a).mark, "✅");
   EXPECT_EQ(status_mark(b).mark, "⚠️");
@@ -164,7 +164,7 @@ TEST_F(Printers, ConstraintsTableOneRowPerResultWithTheRuleAndWhatDoesNotFit) {
   EXPECT_NE(md.find("emulated card of 2GiB"), std::string::npos);
   EXPECT_EQ(count(md, "\n| resnet50 |"), 3u);
   EXPECT_EQ(count(md, "\n| vit-b16 |"), 1u);
-  EXPECT_NE(md.find("| resnet50 | fp16 | " + std::to_string(doc_.results[0].max_batch.max_batch) + " |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| resnet50 | fp16 | " + std::to_string(doc_.results[0].max_batch.found) + " |"), std::string::npos) << md;
   EXPECT_EQ(count(md, "✅"), 2u);  // one row + the rule
   EXPECT_NE(md.find("\nStatus: ✅ runs"), std::string::npos);
   EXPECT_NE(md.find("⚠️ runs"), std::string::npos);
@@ -172,7 +172,7 @@ TEST_F(Printers, ConstraintsTableOneRowPerResultWithTheRuleAndWhatDoesNotFit) {
   const std::size_t why = md.find("## What does not fit, and why");
   ASSERT_NE(why, std::string::npos);
   EXPECT_NE(md.find("**resnet50 bf16** (unsupported): bf16 needs compute capability 8.0", why), std::string::npos) << md;
-  EXPECT_NE(md.find("batch " + std::to_string(doc_.results[0].max_batch.max_batch + 1) + " does not fit", why), std::string::npos) << md;
+  EXPECT_NE(md.find("batch " + std::to_string(doc_.results[0].max_batch.found + 1) + " does not fit", why), std::string::npos) << md;
   // Every table row has the header's column count.
   std::istringstream lines(md);
   std::string line;

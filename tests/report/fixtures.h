@@ -98,18 +98,18 @@ inline profile::ModelPrecisionResult cell(const std::string& model, Precision p,
   r.max_batch.predicted = fit.max_batch;
   r.predicted_bytes_at_max = fit.max_batch > 0 ? fit.at_max.total_bytes() : 0;
   r.max_batch.ceiling = 4096;
-  r.max_batch.max_batch = gpu_max.value_or(fit.max_batch);
-  r.max_batch.capped = r.max_batch.max_batch == 4096;
-  r.max_batch.prediction_confirmed = r.max_batch.max_batch == fit.max_batch;
-  r.max_batch.probes.push_back({r.max_batch.max_batch > 0 ? r.max_batch.max_batch : 1, r.max_batch.max_batch > 0 ? "ok" : "oom", ""});
-  if (r.max_batch.max_batch == 0) {
-    r.status = "oom";
+  r.max_batch.found = gpu_max.value_or(fit.max_batch);
+  r.max_batch.capped = r.max_batch.found == 4096;
+  r.max_batch.prediction_confirmed = r.max_batch.found == fit.max_batch;
+  r.max_batch.probes.push_back({r.max_batch.found > 0 ? r.max_batch.found : 1, r.max_batch.found > 0 ? Outcome::ok : Outcome::oom, ""});
+  if (r.max_batch.found == 0) {
+    r.outcome = Outcome::oom;
     r.reason = "device arena needs more than the budget";
     r.max_batch.probes.back().reason = r.reason;
     return r;
   }
-  for (std::int64_t b : {std::int64_t{1}, std::int64_t{32}, r.max_batch.max_batch})
-    if (b <= r.max_batch.max_batch && (r.measurements.empty() || r.measurements.back()["batch"] != b))
+  for (std::int64_t b : {std::int64_t{1}, std::int64_t{32}, r.max_batch.found})
+    if (b <= r.max_batch.found && (r.measurements.empty() || r.measurements.back()["batch"] != b))
       r.measurements.push_back(measurement(model, p, b, 0.4 + ms_per_sample * static_cast<double>(b), context));
   if (p != Precision::fp32)
     r.fidelity = nlohmann::json{{"status", "ok"}, {"batch", 8}, {"reference", "fp32"}, {"relative_l2", 1.5e-3}, {"cosine", 0.99999},

@@ -47,7 +47,7 @@ TEST(ProfileReader, ReadsWhatTheProfileWriterWrites) {
   ASSERT_TRUE(r.precision);
   EXPECT_EQ(*r.precision, Precision::fp16);
   EXPECT_EQ(r.status, Outcome::ok);
-  EXPECT_EQ(r.max_batch, d.results[0].max_batch.max_batch);
+  EXPECT_EQ(r.max_batch, d.results[0].max_batch.found);
   EXPECT_EQ(r.predicted, d.results[0].max_batch.predicted);
   EXPECT_TRUE(r.prediction_confirmed);
   EXPECT_EQ(r.predicted_bytes_at_max, d.results[0].predicted_bytes_at_max);
@@ -88,7 +88,7 @@ TEST(ProfileReader, ReadsLlmRowsBesideVisionRows) {
   EXPECT_EQ(int8.model_max_context, 4096);
   EXPECT_EQ(int8.kv_bytes_per_token, 512u * 1024u);
   EXPECT_EQ(int8.weights_bytes, d.llm_results[1].weights_bytes);
-  EXPECT_EQ(int8.max_context, d.llm_results[1].max_context.max_batch);
+  EXPECT_EQ(int8.max_context, d.llm_results[1].max_context.found);
   EXPECT_EQ(int8.predicted_max_context, int8.max_context);
   EXPECT_TRUE(int8.prediction_confirmed);
   EXPECT_FALSE(int8.capped);
