@@ -6,7 +6,6 @@
 #include "backend/cuda/cublaslt_gemm.h"
 #include "backend/cuda/kernels/gguf_gemv.cuh"
 #include "backend/cuda/kernels/llm_common.cuh"
-#include "weights/quant_int.h"
 
 namespace vramfit::cuda::kernels {
 namespace {
