@@ -27,6 +27,11 @@ std::string_view to_string(DType t);
 DType parse_dtype(std::string_view text);  // throws InvalidInput listing the valid names
 const std::vector<DType>& all_dtypes();
 
+// Columns per fp16 scale of vramfit's int4 weights (W4A16: weights/quant_int.h has the format, the CUDA
+// kernels read the same groups). A storage constant like the block sizes above, kept here so that the
+// backend needs nothing from weights/.
+inline constexpr std::int64_t kInt4GroupSize = 128;
+
 // Bytes needed to store n elements (rounded up to whole blocks).
 std::uint64_t storage_bytes(DType t, std::uint64_t n_elements);
 // Bits per element (e.g. 4.5 for q4_0: 18 bytes per 32 elements).

@@ -243,4 +243,8 @@ std::optional<std::size_t> in_place_input(const Node& n);
 // True for ops whose output is only a new view of input 0's bytes (no data movement).
 bool is_view(const Graph& g, const Node& n);
 
+// How a 4-D image value is stored: NHWC where the layout pass chose it, else NCHW (Plain included, the
+// logical order). What a backend's kernels take as their storage order.
+inline Layout image_layout(const Value& v) { return v.layout == Layout::NHWC ? Layout::NHWC : Layout::NCHW; }
+
 }  // namespace vramfit

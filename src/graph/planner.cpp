@@ -136,16 +136,12 @@ std::uint64_t live_lower_bound(std::span<const LiveRange> buffers) {
   return peak;
 }
 
-Plan plan_memory(const Graph& g, const PlannerOptions& opt) {
-  if (opt.alignment == 0) throw InvalidInput("plan_memory: alignment must be ≥ 1 byte");
-  const std::int64_t batch = g.batch();
-  if (batch < 1) throw InvalidInput(fmt::format("plan_memory: graph '{}' has batch {}; expected ≥ 1", g.name(), batch));
-  const auto& nodes = g.nodes();
-  const auto nv = g.values().size();
-  const std::int32_t end = static_cast<std::int32_t>(nodes.size()) - 1;  // the last step
+namespace {
 
-  // Per-sample bytes; the batch must lead every planned value for sizes to scale with it.
-  std::vector<std::uint64_t> per_sample(nv, 0);
+// Bytes of one sample of every input and activation (0 for parameters); the batch must lead every
+// planned value for sizes to scale with it.
+std::vector<std::uint64_t> per_sample_bytes(const Graph& g, std::int64_t batch) {
+  std::vector<std::uint64_t> per_sample(g.values().size(), 0);
   for (const Value& v : g.values()) {
     if (v.kind == ValueKind::Param) continue;
     if (v.shape.rank() == 0 || v.shape[0] != batch)
@@ -155,93 +151,130 @@ Plan plan_memory(const Graph& g, const PlannerOptions& opt) {
     per_sample[static_cast<std::size_t>(v.id)] =
         storage_bytes(v.dtype, static_cast<std::uint64_t>(v.shape.numel_per_sample()));
   }
+  return per_sample;
+}
 
-  // Last step reading each value; outputs are read after the end.
-  std::vector<std::int32_t> last_read(nv, -1);
-  std::vector<bool> output(nv, false);
-  for (const Node& n : nodes)
-    for (ValueId in : n.inputs) last_read[static_cast<std::size_t>(in)] = n.id;
-  for (ValueId o : g.outputs()) {
-    output[static_cast<std::size_t>(o)] = true;
-    last_read[static_cast<std::size_t>(o)] = end;
+// Values → buffers: a view shares its input's buffer, an in-place op its input's where those bytes
+// die there, every other value opens a buffer of its own.
+class BufferAssignment {
+ public:
+  BufferAssignment(const Graph& g, std::vector<std::uint64_t> per_sample)
+      : g_(g), per_sample_(std::move(per_sample)), last_read_(g.values().size(), -1), output_(g.values().size(), false),
+        value_buffer_(g.values().size(), -1) {
+    // Last step reading each value; outputs are read after the end.
+    for (const Node& n : g.nodes())
+      for (ValueId in : n.inputs) last_read_[at(in)] = n.id;
+    for (ValueId o : g.outputs()) {
+      output_[at(o)] = true;
+      last_read_[at(o)] = end();
+    }
   }
 
-  std::vector<Buffer> bufs;
-  std::vector<std::int32_t> value_buffer(nv, -1);
-  auto join = [&](std::size_t b, ValueId v) {
-    bufs[b].values.push_back(v);
-    bufs[b].bytes_per_sample = std::max(bufs[b].bytes_per_sample, per_sample[static_cast<std::size_t>(v)]);
-    value_buffer[static_cast<std::size_t>(v)] = static_cast<std::int32_t>(b);
-  };
-  auto open = [&](ValueId v, std::int32_t first) {
-    bufs.push_back(Buffer{});
-    bufs.back().first = first;
-    join(bufs.size() - 1, v);
-    return bufs.size() - 1;
-  };
-  for (ValueId in : g.inputs()) {
-    if (value_buffer[static_cast<std::size_t>(in)] >= 0) continue;  // listed twice
-    bufs[open(in, -1)].holds_input = true;
+  void assign(const PlannerOptions& opt) {
+    for (ValueId in : g_.inputs()) {
+      if (value_buffer_[at(in)] >= 0) continue;  // listed twice
+      bufs_[open(in, -1)].holds_input = true;
+    }
+    for (const Node& n : g_.nodes()) {
+      if (is_view(g_, n)) {
+        VRAMFIT_CHECK(value_buffer_[at(n.inputs[0])] >= 0, fmt::format("view '{}' of a parameter", n.name));
+        join(static_cast<std::size_t>(value_buffer_[at(n.inputs[0])]), n.output);
+        continue;
+      }
+      if (!(opt.in_place && join_in_place(n))) open(n.output, n.id);
+    }
   }
+
+  // Lifetimes: from the first writer to the last reader of any value stored there; sizes per sample.
+  std::vector<LiveRange> ranges(std::uint64_t alignment) {
+    std::vector<LiveRange> r(bufs_.size());
+    for (std::size_t b = 0; b < bufs_.size(); ++b) {
+      Buffer& buf = bufs_[b];
+      buf.last = buf.holds_input ? end() : buf.first;
+      for (ValueId v : buf.values) buf.last = std::max(buf.last, last_read_[at(v)]);
+      buf.last = std::max(buf.last, buf.first);
+      r[b] = LiveRange{align_up(buf.bytes_per_sample, alignment), buf.first, buf.last};
+    }
+    return r;
+  }
+
+  std::vector<Buffer>& buffers() { return bufs_; }
+  std::vector<std::int32_t>& value_buffer() { return value_buffer_; }
+
+ private:
+  static std::size_t at(ValueId v) { return static_cast<std::size_t>(v); }
+  std::int32_t end() const { return static_cast<std::int32_t>(g_.nodes().size()) - 1; }  // the last step
+
+  void join(std::size_t b, ValueId v) {
+    bufs_[b].values.push_back(v);
+    bufs_[b].bytes_per_sample = std::max(bufs_[b].bytes_per_sample, per_sample_[at(v)]);
+    value_buffer_[at(v)] = static_cast<std::int32_t>(b);
+  }
+  std::size_t open(ValueId v, std::int32_t first) {
+    bufs_.push_back(Buffer{});
+    bufs_.back().first = first;
+    join(bufs_.size() - 1, v);
+    return bufs_.size() - 1;
+  }
+
+  // Node n's output into the buffer of an input it may overwrite (graph.h in_place_input; Add tries both).
+  bool join_in_place(const Node& n) {
+    const auto k = in_place_input(n);
+    if (!k) return false;
+    std::vector<std::size_t> tries{*k};
+    if (n.op == OpKind::Add) tries = {0, 1};
+    for (std::size_t t : tries) {
+      if (!can_overwrite(n, t)) continue;
+      join(static_cast<std::size_t>(value_buffer_[at(n.inputs[t])]), n.output);
+      return true;
+    }
+    return false;
+  }
+
   // Whether node `n` may write its output over the buffer of its input `k`.
-  auto can_overwrite = [&](const Node& n, std::size_t k) {
+  bool can_overwrite(const Node& n, std::size_t k) const {
     const ValueId in = n.inputs[k];
-    const Value& iv = g.value(in);
+    const Value& iv = g_.value(in);
     if (iv.kind != ValueKind::Activation) return false;
-    const Value& ov = g.value(n.output);
-    if (iv.dtype != ov.dtype || per_sample[static_cast<std::size_t>(in)] != per_sample[static_cast<std::size_t>(n.output)])
-      return false;
-    const auto b = static_cast<std::size_t>(value_buffer[static_cast<std::size_t>(in)]);
-    if (bufs[b].holds_input) return false;
+    const Value& ov = g_.value(n.output);
+    if (iv.dtype != ov.dtype || per_sample_[at(in)] != per_sample_[at(n.output)]) return false;
+    const auto b = static_cast<std::size_t>(value_buffer_[at(in)]);
+    if (bufs_[b].holds_input) return false;
     // The bytes die here: no value stored in them is read later or is an output.
-    for (ValueId w : bufs[b].values)
-      if (output[static_cast<std::size_t>(w)] || last_read[static_cast<std::size_t>(w)] > n.id) return false;
+    for (ValueId w : bufs_[b].values)
+      if (output_[at(w)] || last_read_[at(w)] > n.id) return false;
     // A residual conv/linear reads its main input while writing: that input must live elsewhere.
     // Elementwise ops read element i before writing it, so sharing is harmless for them.
     const bool elementwise = n.op != OpKind::Conv2d && n.op != OpKind::Linear;
     if (!elementwise)
       for (std::size_t j = 0; j < n.inputs.size(); ++j)
-        if (j != k && value_buffer[static_cast<std::size_t>(n.inputs[j])] == static_cast<std::int32_t>(b)) return false;
+        if (j != k && value_buffer_[at(n.inputs[j])] == static_cast<std::int32_t>(b)) return false;
     return true;
-  };
-
-  for (const Node& n : nodes) {
-    if (is_view(g, n)) {
-      VRAMFIT_CHECK(value_buffer[static_cast<std::size_t>(n.inputs[0])] >= 0,
-                    fmt::format("view '{}' of a parameter", n.name));
-      join(static_cast<std::size_t>(value_buffer[static_cast<std::size_t>(n.inputs[0])]), n.output);
-      continue;
-    }
-    bool done = false;
-    if (opt.in_place) {
-      if (const auto k = in_place_input(n)) {
-        std::vector<std::size_t> tries{*k};
-        if (n.op == OpKind::Add) tries = {0, 1};
-        for (std::size_t t : tries) {
-          if (!can_overwrite(n, t)) continue;
-          join(static_cast<std::size_t>(value_buffer[static_cast<std::size_t>(n.inputs[t])]), n.output);
-          done = true;
-          break;
-        }
-      }
-    }
-    if (!done) open(n.output, n.id);
   }
 
-  // Lifetimes: from the first writer to the last reader of any value stored there.
-  std::vector<LiveRange> ranges(bufs.size());
-  for (std::size_t b = 0; b < bufs.size(); ++b) {
-    Buffer& buf = bufs[b];
-    buf.last = buf.holds_input ? end : buf.first;
-    for (ValueId v : buf.values) buf.last = std::max(buf.last, last_read[static_cast<std::size_t>(v)]);
-    buf.last = std::max(buf.last, buf.first);
-    ranges[b] = LiveRange{align_up(buf.bytes_per_sample, opt.alignment), buf.first, buf.last};
-  }
+  const Graph& g_;
+  std::vector<std::uint64_t> per_sample_;
+  std::vector<std::int32_t> last_read_;
+  std::vector<bool> output_;
+  std::vector<Buffer> bufs_;
+  std::vector<std::int32_t> value_buffer_;
+};
+
+}  // namespace
+
+Plan plan_memory(const Graph& g, const PlannerOptions& opt) {
+  if (opt.alignment == 0) throw InvalidInput("plan_memory: alignment must be ≥ 1 byte");
+  const std::int64_t batch = g.batch();
+  if (batch < 1) throw InvalidInput(fmt::format("plan_memory: graph '{}' has batch {}; expected ≥ 1", g.name(), batch));
+  BufferAssignment assignment(g, per_sample_bytes(g, batch));
+  assignment.assign(opt);
+  const std::vector<LiveRange> ranges = assignment.ranges(opt.alignment);
+  std::vector<Buffer>& bufs = assignment.buffers();
 
   Plan plan;
   plan.batch = batch;
   plan.alignment = opt.alignment;
-  plan.value_buffer = std::move(value_buffer);
+  plan.value_buffer = std::move(assignment.value_buffer());
   std::uint64_t arena_per_sample = 0;
   const std::vector<std::uint64_t> offsets = assign_offsets(ranges, opt.alignment, &arena_per_sample);
   const auto ub = static_cast<std::uint64_t>(batch);

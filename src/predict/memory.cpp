@@ -7,6 +7,7 @@
 #include "core/bytes.h"
 #include "core/checked.h"
 #include "core/error.h"
+#include "graph/capability.h"
 #include "graph/cost.h"
 #include "graph/passes.h"
 #include "graph/planner.h"
@@ -57,15 +58,8 @@ MemoryEstimate estimate_memory(const ModelInfo& m, Precision p, std::int64_t bat
 }
 
 std::int64_t engine_batch_limit(const Graph& g) {
-  constexpr std::int64_t kIntMax = 2147483647;
   std::int64_t limit = INT64_MAX;
-  for (const Node& n : g.nodes()) {
-    if (n.op != OpKind::Conv2d) continue;
-    for (ValueId v : {n.inputs[0], n.output}) {
-      const std::int64_t per_sample = g.value(v).shape.numel_per_sample();
-      if (per_sample > 0) limit = std::min(limit, kIntMax / per_sample);
-    }
-  }
+  for (const Node& n : g.nodes()) limit = std::min(limit, conv_batch_limit(g, n));  // graph/capability.h
   return limit;
 }
 

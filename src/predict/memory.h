@@ -51,8 +51,8 @@ struct BudgetFit {
 };
 
 // The largest batch the CUDA engine can describe, whatever the memory: cuDNN's legacy convolution API
-// takes int extents, so a convolution's input and output must each hold < 2^31 elements (the same
-// gate as backend/cuda/cudnn_conv.cpp's unsupported_reason, which makes such a run `unsupported`).
+// takes int extents, so a convolution's input and output must each hold < 2^31 elements (the rule is
+// graph/capability.h's, which backend/cuda/cudnn_conv.cpp's gate also applies: such a run is `unsupported`).
 // Returns INT64_MAX when no node limits the batch.
 std::int64_t engine_batch_limit(const Graph& g);
 

@@ -10,6 +10,7 @@
 #include <map>
 #include <tuple>
 
+#include "backend/cuda/algorithm_cache.h"
 #include "backend/cuda/arena.h"
 #include "backend/cuda/check.h"
 #include "backend/cuda/cublaslt_gemm.h"
@@ -75,6 +76,7 @@ struct LlmSession::Impl {
   std::uint64_t kv_layer_bytes = 0;  // one of K or V of one layer
   std::vector<float> inv_freq;
 
+  cuda::AlgorithmCache algorithms;  // the products' cuBLASLt choices (heuristic: one per shape)
   std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t, bool>, std::unique_ptr<cuda::LinearRunner>> runners;
   std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t, bool>, std::unique_ptr<k::DequantGemm>> dequant;
   cuda::GraphExec decode_graph;
@@ -302,7 +304,7 @@ void LlmSession::Impl::product(const LlmWeight& t, const void* x, std::int64_t r
     auto& g = dequant[key];
     if (!g) {
       g = std::make_unique<k::DequantGemm>(lt.get(), act, t.dtype, rows, t.rows, t.cols, dequant_tile_rows(t.rows, t.cols),
-                                           residual, plan.options.workspace_bytes);
+                                           residual, plan.options.workspace_bytes, &algorithms);
       VRAMFIT_CHECK(g->scratch_bytes() <= plan.scratch_bytes,
                     fmt::format("dequantising GEMM needs {} B of scratch, the plan has {}", g->scratch_bytes(), plan.scratch_bytes));
     }
@@ -317,7 +319,7 @@ void LlmSession::Impl::product(const LlmWeight& t, const void* x, std::int64_t r
     p.k = t.cols;
     p.dtype = act;
     p.has_residual = residual;
-    r = std::make_unique<cuda::LinearRunner>(lt.get(), p, plan.options.workspace_bytes);
+    r = std::make_unique<cuda::LinearRunner>(lt.get(), p, plan.options.workspace_bytes, &algorithms);
   }
   r->run(s, x, lw(t).data, nullptr, res, y, scratch);
 }

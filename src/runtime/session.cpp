@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "backend/cuda/algorithm_cache.h"
 #include "backend/cuda/arena.h"
 #include "backend/cuda/check.h"
 #include "backend/cuda/device.h"
@@ -87,6 +88,9 @@ struct Session::Impl {
   TensorMap weights;
   ContextOverhead overhead;
   std::uint64_t budget = 0;
+  // The cache's or this session's own; every stream's executor uses it (declared before them: it
+  // outlives them).
+  std::shared_ptr<cuda::AlgorithmCache> algorithms;
   cuda::Stream stream;
   cuda::DeviceArena arena;
   std::unique_ptr<cuda::Executor> exec;
@@ -118,6 +122,9 @@ Session::Session(const SessionConfig& cfg, SessionCache* cache) : impl_(std::mak
   eo.allow_tf32 = cfg.tf32;
   eo.workspace_bytes = cfg.workspace;
   eo.autotune = cfg.autotune;
+  if (cache && !cache->algorithms) cache->algorithms = std::make_shared<cuda::AlgorithmCache>();
+  s.algorithms = cache ? cache->algorithms : std::make_shared<cuda::AlgorithmCache>();
+  eo.algorithms = s.algorithms.get();
   {
     // What the arena will need, from the graph alone (passes change weight values, not shapes), so that
     // a configuration over budget fails before seconds go into generating its weights.

@@ -20,6 +20,10 @@
 #include "models/registry.h"
 #include "runtime/budget.h"
 
+namespace vramfit::cuda {
+class AlgorithmCache;  // backend/cuda/algorithm_cache.h
+}  // namespace vramfit::cuda
+
 namespace vramfit {
 
 struct SessionConfig {
@@ -89,6 +93,9 @@ struct SessionCache {
   ContextOverhead overhead;
   std::string weights_key;  // "model/seed" of `weights`
   TensorMap weights;        // as random_weights made them (before BN folding)
+  // Algorithm choices by shape, shared by every session (and all its streams) so that a shape timed
+  // once in the process is not timed again; made by the first session.
+  std::shared_ptr<cuda::AlgorithmCache> algorithms;
 };
 
 class Session {

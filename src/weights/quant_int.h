@@ -32,9 +32,9 @@
 #include <cstdint>
 #include <vector>
 
-namespace vramfit {
+#include "core/dtype.h"  // kInt4GroupSize
 
-inline constexpr std::int64_t kInt4GroupSize = 128;
+namespace vramfit {
 
 struct Int8Weights {
   std::int64_t n = 0, k = 0;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "backend/cpu/ops.h"
+#include "backend/cuda/algorithm_cache.h"
 #include "backend/cuda/arena.h"
 #include "backend/cuda/check.h"
 #include "backend/cuda/cublaslt_gemm.h"
@@ -283,6 +284,7 @@ TEST_F(ConvTest, MatchesCpuReference) {
   CudnnHandle handle;
   Stream stream;
   DeviceArena arena(512 * MiB, UINT64_MAX);
+  AlgorithmCache algorithms;
   std::uint64_t seed = 1000;
   for (const ConvCase& c : conv_cases()) {
     std::printf("conv %s\n", c.name);
@@ -299,7 +301,7 @@ TEST_F(ConvTest, MatchesCpuReference) {
           EXPECT_THROW(ConvRunner(handle, p, kConvWorkspaceLimit), Unsupported);
           continue;
         }
-        ConvRunner r(handle, p, kConvWorkspaceLimit);
+        ConvRunner r(handle, p, kConvWorkspaceLimit, &algorithms);
         EXPECT_LE(r.workspace_bytes(), kConvWorkspaceLimit);
         const ConvData d = make_conv_data(p, seed);
         for (const bool alias : p.has_residual ? std::vector<bool>{false, true} : std::vector<bool>{false}) {
@@ -315,7 +317,7 @@ TEST_F(ConvTest, MatchesCpuReference) {
       }
     }
   }
-  std::printf("conv algorithm cache: %zu entries\n", conv_algo_cache_size());
+  std::printf("conv algorithm cache: %zu entries\n", algorithms.conv.size());
 }
 
 TEST_F(ConvTest, TunedChoiceAndGraphReplay) {
@@ -328,7 +330,8 @@ TEST_F(ConvTest, TunedChoiceAndGraphReplay) {
     p.dtype = t;
     p.layout = t == DType::f32 ? Layout::NCHW : Layout::NHWC;
     if (ConvRunner::unsupported_reason(p, cc)) continue;
-    ConvRunner r(handle, p, kConvWorkspaceLimit);
+    AlgorithmCache algorithms;
+    ConvRunner r(handle, p, kConvWorkspaceLimit, &algorithms);
     const ConvData d = make_conv_data(p, 77);
     const auto m = arena.mark();
     ConvDevice dev = upload_conv(arena, r, d, false);
@@ -337,10 +340,12 @@ TEST_F(ConvTest, TunedChoiceAndGraphReplay) {
     r.tune(stream, dev.x.ptr, dev.w.ptr, scratch.ptr, tune_ws.ptr);
     EXPECT_TRUE(r.choice().measured);
     EXPECT_LE(r.workspace_bytes(), kConvWorkspaceLimit);
-    // A runner prepared later for the same shape takes the measured choice from the cache.
-    ConvRunner again(handle, p, kConvWorkspaceLimit);
+    // A runner prepared later for the same shape takes the measured choice from the cache; one
+    // without the cache chooses by heuristics.
+    ConvRunner again(handle, p, kConvWorkspaceLimit, &algorithms);
     EXPECT_TRUE(again.choice().measured);
     EXPECT_EQ(again.choice().algo, r.choice().algo);
+    EXPECT_FALSE(ConvRunner(handle, p, kConvWorkspaceLimit).choice().measured);
 
     // Warm up once, then capture the run and replay it into a NaN-filled y.
     r.run(stream, dev.x.ptr, dev.w.ptr, dev.bias.ptr, dev.z.ptr, dev.y.ptr, tune_ws.ptr);
@@ -473,6 +478,7 @@ TEST_F(GemmTest, MatchesCpuReference) {
   CublasLtHandle handle;
   Stream stream;
   DeviceArena arena(512 * MiB, UINT64_MAX);
+  AlgorithmCache algorithms;
   std::uint64_t seed = 5000;
   for (const GemmCase& c : gemm_cases()) {
     for (const DtypeConfig& cfg : gemm_configs()) {
@@ -492,7 +498,7 @@ TEST_F(GemmTest, MatchesCpuReference) {
         EXPECT_THROW(LinearRunner(handle, p, kGemmWorkspaceLimit), Unsupported);
         continue;
       }
-      LinearRunner r(handle, p, kGemmWorkspaceLimit);
+      LinearRunner r(handle, p, kGemmWorkspaceLimit, &algorithms);
       EXPECT_LE(r.workspace_bytes(), kGemmWorkspaceLimit);
       const bool separate = (c.act == Activation::Gelu && c.gelu == GeluMode::Exact) || c.act == Activation::Silu;
       EXPECT_EQ(r.separate_activation(), separate ? c.act : Activation::None);
@@ -514,7 +520,7 @@ TEST_F(GemmTest, MatchesCpuReference) {
       }
     }
   }
-  std::printf("linear algorithm cache: %zu entries\n", linear_algo_cache_size());
+  std::printf("linear algorithm cache: %zu entries\n", algorithms.linear.size());
 }
 
 // The tanh epilogue against the exact GELU the models use: the formulas differ by ≤ 4.7e-4 absolute
@@ -561,7 +567,8 @@ TEST_F(GemmTest, TunedChoiceAndGraphReplay) {
     p.has_bias = true;
     p.has_residual = true;
     p.act = Activation::Relu;
-    LinearRunner r(handle, p, kGemmWorkspaceLimit);
+    AlgorithmCache algorithms;
+    LinearRunner r(handle, p, kGemmWorkspaceLimit, &algorithms);
     const GemmData d = make_gemm_data(p, Activation::Relu, 99);
     const auto m = arena.mark();
     const GemmDevice dev = upload_gemm(arena, r, d, false);
@@ -569,8 +576,9 @@ TEST_F(GemmTest, TunedChoiceAndGraphReplay) {
     const Region ws = arena.allocate(r.workspace_limit(), "workspace");
     r.tune(stream, dev.x.ptr, dev.w.ptr, dev.bias.ptr, scratch.ptr, ws.ptr);
     EXPECT_TRUE(r.choice().measured);
-    LinearRunner again(handle, p, kGemmWorkspaceLimit);
+    LinearRunner again(handle, p, kGemmWorkspaceLimit, &algorithms);
     EXPECT_TRUE(again.choice().measured);
+    EXPECT_FALSE(LinearRunner(handle, p, kGemmWorkspaceLimit).choice().measured);
 
     r.run(stream, dev.x.ptr, dev.w.ptr, dev.bias.ptr, dev.res.ptr, dev.y.ptr, ws.ptr);  // warm-up
     stream.synchronize();

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "backend/cpu/ops.h"
+#include "backend/cuda/algorithm_cache.h"
 #include "backend/cuda/attention_runner.h"
 #include "backend/cuda/check.h"
 #include "backend/cuda/cudnn_sdpa.h"
@@ -311,10 +312,10 @@ TEST(GpuSdpa, TuneTimesEveryPlanAndCachesTheChoice) {
   DeviceBuffer workspace(kWorkspaceLimit);
   Problem pr(DType::f16, 8, 197, 12, 64);
   if (auto why = CudnnSdpa::unsupported_reason(pr.p, cc)) GTEST_SKIP() << *why;
-  cuda::clear_sdpa_plan_cache();
+  cuda::AlgorithmCache algorithms;
   std::unique_ptr<CudnnSdpa> r;
   try {
-    r = std::make_unique<CudnnSdpa>(handle.get(), pr.p, kWorkspaceLimit);
+    r = std::make_unique<CudnnSdpa>(handle.get(), pr.p, kWorkspaceLimit, &algorithms);
   } catch (const Unsupported& e) {
     GTEST_SKIP() << e.what();
   }
@@ -322,9 +323,9 @@ TEST(GpuSdpa, TuneTimesEveryPlanAndCachesTheChoice) {
   EXPECT_GT(ms, 0.0f);
   for (const auto& pl : r->plans()) std::printf("  %-32s %.4f ms\n", pl.name.c_str(), pl.time_ms);
   std::printf("  chosen: %s\n", r->describe().c_str());
-  EXPECT_EQ(cuda::sdpa_plan_cache_size(), 1u);
+  EXPECT_EQ(algorithms.sdpa.size(), 1u);
   const std::string chosen = r->plans()[r->chosen()].name;
-  CudnnSdpa again(handle.get(), pr.p, kWorkspaceLimit);  // same shape: starts on the measured plan
+  CudnnSdpa again(handle.get(), pr.p, kWorkspaceLimit, &algorithms);  // same shape: starts on the measured plan
   EXPECT_EQ(again.plans()[again.chosen()].name, chosen);
   pr.clear_output();
   again.run(stream.get(), pr.qkv->get(), pr.y->get(), workspace.get());
@@ -358,11 +359,11 @@ TEST(GpuSdpa, AttentionRunnerChoosesAndMatches) {
   cuda::CudnnHandle handle;
   cuda::Stream stream;
   DeviceBuffer workspace(kWorkspaceLimit);
-  cuda::clear_attention_choice_cache();
+  cuda::AlgorithmCache algorithms;
   for (DType dt : {DType::f16, DType::bf16, DType::f32}) {
     Problem pr(dt, 4, 197, 4, 64);
     const cuda::kernels::AttentionDims dims{pr.p.batch, pr.p.seq, pr.p.embed, pr.p.heads};
-    AttentionRunner r(handle.get(), dt, dims, kWorkspaceLimit, cc);
+    AttentionRunner r(handle.get(), dt, dims, kWorkspaceLimit, cc, &algorithms);
     r.tune(stream.get(), pr.qkv->get(), pr.y->get(), workspace.get());
     std::printf("  %s: %s\n", r.key().c_str(), r.describe().c_str());
     EXPECT_TRUE(r.choice().measured);
@@ -379,11 +380,11 @@ TEST(GpuSdpa, AttentionRunnerChoosesAndMatches) {
     const Tol tol = dt == DType::f32 ? Tol{1e-5, 1e-5} : tol_for(dt);
     expect_close(fmt::format("attention runner {} [{}]", r.key(), r.impl_label()), pr.output(), pr.ref, tol);
     // A second runner of the same shape takes the cached choice without timing.
-    AttentionRunner again(handle.get(), dt, dims, kWorkspaceLimit, cc);
+    AttentionRunner again(handle.get(), dt, dims, kWorkspaceLimit, cc, &algorithms);
     EXPECT_TRUE(again.choice().measured);
     EXPECT_EQ(again.impl(), r.impl());
   }
-  EXPECT_EQ(cuda::attention_choice_cache_size(), 3u);
+  EXPECT_EQ(algorithms.attention.size(), 3u);
 }
 
 // A head dim our kernel lacks (96): cuDNN takes it where it can, else Unsupported names both reasons.
@@ -393,10 +394,12 @@ TEST(GpuSdpa, AttentionRunnerFallsBackToCudnn) {
   cuda::CudnnHandle handle;
   cuda::Stream stream;
   DeviceBuffer workspace(kWorkspaceLimit);
-  cuda::clear_attention_choice_cache();
   Problem pr(DType::f16, 2, 19, 2, 96);
   const cuda::kernels::AttentionDims dims{pr.p.batch, pr.p.seq, pr.p.embed, pr.p.heads};
   ASSERT_TRUE(cuda::kernels::attention_unsupported(DType::f16, 96, cc).has_value());
+  // The gate says Unsupported exactly where cuDNN's static reasons refuse the shape too.
+  EXPECT_EQ(AttentionRunner::unsupported_reason(DType::f16, dims, cc).has_value(),
+            CudnnSdpa::unsupported_reason(pr.p, cc).has_value());
   try {
     AttentionRunner r(handle.get(), DType::f16, dims, kWorkspaceLimit, cc);
     EXPECT_EQ(r.impl(), AttentionImpl::Cudnn);

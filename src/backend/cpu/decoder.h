@@ -1,13 +1,13 @@
 // backend/cpu/decoder.h — the CPU reference decoder LLM: the ground truth the CUDA session is tested
 // against, itself checked against Hugging Face transformers' LlamaForCausalLM (tests/golden).
 //
-// In:  a DecoderConfig, weights by Hugging Face name (fp32 values — models/decoder_weights.h
+// In:  a DecoderConfig (graph/decoder.h), weights by Hugging Face name (fp32 values — models/decoder_weights.h
 //      decoder_weights_at() gives the values a 16-bit or quantized model computes with), the batch and
 //      the KV capacity per sequence. Out: logits for every token fed, and greedy tokens.
 //
 // Computation (models/decoder.h has the architecture): embedding (llm_ops.h), per layer RMSNorm, the
 // q/k/v products as three separate ops.h linear() calls on the HF tensors (the GPU stacks them: an
-// independent check of the stacking), RoPE with the config's scaled frequencies (models/decoder.h
+// independent check of the stacking), RoPE with the config's scaled frequencies (graph/decoder.h
 // rope_inv_freq, rounded to fp32 as HF stores them), the new keys/values appended to a KV cache
 // [batch, context, kv_heads, head_dim] per layer, grouped-query causal attention over the cache
 // (llm_ops.h attention_gqa, per sequence, queries at their absolute positions), o product added to
@@ -26,7 +26,7 @@
 #include "core/dtype.h"
 #include "core/tensor.h"
 #include "core/tensor_map.h"
-#include "models/decoder.h"
+#include "graph/decoder.h"
 
 namespace vramfit::cpu {
 

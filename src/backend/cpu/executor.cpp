@@ -159,6 +159,46 @@ class Runner {
       }
     }
     Tensor y(out_shape);
+    switch (n.op) {  // one function per op family below
+      case OpKind::Conv2d:
+      case OpKind::BatchNorm:
+      case OpKind::MaxPool:
+      case OpKind::AvgPool:
+      case OpKind::GlobalAvgPool:
+        image_op(n, y);
+        return y;
+      case OpKind::Relu:
+      case OpKind::Gelu:
+      case OpKind::Silu:
+      case OpKind::Add:
+      case OpKind::Linear:
+      case OpKind::LayerNorm:
+        elementwise_op(n, y);
+        return y;
+      case OpKind::Attention:
+      case OpKind::ConcatClassToken:
+      case OpKind::AddPositional:
+      case OpKind::PatchFlatten:
+      case OpKind::Flatten:
+      case OpKind::Patchify:
+      case OpKind::TakeToken:
+        tokens_op(n, y);
+        return y;
+      case OpKind::Upsample:
+      case OpKind::Concat:
+      case OpKind::Slice:
+      case OpKind::SpatialAttention:
+      case OpKind::PoseDecode:
+      case OpKind::Nms:
+        yolo_op(n, y);
+        return y;
+    }
+    // No default above, so -Wswitch flags an OpKind added to graph.h without a reference here.
+    throw Unsupported(fmt::format("CPU reference: op {} (node '{}') is not implemented", to_string(n.op), n.name));
+  }
+
+  // Convolution, batch norm and pooling over [N, C, H, W].
+  void image_op(const Node& n, Tensor& y) {
     switch (n.op) {
       case OpKind::Conv2d: {
         const auto& a = n.attr<Conv2dAttrs>();
@@ -171,18 +211,15 @@ class Runner {
         const float* bias = a.has_bias ? in(n, next++) : nullptr;
         const float* residual = a.has_residual ? in(n, next++) : nullptr;
         conv2d(in(n, 0), in(n, 1), bias, residual, y.ptr(), s, a.act);
-        return y;
+        return;
       }
       case OpKind::BatchNorm: {
         const Shape& x = shape(n, 0);
         const std::int64_t inner = x.numel() / (x[0] * x[1]);
         batch_norm(in(n, 0), in(n, 1), in(n, 2), in(n, 3), in(n, 4), y.ptr(), x[0], x[1], inner,
                    n.attr<BatchNormAttrs>().eps);
-        return y;
+        return;
       }
-      case OpKind::Relu: relu(in(n, 0), y.ptr(), y.numel()); return y;
-      case OpKind::Gelu: gelu(in(n, 0), y.ptr(), y.numel()); return y;
-      case OpKind::Silu: silu(in(n, 0), y.ptr(), y.numel()); return y;
       case OpKind::MaxPool:
       case OpKind::AvgPool: {
         const auto& a = n.attr<PoolAttrs>();
@@ -194,14 +231,25 @@ class Runner {
           max_pool2d(in(n, 0), y.ptr(), s);
         else
           avg_pool2d(in(n, 0), y.ptr(), s);
-        return y;
+        return;
       }
       case OpKind::GlobalAvgPool: {
         const Shape& x = shape(n, 0);
         global_avg_pool(in(n, 0), y.ptr(), x[0], x[1], x[2] * x[3]);
-        return y;
+        return;
       }
-      case OpKind::Add: add(in(n, 0), in(n, 1), y.ptr(), y.numel(), n.attr<AddAttrs>().act); return y;
+      default:
+        throw InternalError(fmt::format("CPU reference: {} is not an image op", to_string(n.op)));
+    }
+  }
+
+  // Activations, add, linear and layer norm (over the last dim).
+  void elementwise_op(const Node& n, Tensor& y) {
+    switch (n.op) {
+      case OpKind::Relu: relu(in(n, 0), y.ptr(), y.numel()); return;
+      case OpKind::Gelu: gelu(in(n, 0), y.ptr(), y.numel()); return;
+      case OpKind::Silu: silu(in(n, 0), y.ptr(), y.numel()); return;
+      case OpKind::Add: add(in(n, 0), in(n, 1), y.ptr(), y.numel(), n.attr<AddAttrs>().act); return;
       case OpKind::Linear: {
         const auto& a = n.attr<LinearAttrs>();
         const std::int64_t k = shape(n, 0).back();
@@ -210,51 +258,68 @@ class Runner {
         const float* bias = a.has_bias ? in(n, next++) : nullptr;
         const float* residual = a.has_residual ? in(n, next++) : nullptr;
         linear(in(n, 0), in(n, 1), bias, residual, y.ptr(), s, a.act);
-        return y;
+        return;
       }
       case OpKind::LayerNorm: {
         const std::int64_t e = shape(n, 0).back();
         layer_norm(in(n, 0), in(n, 1), in(n, 2), y.ptr(), shape(n, 0).numel() / e, e,
                    n.attr<LayerNormAttrs>().eps);
-        return y;
+        return;
       }
+      default:
+        throw InternalError(fmt::format("CPU reference: {} is not an elementwise op", to_string(n.op)));
+    }
+  }
+
+  // The transformer ops on token sequences [B, S, E] and the image → tokens reshapes.
+  void tokens_op(const Node& n, Tensor& y) {
+    switch (n.op) {
       case OpKind::Attention: {
         const Shape& x = shape(n, 0);
         attention(in(n, 0), y.ptr(),
                   AttentionShape{.batch = x[0], .seq = x[1], .embed = x[2] / 3,
                                  .heads = n.attr<AttentionAttrs>().num_heads});
-        return y;
+        return;
       }
       case OpKind::ConcatClassToken: {
         const Shape& x = shape(n, 0);
         concat_class_token(in(n, 0), in(n, 1), y.ptr(), x[0], x[1], x[2]);
-        return y;
+        return;
       }
       case OpKind::AddPositional: {
         const Shape& x = shape(n, 0);
         add_positional(in(n, 0), in(n, 1), y.ptr(), x[0], x[1], x[2]);
-        return y;
+        return;
       }
       case OpKind::PatchFlatten: {
         const Shape& x = shape(n, 0);
         patch_flatten(in(n, 0), y.ptr(), x[0], x[1], x[2], x[3]);
-        return y;
+        return;
       }
-      case OpKind::Flatten: flatten(in(n, 0), y.ptr(), y.numel()); return y;
+      case OpKind::Flatten: flatten(in(n, 0), y.ptr(), y.numel()); return;
       case OpKind::Patchify: {
         const Shape& x = shape(n, 0);
         patchify(in(n, 0), y.ptr(), x[0], x[1], x[2], x[3], n.attr<PatchifyAttrs>().patch);
-        return y;
+        return;
       }
       case OpKind::TakeToken: {
         const Shape& x = shape(n, 0);
         take_token(in(n, 0), y.ptr(), x[0], x[1], x[2], n.attr<TakeTokenAttrs>().index);
-        return y;
+        return;
       }
+      default:
+        throw InternalError(fmt::format("CPU reference: {} is not a tokens op", to_string(n.op)));
+    }
+  }
+
+  // YOLO's ops: nearest upsampling, channel concat and slices, area attention, the pose decode, NMS.
+  void yolo_op(const Node& n, Tensor& y) {
+    const Shape& out_shape = y.shape;
+    switch (n.op) {
       case OpKind::Upsample: {
         const Shape& x = shape(n, 0);
         upsample_nearest(in(n, 0), y.ptr(), x[0], x[1], x[2], x[3], n.attr<UpsampleAttrs>().scale);
-        return y;
+        return;
       }
       case OpKind::Concat: {
         std::vector<const float*> xs;
@@ -264,13 +329,13 @@ class Runner {
           channels.push_back(shape(n, i)[1]);
         }
         concat_channels(xs, channels, y.ptr(), out_shape[0], out_shape[2] * out_shape[3]);
-        return y;
+        return;
       }
       case OpKind::Slice: {
         const Shape& x = shape(n, 0);
         const auto& a = n.attr<SliceAttrs>();
         slice_channels(in(n, 0), y.ptr(), x[0], x[1], x[2] * x[3], a.begin, a.end, a.groups);
-        return y;
+        return;
       }
       case OpKind::SpatialAttention: {
         const Shape& x = shape(n, 0);
@@ -278,7 +343,7 @@ class Runner {
         spatial_attention(in(n, 0), y.ptr(),
                           SpatialAttentionShape{.batch = x[0], .heads = a.num_heads, .key_dim = a.key_dim,
                                                 .head_dim = a.head_dim, .positions = x[2] * x[3], .scale = a.scale});
-        return y;
+        return;
       }
       case OpKind::PoseDecode: {
         const auto& a = n.attr<PoseDecodeAttrs>();
@@ -294,7 +359,7 @@ class Runner {
           if (per_level == 3) kpt.push_back(in(n, l * per_level + 2));
         }
         pose_decode(box, cls, kpt, in(n, n.inputs.size() - 1), y.ptr(), s);
-        return y;
+        return;
       }
       case OpKind::Nms: {
         const Shape& x = shape(n, 0);
@@ -302,11 +367,11 @@ class Runner {
         nms(in(n, 0), y.ptr(), x[0], x[1], x[2],
             NmsParams{.num_classes = a.num_classes, .conf_threshold = a.conf_threshold, .iou_threshold = a.iou_threshold,
                       .max_det = a.max_det, .agnostic = a.agnostic});
-        return y;
+        return;
       }
+      default:
+        throw InternalError(fmt::format("CPU reference: {} is not a yolo op", to_string(n.op)));
     }
-    // No default above, so -Wswitch flags an OpKind added to graph.h without a reference here.
-    throw Unsupported(fmt::format("CPU reference: op {} (node '{}') is not implemented", to_string(n.op), n.name));
   }
 
   const Graph& g_;

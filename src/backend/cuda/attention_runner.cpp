@@ -4,10 +4,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <map>
-#include <mutex>
 #include <optional>
 
+#include "backend/cuda/algorithm_cache.h"
 #include "backend/cuda/check.h"
 #include "backend/cuda/cudnn_sdpa.h"
 #include "backend/cuda/device.h"
@@ -16,15 +15,6 @@
 namespace vramfit::cuda {
 
 namespace {
-
-std::mutex& cache_mutex() {
-  static std::mutex m;
-  return m;
-}
-std::map<std::string, AttentionChoice>& cache() {
-  static std::map<std::string, AttentionChoice> c;
-  return c;
-}
 
 // Mean time of fn() on `stream`: one warm-up, one run to size the loop, then about 20 ms of runs
 // (at least 3, at most 200).
@@ -48,6 +38,20 @@ float time_ms(cudaStream_t stream, F&& fn) {
 
 std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
+std::string neither_runs(const std::string& key, const std::string& flash_why, const std::string& cudnn_why) {
+  return fmt::format("attention {}: neither our kernel ({}) nor cuDNN SDPA ({}) runs it", key, flash_why, cudnn_why);
+}
+
+SdpaParams sdpa_params_of(DType dtype, const kernels::AttentionDims& dims) {
+  SdpaParams p;
+  p.batch = dims.batch;
+  p.seq = dims.seq;
+  p.embed = dims.embed;
+  p.heads = dims.heads;
+  p.dtype = dtype;
+  return p;
+}
+
 }  // namespace
 
 const char* to_string(AttentionImpl i) { return i == AttentionImpl::Cudnn ? "cudnn" : "flash"; }
@@ -64,16 +68,9 @@ struct AttentionRunner::Impl {
   std::string cudnn_why;  // why `cudnn` is null after a try
   AttentionChoice choice;
   std::string key;
+  AlgorithmCache* cache = nullptr;  // null: none
 
-  SdpaParams sdpa_params() const {
-    SdpaParams p;
-    p.batch = dims.batch;
-    p.seq = dims.seq;
-    p.embed = dims.embed;
-    p.heads = dims.heads;
-    p.dtype = dtype;
-    return p;
-  }
+  SdpaParams sdpa_params() const { return sdpa_params_of(dtype, dims); }
 
   // Builds the cuDNN runner once; a shape cuDNN cannot do is a recorded reason. A failure of our own
   // graph construction (InternalError) is recorded too where our kernel can take over, so a cuDNN
@@ -88,7 +85,7 @@ struct AttentionRunner::Impl {
       return;
     }
     try {
-      cudnn = std::make_unique<CudnnSdpa>(handle, p, limit);
+      cudnn = std::make_unique<CudnnSdpa>(handle, p, limit, cache);
     } catch (const Unsupported& e) {
       cudnn_why = e.what();
     } catch (const InternalError& e) {
@@ -97,14 +94,21 @@ struct AttentionRunner::Impl {
     }
   }
 
-  [[noreturn]] void throw_neither() const {
-    throw Unsupported(fmt::format("attention {}: neither our kernel ({}) nor cuDNN SDPA ({}) runs it", key,
-                                  flash_why.value_or("?"), cudnn_why));
-  }
+  [[noreturn]] void throw_neither() const { throw Unsupported(neither_runs(key, flash_why.value_or("?"), cudnn_why)); }
 };
 
+std::optional<std::string> AttentionRunner::unsupported_reason(DType dtype, const kernels::AttentionDims& dims,
+                                                                int compute_capability) {
+  const auto flash_why = kernels::attention_unsupported(dtype, dims.head_dim(), compute_capability);
+  if (!flash_why) return std::nullopt;
+  const SdpaParams p = sdpa_params_of(dtype, dims);
+  const auto cudnn_why = CudnnSdpa::unsupported_reason(p, compute_capability);
+  if (!cudnn_why) return std::nullopt;
+  return neither_runs(p.to_string(), *flash_why, *cudnn_why);
+}
+
 AttentionRunner::AttentionRunner(cudnnHandle_t handle, DType dtype, const kernels::AttentionDims& dims,
-                                 std::uint64_t workspace_limit, int compute_capability)
+                                 std::uint64_t workspace_limit, int compute_capability, AlgorithmCache* cache)
     : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
   m.handle = handle;
@@ -112,14 +116,12 @@ AttentionRunner::AttentionRunner(cudnnHandle_t handle, DType dtype, const kernel
   m.dims = dims;
   m.limit = workspace_limit;
   m.cc = compute_capability;
+  m.cache = cache;
   m.key = m.sdpa_params().to_string();
   m.flash_why = kernels::attention_unsupported(dtype, dims.head_dim(), compute_capability);
-  {
-    std::lock_guard<std::mutex> lock(cache_mutex());
-    auto it = cache().find(m.key);
-    if (it != cache().end()) m.choice = it->second;
-    else m.choice.impl = m.flash_why ? AttentionImpl::Cudnn : AttentionImpl::Flash;
-  }
+  std::optional<AttentionChoice> known = cache ? cache->attention.find(m.key) : std::nullopt;
+  if (known) m.choice = *known;
+  else m.choice.impl = m.flash_why ? AttentionImpl::Cudnn : AttentionImpl::Flash;
   if (m.choice.impl == AttentionImpl::Cudnn) {
     m.ensure_cudnn();
     if (!m.cudnn) {
@@ -153,8 +155,7 @@ void AttentionRunner::tune(cudaStream_t stream, const void* qkv, void* y, void* 
   c.impl = (c.cudnn_ms >= 0 && (c.flash_ms < 0 || c.cudnn_ms < c.flash_ms)) ? AttentionImpl::Cudnn : AttentionImpl::Flash;
   c.measured = true;
   m.choice = c;
-  std::lock_guard<std::mutex> lock(cache_mutex());
-  cache()[m.key] = c;
+  if (m.cache) m.cache->attention.put(m.key, c);
 }
 
 void AttentionRunner::run(cudaStream_t stream, const void* qkv, void* y, void* workspace) const {
@@ -180,16 +181,6 @@ std::string AttentionRunner::describe() const {
   else cudnn = "cuDNN SDPA not tried";
   return fmt::format("attention → {}{} ({} | {})", to_string(m.choice.impl), m.choice.measured ? " (measured)" : "", flash,
                      cudnn);
-}
-
-void clear_attention_choice_cache() {
-  std::lock_guard<std::mutex> lock(cache_mutex());
-  cache().clear();
-}
-
-std::size_t attention_choice_cache_size() {
-  std::lock_guard<std::mutex> lock(cache_mutex());
-  return cache().size();
 }
 
 }  // namespace vramfit::cuda

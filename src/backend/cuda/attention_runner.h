@@ -5,8 +5,9 @@
 //      capability; for tune(), the node's real qkv and y buffers. Out: y = attention(qkv).
 // Choice (issue 7, item 5: "measure both and keep the faster per shape"):
 //   * tune() times our kernel and every cuDNN plan that fits the workspace budget on the node's own
-//     buffers and keeps the fastest; the result is cached process-wide by shape
-//     ("B256 S197 E768 H12 f16"), so later runners of the same shape skip the timing.
+//     buffers and keeps the fastest; the result goes into the AlgorithmCache the runner is given, if
+//     any (algorithm_cache.h), by shape ("B256 S197 E768 H12 f16"), so later runners of the same
+//     shape on that cache skip the timing (choice().measured).
 //   * Without tune(): a cached measured choice where there is one, else our kernel where it runs the
 //     shape (no cuDNN plan is built then, which would cost a run-time compilation), else cuDNN.
 //   * Where only one of the two runs the shape (fp32 → ours; a head dim our kernel lacks, e.g. 96 →
@@ -19,12 +20,15 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "backend/cuda/kernels/attention.cuh"
 #include "core/dtype.h"
 
 namespace vramfit::cuda {
+
+class AlgorithmCache;  // algorithm_cache.h
 
 enum class AttentionImpl { Flash, Cudnn };
 const char* to_string(AttentionImpl i);  // "flash", "cudnn"
@@ -37,9 +41,17 @@ struct AttentionChoice {
 
 class AttentionRunner {
  public:
+  // "Can it run here?" from the shape alone (STYLE.md): nullopt when our kernel or cuDNN's SDPA may
+  // run it (cuDNN's plans decide the rest in the constructor), else why neither does — the message
+  // the constructor would throw.
+  static std::optional<std::string> unsupported_reason(DType dtype, const kernels::AttentionDims& dims,
+                                                       int compute_capability);
+
   // compute_capability: major·10 + minor. Builds cuDNN plans only where they may be used (see above).
+  // `cache` (may be null; must outlive the runner) is read here and filled by tune(), also for the
+  // cuDNN runner's plan choice.
   AttentionRunner(cudnnHandle_t handle, DType dtype, const kernels::AttentionDims& dims, std::uint64_t workspace_limit,
-                  int compute_capability);
+                  int compute_capability, AlgorithmCache* cache = nullptr);
   ~AttentionRunner();
   AttentionRunner(const AttentionRunner&) = delete;
   AttentionRunner& operator=(const AttentionRunner&) = delete;
@@ -62,9 +74,5 @@ class AttentionRunner {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
-
-// The process-wide choice cache (tests).
-void clear_attention_choice_cache();
-std::size_t attention_choice_cache_size();
 
 }  // namespace vramfit::cuda

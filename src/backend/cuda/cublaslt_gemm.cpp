@@ -5,10 +5,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <map>
-#include <mutex>
 #include <vector>
 
+#include "backend/cuda/algorithm_cache.h"
 #include "backend/cuda/check.h"
 #include "backend/cuda/device.h"
 #include "core/bytes.h"
@@ -80,15 +79,6 @@ const char* epilogue_name(cublasLtEpilogue_t e) {
   }
 }
 
-std::mutex& cache_mutex() {
-  static std::mutex m;
-  return m;
-}
-std::map<std::string, LinearChoice>& cache() {
-  static std::map<std::string, LinearChoice> c;
-  return c;
-}
-
 bool misaligned(const void* p, std::uint32_t alignment) {
   return p != nullptr && reinterpret_cast<std::uintptr_t>(p) % alignment != 0;
 }
@@ -152,6 +142,7 @@ struct LinearRunner::Impl {
   std::unique_ptr<MatrixLayout> a_layout, b_layout, d_layout;  // C uses D's layout (in place allowed)
   LinearChoice choice;
   std::string key;
+  AlgorithmCache* cache = nullptr;  // read at construction, filled by tune(); null: none
 
   std::uint64_t x_bytes() const { return static_cast<std::uint64_t>(p.m * p.k) * elem; }
   std::uint64_t w_bytes() const { return static_cast<std::uint64_t>(p.n * p.k) * elem; }
@@ -241,7 +232,8 @@ std::optional<std::string> LinearRunner::unsupported_reason(const LinearParams& 
   return std::nullopt;
 }
 
-LinearRunner::LinearRunner(cublasLtHandle_t handle, const LinearParams& p, std::uint64_t workspace_limit)
+LinearRunner::LinearRunner(cublasLtHandle_t handle, const LinearParams& p, std::uint64_t workspace_limit,
+                           AlgorithmCache* cache)
     : impl_(std::make_unique<Impl>()) {
   if (handle == nullptr) throw InternalError("LinearRunner: null cuBLASLt handle");
   if (p.m < 1 || p.n < 1 || p.k < 1)
@@ -252,6 +244,7 @@ LinearRunner::LinearRunner(cublasLtHandle_t handle, const LinearParams& p, std::
   m.handle = handle;
   m.p = p;
   m.limit = workspace_limit;
+  m.cache = cache;
   CUDA_CHECK(cudaGetDevice(&m.device));
   int major = 0, minor = 0;
   CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, m.device));
@@ -263,12 +256,11 @@ LinearRunner::LinearRunner(cublasLtHandle_t handle, const LinearParams& p, std::
 
   m.key = fmt::format("{}|ws={}|dev={}|sm={}|cublasLt={}", p.to_string(), workspace_limit, m.device, m.cc,
                       cublasLtGetVersion());
-  {
-    std::lock_guard<std::mutex> lock(cache_mutex());
-    auto it = cache().find(m.key + "|measured");
-    if (it == cache().end()) it = cache().find(m.key);
-    if (it != cache().end()) {
-      m.choice = it->second;
+  if (cache) {
+    std::optional<LinearChoice> known = cache->linear.find(m.key + "|measured");
+    if (!known) known = cache->linear.find(m.key);
+    if (known) {
+      m.choice = *known;
       return;
     }
   }
@@ -276,8 +268,7 @@ LinearRunner::LinearRunner(cublasLtHandle_t handle, const LinearParams& p, std::
   m.choice.algo = results.front().algo;  // ordered by increasing estimated time
   m.choice.workspace_bytes = results.front().workspaceSize;
   m.choice.candidates = static_cast<int>(results.size());
-  std::lock_guard<std::mutex> lock(cache_mutex());
-  cache().emplace(m.key, m.choice);
+  if (cache) cache->linear.add(m.key, m.choice);
 }
 
 LinearRunner::~LinearRunner() = default;
@@ -374,8 +365,7 @@ void LinearRunner::tune(cudaStream_t stream, const void* x, const void* w, const
   m.choice.measured = true;
   m.choice.time_ms = best_ms;
   m.choice.candidates = static_cast<int>(results.size());
-  std::lock_guard<std::mutex> lock(cache_mutex());
-  cache()[m.key + "|measured"] = m.choice;
+  if (m.cache) m.cache->linear.put(m.key + "|measured", m.choice);
 }
 
 void LinearRunner::run(cudaStream_t stream, const void* x, const void* w, const void* bias, const void* res, void* y,
@@ -396,16 +386,6 @@ void LinearRunner::run(cudaStream_t stream, const void* x, const void* w, const 
   if (overlap(x, m.x_bytes(), y, yb) || overlap(w, m.w_bytes(), y, yb)) fail("y overlaps x or W");
   if (res && res != y && overlap(res, yb, y, yb)) fail("res and y overlap without being the same buffer");
   CUBLAS_CHECK(m.launch(stream, m.choice.algo, m.choice.workspace_bytes, x, w, bias, res, y, workspace));
-}
-
-void clear_linear_algo_cache() {
-  std::lock_guard<std::mutex> lock(cache_mutex());
-  cache().clear();
-}
-
-std::size_t linear_algo_cache_size() {
-  std::lock_guard<std::mutex> lock(cache_mutex());
-  return cache().size();
 }
 
 }  // namespace vramfit::cuda

@@ -37,8 +37,8 @@
 // Algorithm: cublasLtMatmulAlgoGetHeuristic with the workspace limit and the pointer alignment we
 //   promise (CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_*_BYTES, default 256 = arena regions); the first
 //   result that succeeds is kept. tune() times the first few heuristic results on the caller's
-//   buffers (CUDA events) and keeps the fastest. Choices are cached per shape key (process-wide,
-//   mutex), a measured one winning over a heuristic one.
+//   buffers (CUDA events) and keeps the fastest. Choices are kept per shape key in the AlgorithmCache
+//   the runner is given, if any (algorithm_cache.h), a measured one winning over a heuristic one.
 //
 // A runner keeps its cuBLASLt descriptors and sets the bias pointer on each run(): use one runner from
 // one thread at a time.
@@ -56,6 +56,8 @@
 #include "graph/graph.h"
 
 namespace vramfit::cuda {
+
+class AlgorithmCache;  // algorithm_cache.h
 
 enum class GeluMode : std::uint8_t { Exact, TanhEpilogue };
 
@@ -92,8 +94,11 @@ class LinearRunner {
   static std::optional<std::string> unsupported_reason(const LinearParams& p, int compute_capability);
 
   // Prepares for the current device (InvalidInput for bad extents, Unsupported per the gate or when
-  // cuBLASLt has no algorithm within the workspace limit). No device memory is touched.
-  LinearRunner(cublasLtHandle_t handle, const LinearParams& p, std::uint64_t workspace_limit);
+  // cuBLASLt has no algorithm within the workspace limit): `cache`'s choice for the shape where it has
+  // one, else the first heuristic result (stored there). No device memory is touched. `cache` (may be
+  // null) must outlive the runner.
+  LinearRunner(cublasLtHandle_t handle, const LinearParams& p, std::uint64_t workspace_limit,
+               AlgorithmCache* cache = nullptr);
   ~LinearRunner();
   LinearRunner(LinearRunner&&) noexcept;
   LinearRunner& operator=(LinearRunner&&) noexcept;
@@ -125,8 +130,5 @@ class LinearRunner {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
-
-void clear_linear_algo_cache();
-std::size_t linear_algo_cache_size();
 
 }  // namespace vramfit::cuda

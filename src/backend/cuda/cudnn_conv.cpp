@@ -7,15 +7,14 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <climits>
-#include <map>
-#include <mutex>
 #include <type_traits>
 #include <vector>
 
+#include "backend/cuda/algorithm_cache.h"
 #include "backend/cuda/check.h"
 #include "core/bytes.h"
 #include "core/error.h"
+#include "graph/capability.h"
 
 namespace vramfit::cuda {
 
@@ -102,19 +101,7 @@ std::int64_t conv_out(std::int64_t in, std::int64_t k, std::int64_t stride, std:
   return (in + 2 * pad - dil * (k - 1) - 1) / stride + 1;
 }
 
-bool fits_int(std::int64_t v) { return v >= 0 && v <= INT_MAX; }
-
-int to_int(std::int64_t v) { return static_cast<int>(v); }  // callers validated fits_int
-
-// ---- process-wide choice cache ----
-std::mutex& cache_mutex() {
-  static std::mutex m;
-  return m;
-}
-std::map<std::string, ConvChoice>& cache() {
-  static std::map<std::string, ConvChoice> c;
-  return c;
-}
+int to_int(std::int64_t v) { return static_cast<int>(v); }  // the gate checked the int range (graph/capability.h)
 
 void validate(const ConvParams& p) {
   const auto bad = [&](const std::string& why) {
@@ -137,6 +124,27 @@ void validate(const ConvParams& p) {
 
 std::int64_t ConvParams::out_h() const { return conv_out(in_h, kernel_h, stride_h, pad_h, dilation_h); }
 std::int64_t ConvParams::out_w() const { return conv_out(in_w, kernel_w, stride_w, pad_w, dilation_w); }
+
+ConvGeometry ConvParams::geometry() const {
+  ConvGeometry c;
+  c.batch = batch;
+  c.in_channels = in_channels;
+  c.in_h = in_h;
+  c.in_w = in_w;
+  c.out_channels = out_channels;
+  c.kernel_h = kernel_h;
+  c.kernel_w = kernel_w;
+  c.stride_h = stride_h;
+  c.stride_w = stride_w;
+  c.pad_h = pad_h;
+  c.pad_w = pad_w;
+  c.dilation_h = dilation_h;
+  c.dilation_w = dilation_w;
+  c.groups = groups;
+  c.out_h = out_h();
+  c.out_w = out_w();
+  return c;
+}
 
 std::string ConvParams::to_string() const {
   return fmt::format("x[{},{},{},{}] k{} {}x{} s{},{} p{},{} d{},{} g{} {} {}{}{} act={}{}{}", batch, in_channels, in_h,
@@ -174,7 +182,7 @@ ConvParams conv_params_from_node(const Graph& g, const Node& n, bool allow_tf32)
   p.dilation_w = a.dilation_w;
   p.groups = a.groups;
   p.dtype = y.dtype;
-  p.layout = x.layout == Layout::NHWC ? Layout::NHWC : Layout::NCHW;
+  p.layout = image_layout(x);
   p.has_bias = a.has_bias;
   p.has_residual = a.has_residual;
   p.act = a.act;
@@ -199,6 +207,7 @@ struct ConvRunner::Impl {
   ConvChoice choice;
   std::uint64_t zero_bias_bytes = 0;  // at the start of the workspace when fused without a bias
   std::string key;
+  AlgorithmCache* cache = nullptr;  // read at construction, filled by tune(); null: none
   mutable std::atomic<bool> fused_refused{false};  // the fused call said NOT_SUPPORTED once
 
   std::uint64_t x_bytes() const { return static_cast<std::uint64_t>(p.batch * p.in_channels * p.in_h * p.in_w) * elem; }
@@ -359,20 +368,15 @@ std::optional<std::string> ConvRunner::unsupported_reason(const ConvParams& p, i
     return fmt::format("activation {} is not a cuDNN convolution epilogue (ReLU or none); run the convolution with "
                        "act none and apply it separately",
                        to_string(p.act));
-  // The legacy API describes tensors with int extents and strides.
-  const std::int64_t x_n = p.batch * p.in_channels * p.in_h * p.in_w;
-  const std::int64_t y_n = p.batch * p.out_channels * std::max<std::int64_t>(p.out_h(), 0) *
-                           std::max<std::int64_t>(p.out_w(), 0);
-  const std::int64_t w_n = p.out_channels * (p.in_channels / std::max<std::int64_t>(p.groups, 1)) * p.kernel_h * p.kernel_w;
-  for (std::int64_t v : {p.batch, p.in_channels, p.in_h, p.in_w, p.out_channels, p.kernel_h, p.kernel_w, p.stride_h,
-                         p.stride_w, p.pad_h, p.pad_w, p.dilation_h, p.dilation_w, p.groups, x_n, y_n, w_n})
-    if (!fits_int(v))
-      return fmt::format("conv {}: a tensor exceeds the 2^31-element indexing of cuDNN's convolution API",
-                         p.to_string());
+  // The legacy API describes tensors with int extents and strides (graph/capability.h has the rule,
+  // which predict's max batch applies too).
+  if (conv_exceeds_int_indexing(p.geometry()))
+    return fmt::format("conv {}: a tensor exceeds the 2^31-element indexing of cuDNN's convolution API",
+                       p.to_string());
   return std::nullopt;
 }
 
-ConvRunner::ConvRunner(cudnnHandle_t handle, const ConvParams& p, std::uint64_t workspace_limit)
+ConvRunner::ConvRunner(cudnnHandle_t handle, const ConvParams& p, std::uint64_t workspace_limit, AlgorithmCache* cache)
     : impl_(std::make_unique<Impl>()) {
   if (handle == nullptr) throw InternalError("ConvRunner: null cuDNN handle");
   validate(p);
@@ -380,6 +384,7 @@ ConvRunner::ConvRunner(cudnnHandle_t handle, const ConvParams& p, std::uint64_t 
   m.handle = handle;
   m.p = p;
   m.limit = workspace_limit;
+  m.cache = cache;
   CUDA_CHECK(cudaGetDevice(&m.device));
   int major = 0, minor = 0, mem_khz = 0, bus_bits = 0;
   CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, m.device));
@@ -400,18 +405,16 @@ ConvRunner::ConvRunner(cudnnHandle_t handle, const ConvParams& p, std::uint64_t 
 
   m.key = fmt::format("{}|ws={}|dev={}|sm={}|cudnn={}", p.to_string(), workspace_limit, m.device, m.cc,
                       cudnnGetVersion());
-  {
-    std::lock_guard<std::mutex> lock(cache_mutex());
-    auto it = cache().find(m.key + "|measured");
-    if (it == cache().end()) it = cache().find(m.key);
-    if (it != cache().end()) {
-      m.apply(it->second);
+  if (cache) {
+    std::optional<ConvChoice> known = cache->conv.find(m.key + "|measured");
+    if (!known) known = cache->conv.find(m.key);
+    if (known) {
+      m.apply(*known);
       return;
     }
   }
   m.choose_heuristic();
-  std::lock_guard<std::mutex> lock(cache_mutex());
-  cache().emplace(m.key, m.choice);
+  if (cache) cache->conv.add(m.key, m.choice);
 }
 
 ConvRunner::~ConvRunner() = default;
@@ -477,8 +480,7 @@ void ConvRunner::tune(cudaStream_t stream, const void* x, const void* w, void* y
   }
   m.apply(m.decide(cands, true));
   m.fused_refused.store(false);
-  std::lock_guard<std::mutex> lock(cache_mutex());
-  cache()[m.key + "|measured"] = m.choice;
+  if (m.cache) m.cache->conv.put(m.key + "|measured", m.choice);
 }
 
 void ConvRunner::run(cudaStream_t stream, const void* x, const void* w, const void* bias, const void* z, void* y,
@@ -541,16 +543,6 @@ void ConvRunner::run(cudaStream_t stream, const void* x, const void* w, const vo
     CUDNN_CHECK(cudnnAddTensor(m.handle, &one, m.bias_desc.get(), bias, &one, m.y_desc.get(), y));
   if (p.act == Activation::Relu)  // in place is allowed (cudnnActivationForward reference)
     CUDNN_CHECK(cudnnActivationForward(m.handle, m.act_desc.get(), &one, m.y_desc.get(), y, &zero, m.y_desc.get(), y));
-}
-
-void clear_conv_algo_cache() {
-  std::lock_guard<std::mutex> lock(cache_mutex());
-  cache().clear();
-}
-
-std::size_t conv_algo_cache_size() {
-  std::lock_guard<std::mutex> lock(cache_mutex());
-  return cache().size();
 }
 
 }  // namespace vramfit::cuda

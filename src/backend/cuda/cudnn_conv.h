@@ -42,8 +42,9 @@
 // Algorithm choice: the constructor asks cudnnGetConvolutionForwardAlgorithm_v7 (heuristics, no
 // device memory needed) and keeps the first candidate that succeeds, fits the workspace limit and
 // respects the math rule. tune() instead measures with cudnnFindConvolutionForwardAlgorithmEx on
-// caller-provided buffers (the arena's; no cudaMalloc here). Choices are cached per shape key in a
-// process-wide map guarded by a mutex; a measured choice wins over a heuristic one.
+// caller-provided buffers (the arena's; no cudaMalloc here). Choices are kept per shape key in the
+// AlgorithmCache the runner is given, if any (algorithm_cache.h); a measured choice wins over a
+// heuristic one, so a runner whose shape was timed before starts on that choice (choice().measured).
 //
 // Verified on an H200 (cuDNN 9.14, built against 9.19): every dtype × layout × fused/unfused ×
 // z separate/in place case of tests/gpu/test_conv_gemm.cpp, the fused call accepted everywhere
@@ -61,9 +62,12 @@
 
 #include "core/dtype.h"
 #include "core/shape.h"
+#include "graph/capability.h"
 #include "graph/graph.h"
 
 namespace vramfit::cuda {
+
+class AlgorithmCache;  // algorithm_cache.h
 
 struct ConvParams {
   // Input x, logical NCHW.
@@ -84,6 +88,7 @@ struct ConvParams {
 
   std::int64_t out_h() const;
   std::int64_t out_w() const;
+  ConvGeometry geometry() const;  // the numbers graph/capability.h checks against cuDNN's int indexing
   std::string to_string() const;  // the cache key and error-message form
 };
 
@@ -108,8 +113,9 @@ class ConvRunner {
 
   // Prepares for the current device: validates (InvalidInput for inconsistent shapes, Unsupported per
   // the gate above), builds the cuDNN descriptors and chooses an algorithm whose workspace fits
-  // `workspace_limit` bytes. No device memory is touched.
-  ConvRunner(cudnnHandle_t handle, const ConvParams& p, std::uint64_t workspace_limit);
+  // `workspace_limit` bytes: `cache`'s choice for the shape where it has one, else heuristics (stored
+  // there). No device memory is touched. `cache` (may be null) must outlive the runner.
+  ConvRunner(cudnnHandle_t handle, const ConvParams& p, std::uint64_t workspace_limit, AlgorithmCache* cache = nullptr);
   ~ConvRunner();
   ConvRunner(ConvRunner&&) noexcept;
   ConvRunner& operator=(ConvRunner&&) noexcept;
@@ -128,7 +134,8 @@ class ConvRunner {
   std::uint64_t workspace_limit() const;
   std::string describe() const;  // "IMPLICIT_PRECOMP_GEMM, tensor-op math, fused bias+relu, workspace 1.20 MiB"
 
-  // Measures the candidates (cudnnFindConvolutionForwardAlgorithmEx) and re-chooses. Needs valid
+  // Measures the candidates (cudnnFindConvolutionForwardAlgorithmEx), re-chooses and stores the
+  // measured choice in the cache (if any). Needs valid
   // x and w, a scratch y of output_bytes() (overwritten) and a workspace of workspace_limit() bytes.
   // Synchronous. workspace_bytes() may change (never above the limit).
   void tune(cudaStream_t stream, const void* x, const void* w, void* y_scratch, void* workspace);
@@ -143,9 +150,5 @@ class ConvRunner {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
-
-// Empties the process-wide algorithm cache (tests).
-void clear_conv_algo_cache();
-std::size_t conv_algo_cache_size();
 
 }  // namespace vramfit::cuda

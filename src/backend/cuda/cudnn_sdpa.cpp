@@ -1,5 +1,7 @@
 // backend/cuda/cudnn_sdpa.cpp — cuDNN fused attention through the backend descriptor API; see
 // cudnn_sdpa.h for the graphs, the tensor views and the plan choice.
+// Just over 600 lines: the descriptor wrapper, both graph builders, the plan search and the runner
+// share file-local helpers (Desc, status texts); a split would publish them in a header for one user.
 #include "backend/cuda/cudnn_sdpa.h"
 
 #include <fmt/format.h>
@@ -9,10 +11,11 @@
 #include <array>
 #include <cmath>
 #include <map>
-#include <mutex>
+#include <optional>
 #include <tuple>
 #include <utility>
 
+#include "backend/cuda/algorithm_cache.h"
 #include "backend/cuda/check.h"
 #include "backend/cuda/device.h"
 #include "core/bytes.h"
@@ -393,16 +396,6 @@ void collect_plans(cudnnHandle_t handle, const OpGraph& g, std::size_t graph_ind
   }
 }
 
-std::mutex& cache_mutex() {
-  static std::mutex m;
-  return m;
-}
-// Shape key → name of the measured-fastest plan.
-std::map<std::string, std::string>& cache() {
-  static std::map<std::string, std::string> c;
-  return c;
-}
-
 }  // namespace
 
 double SdpaParams::flops() const {
@@ -441,6 +434,7 @@ struct CudnnSdpa::Impl {
   std::vector<SdpaPlanInfo> infos;
   std::vector<std::string> rejected;
   std::size_t chosen = 0;
+  AlgorithmCache* cache = nullptr;  // shape → measured-fastest plan name; null: none
   // Variant packs by (qkv, y, workspace): executor steps reuse theirs on every eager run.
   mutable std::map<std::tuple<const void*, void*, void*>, Desc> packs;
 
@@ -476,12 +470,13 @@ struct CudnnSdpa::Impl {
   }
 };
 
-CudnnSdpa::CudnnSdpa(cudnnHandle_t handle, const SdpaParams& p, std::uint64_t workspace_limit)
+CudnnSdpa::CudnnSdpa(cudnnHandle_t handle, const SdpaParams& p, std::uint64_t workspace_limit, AlgorithmCache* cache)
     : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
   m.handle = handle;
   m.p = p;
   m.limit = workspace_limit;
+  m.cache = cache;
   if (p.batch <= 0 || p.seq <= 0 || p.embed <= 0 || p.heads <= 0 || p.embed % p.heads != 0)
     throw InvalidInput("cuDNN SDPA: need positive batch, seq, embed, heads with heads dividing embed; got " + p.to_string());
   int device = 0, major = 0, minor = 0;
@@ -522,11 +517,10 @@ CudnnSdpa::CudnnSdpa(cudnnHandle_t handle, const SdpaParams& p, std::uint64_t wo
                                   p.to_string(), cudnnGetVersion(), CUDNN_VERSION, why));
   }
   for (const Plan& pl : m.plans) m.infos.push_back(pl.info);
-  std::lock_guard<std::mutex> lock(cache_mutex());
-  auto it = cache().find(p.to_string());
-  if (it != cache().end())
+  if (!cache) return;
+  if (const std::optional<std::string> best = cache->sdpa.find(p.to_string()))
     for (std::size_t i = 0; i < m.plans.size(); ++i)
-      if (m.plans[i].info.name == it->second) m.chosen = i;
+      if (m.plans[i].info.name == *best) m.chosen = i;
 }
 
 CudnnSdpa::~CudnnSdpa() = default;
@@ -597,8 +591,7 @@ float CudnnSdpa::tune(cudaStream_t stream, const void* qkv, void* y, void* works
     throw Unsupported(fmt::format("cuDNN SDPA ({}): every plan was refused at launch{}", m.p.to_string(), why));
   }
   m.chosen = best;
-  std::lock_guard<std::mutex> lock(cache_mutex());
-  cache()[m.p.to_string()] = m.plans[best].info.name;
+  if (m.cache) m.cache->sdpa.put(m.p.to_string(), m.plans[best].info.name);
   return best_ms;
 }
 
@@ -631,16 +624,6 @@ std::vector<std::string> check_sdpa_operations(const SdpaParams& p) {
   if (cudnnGetVersion() >= 91300) check("unified", build_unified);
 #endif
   return problems;
-}
-
-void clear_sdpa_plan_cache() {
-  std::lock_guard<std::mutex> lock(cache_mutex());
-  cache().clear();
-}
-
-std::size_t sdpa_plan_cache_size() {
-  std::lock_guard<std::mutex> lock(cache_mutex());
-  return cache().size();
 }
 
 }  // namespace vramfit::cuda

@@ -31,8 +31,8 @@
 //     version cudnn-frontend requires for it). Both 9.14 (the GPU machine) and 9.19 (here) have it.
 // Plans come from CUDNN_HEUR_MODE_A (then FALLBACK when A offers nothing), at most kMaxPlans per
 // graph; a plan whose workspace exceeds the limit is skipped. Without tune() the first plan found is
-// used (composite first), unless an earlier tune() of the same shape chose another (a process-wide
-// cache keyed by SdpaParams::to_string()).
+// used (composite first), unless an earlier tune() of the same shape chose another (the AlgorithmCache
+// the runner is given, if any: algorithm_cache.h, keyed by SdpaParams::to_string()).
 //
 // Errors: every cuDNN status is checked. Statuses are reported with cudnnGetErrorString and
 // cudnnGetLastErrorString (cuDNN 9's detailed reason). The gate (unsupported_reason) says Unsupported
@@ -55,6 +55,8 @@
 
 namespace vramfit::cuda {
 
+class AlgorithmCache;  // algorithm_cache.h
+
 struct SdpaParams {
   std::int64_t batch = 1, seq = 1, embed = 1, heads = 1;
   DType dtype = DType::f16;  // f16 or bf16
@@ -76,8 +78,9 @@ class CudnnSdpa {
   // rest), else the reason. compute_capability is major·10 + minor.
   static std::optional<std::string> unsupported_reason(const SdpaParams& p, int compute_capability);
 
-  // Builds the graphs and plans for the current device; no device memory is touched.
-  CudnnSdpa(cudnnHandle_t handle, const SdpaParams& p, std::uint64_t workspace_limit);
+  // Builds the graphs and plans for the current device; no device memory is touched. Starts on the plan
+  // `cache` (may be null; must outlive the runner) says was fastest for the shape, else the first.
+  CudnnSdpa(cudnnHandle_t handle, const SdpaParams& p, std::uint64_t workspace_limit, AlgorithmCache* cache = nullptr);
   ~CudnnSdpa();
   CudnnSdpa(CudnnSdpa&&) noexcept;
   CudnnSdpa& operator=(CudnnSdpa&&) noexcept;
@@ -93,7 +96,8 @@ class CudnnSdpa {
   const std::vector<std::string>& rejected() const;
 
   // Times every plan on real buffers (qkv valid, y overwritten; workspace of workspace_limit bytes or
-  // null when the limit is 0) and keeps the fastest; returns its time in ms. Synchronous.
+  // null when the limit is 0), keeps the fastest and records it in the cache (if any); returns its
+  // time in ms. Synchronous.
   float tune(cudaStream_t stream, const void* qkv, void* y, void* workspace);
 
   // Uses plan `index` (< plans().size()) from now on (tests check every plan; the benchmark times
@@ -113,9 +117,5 @@ class CudnnSdpa {
 // need a cuDNN handle and so a GPU) and returns what cuDNN refused, empty when nothing. Needs no GPU:
 // it catches a wrong attribute, type or shape on machines without one (CI).
 std::vector<std::string> check_sdpa_operations(const SdpaParams& p);
-
-// The process-wide cache of tuned plan choices (tests).
-void clear_sdpa_plan_cache();
-std::size_t sdpa_plan_cache_size();
 
 }  // namespace vramfit::cuda

@@ -9,9 +9,12 @@
 //   arena.h            DeviceArena: the session's one cudaMalloc, a hard budget, named regions, peak.
 //   cudnn_conv.h       ConvRunner: one Conv2d node (+bias, +ReLU, +residual) via cuDNN.
 //   cublaslt_gemm.h    LinearRunner: one Linear node (+bias, +act, +residual) via cuBLASLt.
+//   cudnn_sdpa.h, attention_runner.h   Attention: cuDNN's fused SDPA or our kernel, the faster.
+//   algorithm_cache.h  AlgorithmCache: the runners' choices by shape, owned by a session, not a static.
 //   kernels/*.cuh      our own kernels (norms, attention, pooling, elementwise, layout/cast).
-// The executor (later) binds a graph/planner.h Plan to one DeviceArena, prepares one runner per node,
-// and replays the whole forward pass as a GraphExec.
+// The executor (executor.h; executor_lowering.h per op family) binds a graph/planner.h Plan to one
+// DeviceArena, gates every node, prepares one runner per node, and replays the whole forward pass as
+// a GraphExec.
 //
 // In: a device ordinal. Out: DeviceInfo; owners that free their resource exactly once (non-copyable,
 // movable), so no cleanup ladders. Owners are created on the current device (cudaSetDevice first).

@@ -19,7 +19,16 @@
 // SDPA, whichever measured faster for the shape); everything else → kernels/* (YOLO: upsample,
 // channel_copy for Concat/Slice, spatial_attention, pose_decode, nms). Views (Flatten, PatchFlatten
 // of NHWC) cost nothing: the planner gave them their input's bytes. ConcatClassToken followed by
-// AddPositional runs as one fused kernel.
+// AddPositional runs as one fused kernel. executor_lowering.cpp has one lowering function per op family.
+//
+// Set-up order: (1) the gate — every node's "can it run here?" from shapes, dtypes and the compute
+// capability (the runners' unsupported_reason, the kernels' *_unsupported, the fusions the backend
+// needs), before any device memory is touched; (2) the regions: weights uploaded, activations and
+// workspace bound; (3) per node in order: prepare its runner (algorithm choice, from the
+// AlgorithmCache where the shape was chosen before), with autotune time the candidates on the arena's
+// buffers (which needs the weights there), and record its steps. Only a runner that finds no
+// algorithm within the workspace budget, or cuDNN SDPA refusing every plan, still says Unsupported
+// in (3).
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -40,6 +49,8 @@
 
 namespace vramfit::cuda {
 
+class AlgorithmCache;  // algorithm_cache.h
+
 struct ExecutorOptions {
   bool allow_tf32 = false;
   std::uint64_t workspace_bytes = 128ull << 20;  // the fixed workspace budget (--workspace)
@@ -47,6 +58,10 @@ struct ExecutorOptions {
   // Multi-stream sessions: run on the weights another executor of the same graph already uploaded
   // (no weights region of its own); it must outlive this one.
   const class Executor* shared_weights = nullptr;
+  // Algorithm choices by shape (algorithm_cache.h), read and filled while preparing the nodes; must
+  // outlive the executor. A session passes one to all its streams' executors (and a SessionCache one
+  // to all its sessions), so that a shape timed once is not timed again. Null: a private one.
+  AlgorithmCache* algorithms = nullptr;
 };
 
 // Bytes of the weights region: every parameter at its dtype, each rounded up to 256 bytes.
@@ -57,9 +72,10 @@ std::uint64_t required_arena_bytes(const Graph& g, const Plan& plan, const Execu
 
 class Executor {
  public:
-  // Uploads the weights, prepares every node (algorithm choice within the workspace budget) and, with
-  // autotune, measures candidates. Throws Unsupported (an op or dtype this GPU/backend cannot run:
-  // the gate's reason), OutOfMemory (a region does not fit the arena), InvalidInput (missing weight).
+  // Gates every node, uploads the weights, prepares every node (algorithm choice within the workspace
+  // budget) and, with autotune, measures candidates (set-up order above). Throws Unsupported (an op or
+  // dtype this GPU/backend cannot run: the gate's reason), OutOfMemory (a region does not fit the
+  // arena), InvalidInput (missing weight).
   Executor(const Graph& g, const Plan& plan, const TensorMap& weights, DeviceArena& arena,
            const ExecutorOptions& opt, cudaStream_t stream);
   ~Executor();
@@ -98,7 +114,11 @@ class Executor {
   const std::vector<std::string>& choices() const { return choices_; }
 
  private:
-  struct Handles;
+  struct Handles;   // executor_lowering.h
+  struct Lowering;  // executor_lowering.h: graph nodes → runners and steps
+  void upload_weights(const TensorMap& weights, DeviceArena& arena, const ExecutorOptions& opt, cudaStream_t stream);
+  void bind_activations(DeviceArena& arena);
+
   const Graph& g_;
   const Plan& plan_;
   std::unique_ptr<Handles> handles_;

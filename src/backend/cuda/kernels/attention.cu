@@ -135,6 +135,8 @@ template <class T, int D> struct MmaShape {
 // what the accumulators (d/2 floats of o, 32 of s, d/4 words of q per thread) leave room for.
 constexpr int mma_min_blocks(int d) { return d <= 64 ? 4 : (d <= 80 ? 3 : 2); }
 
+// Long on purpose (over 120 lines): the Q fragments, running max/sum and O accumulators stay in
+// registers across the whole key loop (attend_tile already holds the per-tile step).
 template <class T, int D>
 __global__ void __launch_bounds__(kThreadsPerBlock, mma_min_blocks(D))
     attention_mma_kernel(const T* __restrict__ qkv, T* __restrict__ y, int seq, int heads, float scale_log2) {
@@ -263,6 +265,8 @@ __global__ void __launch_bounds__(kThreadsPerBlock, mma_min_blocks(D))
 
 // ---------------------------------------------------------------------------------------------
 // fp32 kernel: grid (B·H, ⌈S/32⌉), 128 threads, CUDA cores.
+// Long on purpose (over 120 lines), for the same reason as attention_mma_kernel: per-thread state in
+// registers across the key loop.
 template <int D>
 __global__ void __launch_bounds__(kThreadsPerBlock)
     attention_f32_kernel(const float* __restrict__ qkv, float* __restrict__ y, int seq, int heads,

@@ -1,5 +1,7 @@
 // GGUF block GEMV, dequantization and embedding gather (gguf_gemv.cuh has the contract, the design,
 // the arithmetic and its error bound).
+// Long (over 600 lines) on purpose: the four block decoders (Lane<T>) are shared by the GEMV, the
+// dequantization and the gather, and splitting them across .cu files would instantiate them in each.
 #include "backend/cuda/kernels/gguf_gemv.cuh"
 
 #include <string>

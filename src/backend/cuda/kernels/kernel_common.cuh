@@ -20,6 +20,7 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -236,22 +237,30 @@ __device__ __forceinline__ uint4 ld_coherent(const void* p) {
 }
 
 // sm_90 or newer on the current device (programmatic dependent launch, thread-block clusters).
+// Answered per device ordinal, once each: a process may drive cards of different generations (an
+// sm_86 and an sm_90 card in one machine), so the first device's answer must not stand for the others.
+// The table is lock-free (relaxed atomics: two threads racing on a fresh ordinal compute the same
+// answer); ordinals past it, which no machine has, are asked every time.
 inline bool sm90_or_newer() {
-  static const bool ok = [] {
-    int dev = 0, major = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess) return false;
-    if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) return false;
-    return major >= 9;
-  }();
-  return ok;
+  constexpr int kMaxOrdinals = 64;
+  static std::atomic<std::int8_t> known[kMaxOrdinals] = {};  // 0 not asked yet, 1 older, 2 sm_90+
+  int dev = 0, major = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess) return false;
+  const bool tabled = dev >= 0 && dev < kMaxOrdinals;
+  if (tabled)
+    if (const std::int8_t k = known[dev].load(std::memory_order_relaxed); k != 0) return k == 2;
+  if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) return false;
+  if (tabled) known[dev].store(major >= 9 ? 2 : 1, std::memory_order_relaxed);
+  return major >= 9;
 }
 
+// PDL on the current device, unless VRAMFIT_NO_PDL=1 (read once: the environment is the process's).
 inline bool pdl_supported() {
-  static const bool ok = [] {
-    if (const char* e = std::getenv("VRAMFIT_NO_PDL"); e != nullptr && e[0] == '1') return false;
-    return sm90_or_newer();
+  static const bool disabled = [] {
+    const char* e = std::getenv("VRAMFIT_NO_PDL");
+    return e != nullptr && e[0] == '1';
   }();
-  return ok;
+  return !disabled && sm90_or_newer();
 }
 
 // A launch with launch attributes (cudaLaunchKernelEx): programmatic serialization, cluster dims, ….

@@ -6,7 +6,6 @@
 #include "backend/cuda/cublaslt_gemm.h"
 #include "backend/cuda/kernels/gguf_gemv.cuh"
 #include "backend/cuda/kernels/llm_common.cuh"
-#include "weights/quant_int.h"
 
 namespace vramfit::cuda::kernels {
 namespace {
@@ -110,7 +109,8 @@ struct DequantGemm::Impl {
 };
 
 DequantGemm::DequantGemm(cublasLtHandle_t handle, DType act, DType weight_dtype, std::int64_t m, std::int64_t n,
-                         std::int64_t k, std::int64_t tile_rows, bool has_residual, std::uint64_t workspace_limit)
+                         std::int64_t k, std::int64_t tile_rows, bool has_residual, std::uint64_t workspace_limit,
+                         AlgorithmCache* cache)
     : impl_(std::make_unique<Impl>()) {
   llm::require(m > 0 && n > 0 && k > 0 && tile_rows >= 0, "DequantGemm: m, n, k must be positive, tile_rows ≥ 0");
   if (act != DType::f16 && act != DType::bf16)
@@ -136,8 +136,8 @@ DequantGemm::DequantGemm(cublasLtHandle_t handle, DType act, DType weight_dtype,
     p.pointer_alignment = 16;
     return p;
   };
-  s.main.emplace(handle, params(s.tile), workspace_limit);
-  if (n % s.tile != 0) s.tail.emplace(handle, params(n % s.tile), workspace_limit);
+  s.main.emplace(handle, params(s.tile), workspace_limit, cache);
+  if (n % s.tile != 0) s.tail.emplace(handle, params(n % s.tile), workspace_limit, cache);
   s.w_bytes = align256(static_cast<std::uint64_t>(s.tile * k) * 2);
   s.y_bytes = s.tiled() ? align256(static_cast<std::uint64_t>(m * s.tile) * 2) : 0;
   s.ws_bytes = align256(std::max(s.main->workspace_bytes(), s.tail ? s.tail->workspace_bytes() : 0));

@@ -36,6 +36,10 @@
 #include "backend/cuda/kernels/llm_gemv.cuh"
 #include "core/dtype.h"
 
+namespace vramfit::cuda {
+class AlgorithmCache;  // backend/cuda/algorithm_cache.h
+}  // namespace vramfit::cuda
+
 namespace vramfit::cuda::kernels {
 
 // out [rows, w.k] (dtype `act`, f16 or bf16) = the dequantised rows [row0, row0 + rows) of w (i8 or i4).
@@ -62,10 +66,12 @@ class DequantGemm {
  public:
   // weight_dtype: i8, i4, or a GGUF block type (then run with segments).
   // m, n, k: x [m, k], W [n, k]. tile_rows: rows of W dequantised at a time, 0 or ≥ n for the whole
-  // matrix. Prepares cuBLASLt runners (no device memory touched). InvalidInput on bad extents,
-  // Unsupported for dtypes other than f16/bf16 activations with i8/i4 weights.
+  // matrix. Prepares cuBLASLt runners (no device memory touched; their choices from and into `cache`,
+  // which may be null: backend/cuda/algorithm_cache.h). InvalidInput on bad extents, Unsupported for
+  // dtypes other than f16/bf16 activations with i8/i4 weights.
   DequantGemm(cublasLtHandle_t handle, DType act, DType weight_dtype, std::int64_t m, std::int64_t n, std::int64_t k,
-              std::int64_t tile_rows, bool has_residual, std::uint64_t workspace_limit = 32ull << 20);
+              std::int64_t tile_rows, bool has_residual, std::uint64_t workspace_limit = 32ull << 20,
+              AlgorithmCache* cache = nullptr);
   ~DequantGemm();
   DequantGemm(DequantGemm&&) noexcept;
   DequantGemm& operator=(DequantGemm&&) noexcept;

@@ -3,7 +3,6 @@
 
 #include "backend/cuda/kernels/llm_common.cuh"
 #include "backend/cuda/kernels/mma_sm80.cuh"
-#include "weights/quant_int.h"
 
 namespace vramfit::cuda::kernels {
 namespace {
