@@ -393,7 +393,6 @@ GgufFile GgufFile::from_bytes(std::vector<std::uint8_t> bytes, std::string label
 
 void GgufFile::parse() {
   GgufParser p(map_->data, map_->size, path_);
-  const std::uint64_t size = map_->size;
 
   // Header.
   p.need(4, "magic");
@@ -424,7 +423,13 @@ void GgufFile::parse() {
   if (n_tensors > p.left() / 24)
     p.fail(n_tensors_at, "tensor_count", fmt::format("{} tensor infos cannot fit in the {} bytes left", n_tensors, p.left()));
 
-  // Metadata.
+  parse_metadata(p, n_kv);
+  parse_tensor_infos(p, n_tensors);
+  place_tensor_data(p);
+}
+
+// Key/values (no key twice) and general.alignment (a power of two, u32 as the spec requires).
+void GgufFile::parse_metadata(GgufParser& p, std::uint64_t n_kv) {
   kv_.clear();
   kv_.reserve(static_cast<std::size_t>(n_kv));
   for (std::uint64_t i = 0; i < n_kv; ++i) {
@@ -444,6 +449,7 @@ void GgufFile::parse() {
       p.fail(kv_[kv_by_key_[i]].file_offset, fmt::format("metadata \"{}\"", kv_[kv_by_key_[i]].key),
              fmt::format("duplicate key (first at byte {})", kv_[kv_by_key_[i - 1]].file_offset));
 
+
   alignment_ = 32;
   if (const GgufKeyValue* a = [&]() -> const GgufKeyValue* {
         for (const auto& kv : kv_)
@@ -459,7 +465,10 @@ void GgufFile::parse() {
     alignment_ = al;
   }
 
-  // Tensor infos.
+}
+
+// Tensor infos: name (no name twice), extents, ggml type (rows whole blocks), offset (aligned).
+void GgufFile::parse_tensor_infos(GgufParser& p, std::uint64_t n_tensors) {
   tensors_.clear();
   tensors_.reserve(static_cast<std::size_t>(n_tensors));
   for (std::uint64_t i = 0; i < n_tensors; ++i) {
@@ -514,6 +523,11 @@ void GgufFile::parse() {
       p.fail(tensors_[tensors_by_name_[i]].info_offset, fmt::format("tensor \"{}\"", tensors_[tensors_by_name_[i]].name),
              fmt::format("duplicate tensor name (first at byte {})", tensors_[tensors_by_name_[i - 1]].info_offset));
 
+}
+
+// Each tensor's bytes inside the file, after the data section's start, and no two sharing bytes.
+void GgufFile::place_tensor_data(GgufParser& p) {
+  const std::uint64_t size = map_->size;
   // The data section starts at the next multiple of the alignment (alignment ≤ 2^32, pos < 2^64 − 2^32
   // for any real mapping, so this cannot wrap).
   const std::uint64_t end_of_infos = p.pos();

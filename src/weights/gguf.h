@@ -188,6 +188,8 @@ struct GgufTensorInfo {
 // ---------------------------------------------------------------------------------------------
 // An opened (memory-mapped) file, or a buffer parsed in memory. Movable, not copyable; the bytes
 // spans it hands out live as long as it does.
+class GgufParser;  // gguf.cpp: bounds-checked reads that name the byte and the field
+
 class GgufFile {
  public:
   static GgufFile open(const std::string& path);
@@ -215,7 +217,10 @@ class GgufFile {
 
  private:
   GgufFile() = default;
-  void parse();
+  void parse();  // the header, then the three below
+  void parse_metadata(GgufParser& p, std::uint64_t n_kv);
+  void parse_tensor_infos(GgufParser& p, std::uint64_t n_tensors);
+  void place_tensor_data(GgufParser& p);
   struct Mapping;
   std::string path_;
   std::unique_ptr<Mapping> map_;
