@@ -10,8 +10,6 @@
 
 namespace vramfit {
 
-namespace {
-
 // Every precision any model has weights for, in all_precisions() order.
 std::vector<Precision> weight_columns(const std::vector<ModelSummary>& models) {
   std::vector<Precision> cols;
@@ -23,6 +21,9 @@ std::vector<Precision> weight_columns(const std::vector<ModelSummary>& models) {
       }
   return cols;
 }
+
+namespace {
+
 
 std::string num(double v) { return fmt::format("{:.6g}", v); }
 std::string opt_ms(const std::optional<LatencyEstimate>& e) { return e ? num(e->ms) : std::string(); }

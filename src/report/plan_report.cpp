@@ -71,14 +71,7 @@ nlohmann::json to_json(const ModelSummary& s) {
 }
 
 std::string models_markdown(const std::vector<ModelSummary>& models) {
-  // Weight columns: every precision any row has (LLMs add int8/int4), in the order of all_precisions().
-  std::vector<Precision> cols;
-  for (Precision p : all_precisions())
-    for (const auto& s : models)
-      if (std::any_of(s.weight_bytes.begin(), s.weight_bytes.end(), [&](const auto& pb) { return pb.first == p; })) {
-        cols.push_back(p);
-        break;
-      }
+  const std::vector<Precision> cols = weight_columns(models);
   std::vector<std::vector<std::string>> rows;
   for (const auto& s : models) {
     const double params = static_cast<double>(s.parameters);

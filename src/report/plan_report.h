@@ -66,4 +66,8 @@ const std::vector<std::string>& plan_csv_columns();
 // numeric columns.
 std::string markdown_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows);
 
+// The weight columns of the models table: every precision any model has weights for (LLMs add
+// int8/int4), in all_precisions() order (shared by the Markdown and CSV views).
+std::vector<Precision> weight_columns(const std::vector<ModelSummary>& models);
+
 }  // namespace vramfit
