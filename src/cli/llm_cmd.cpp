@@ -165,7 +165,7 @@ int run_llm(const LlmOptions& o) {
     Progress progress(report.rows.size());
     for (std::size_t i = 0; i < report.rows.size(); ++i) {
       progress.step(i + 1, fmt::format("{} {}: fit confirmed, prefill and decode timed", c.name, to_string(report.rows[i].precision)));
-      if (report.rows[i].status != "ok") continue;
+      if (report.rows[i].status != Outcome::ok) continue;
       report.measured[i] = measure::measure_llm(gpu, c, report.rows[i], fo, in.ckpt ? &*in.ckpt : nullptr, o.seed, in.gguf ? &*in.gguf : nullptr);
     }
   }

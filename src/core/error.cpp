@@ -28,6 +28,8 @@ std::string_view to_string(Outcome o) {
   return "error";
 }
 
+std::string_view fit_text(Outcome o) { return o == Outcome::oom ? "does not fit" : to_string(o); }
+
 std::optional<Outcome> parse_outcome(std::string_view s) {
   for (Outcome o : {Outcome::ok, Outcome::oom, Outcome::unsupported, Outcome::error, Outcome::limit})
     if (to_string(o) == s) return o;

@@ -24,6 +24,8 @@ enum class Outcome { ok, oom, unsupported, error, limit };
 std::string_view to_string(Outcome o);
 // The JSON spelling back to the enum; nullopt for anything else (the caller says where it came from).
 std::optional<Outcome> parse_outcome(std::string_view s);
+// The planner's spelling (`plan`, `llm`): oom is "does not fit", the rest as to_string.
+std::string_view fit_text(Outcome o);
 // OutOfMemory → oom, Unsupported → unsupported, anything else → error.
 Outcome outcome_of(ErrorKind kind);
 

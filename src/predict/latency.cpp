@@ -107,7 +107,7 @@ Calibration load_calibration(const std::filesystem::path& profile, const GpuData
       throw InvalidInput(fmt::format("{}: expected model, precision (strings), batch (integer), status", at));
     const std::string model = row["model"].get<std::string>();
     const std::string label = fmt::format("{} {} b{}", model, row["precision"].get<std::string>(), row["batch"].get<std::int64_t>());
-    if (row["status"] != "ok") {
+    if (parse_outcome(row.value("status", "")) != Outcome::ok) {
       c.skipped.push_back(label + ": status " + row["status"].get<std::string>());
       continue;
     }
@@ -252,18 +252,18 @@ GpuFit fit_on_gpu(const ModelInfo& m, Precision p, const GpuSpec& g, std::uint64
   f.precision = p;
   // "Can it run here?" before "how much": the card's gate first, then the engine's (memory.h).
   if (auto why = precision_unsupported_reason(g, p)) {
-    f.status = "unsupported";
+    f.status = Outcome::unsupported;
     f.reason = *why;
     return f;
   }
   f.fit = max_batch_under(m, p, budget, ceiling, workspace);
-  if (f.fit.at_max.status != "ok") {
-    f.status = "unsupported";
+  if (f.fit.at_max.status != Outcome::ok) {
+    f.status = Outcome::unsupported;
     f.reason = f.fit.at_max.reason;
     return f;
   }
   if (f.fit.max_batch == 0) {
-    f.status = "does not fit";
+    f.status = Outcome::oom;
     f.reason = f.fit.reason;
     return f;
   }

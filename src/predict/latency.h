@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "core/outcome.h"
 #include "models/registry.h"
 #include "predict/gpu_spec.h"
 #include "predict/memory.h"
@@ -121,9 +122,9 @@ LatencyEstimate estimate_latency(const ModelInfo& m, Precision p, std::int64_t b
 struct GpuFit {
   std::string model;
   Precision precision = Precision::fp32;
-  std::string status = "ok";  // ok | unsupported | does not fit
+  Outcome status = Outcome::ok;  // ok | unsupported | oom (printed "does not fit": fit_text)
   std::string reason;
-  BudgetFit fit;  // meaningful when status is ok or "does not fit"
+  BudgetFit fit;  // meaningful when status is ok or oom
   std::optional<LatencyEstimate> latency_batch1, latency_max_batch;
 };
 

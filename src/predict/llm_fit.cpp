@@ -84,7 +84,7 @@ LlmQuantRow fit_llm(const DecoderConfig& c, Precision p, const LlmFitOptions& o)
   r.precision = p;
   r.budget_bytes = o.budget_bytes;
   if (const auto why = llm_unsupported_reason(c, p)) {
-    r.status = "unsupported";
+    r.status = Outcome::unsupported;
     r.reason = *why;
     return r;
   }
@@ -115,7 +115,7 @@ LlmQuantRow fit_llm(const DecoderConfig& c, Precision p, const LlmFitOptions& o)
   r.max_context_is_model_limit = r.max_context == c.max_position_embeddings;
   for (std::int64_t ctx : o.contexts) r.max_batch.push_back(max_batch_at_context(c, p, ctx, budget, o.max_batch_ceiling, o.plan));
   if (r.max_context == 0) {
-    r.status = "does not fit";
+    r.status = Outcome::oom;
     const std::int64_t ctx_min = *std::min_element(o.contexts.begin(), o.contexts.end());
     const LlmMemoryPlan need = plan_llm_memory(c, p, ctx_min, 1, o.plan);
     r.reason = llm_does_not_fit_reason(plan_llm_memory(c, p, 1, 1, o.plan), budget);

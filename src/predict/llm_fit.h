@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "core/outcome.h"
 #include "models/decoder_plan.h"
 
 namespace vramfit {
@@ -37,7 +38,7 @@ struct LlmContextFit {
 struct LlmQuantRow {
   std::string model;
   Precision precision = Precision::fp16;
-  std::string status = "ok";  // ok | unsupported | does not fit
+  Outcome status = Outcome::ok;  // ok | unsupported | oom (printed "does not fit": fit_text)
   std::string reason;
   std::uint64_t weights_bytes = 0;
   std::uint64_t kv_bytes_per_token = 0;

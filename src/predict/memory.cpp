@@ -36,7 +36,7 @@ MemoryEstimate estimate_memory(const ModelInfo& m, Precision p, std::int64_t bat
   e.batch = batch;
   e.workspace_bytes = (workspace + 255) / 256 * 256;  // the arena aligns each region to 256 bytes
   if (m.family == ModelFamily::DecoderLLM) {
-    e.status = "unsupported";
+    e.status = Outcome::unsupported;
     e.reason = fmt::format("{} is a decoder LLM: its memory depends on the context; use `vramfit llm -m {}`", m.id, m.id);
     return e;
   }
@@ -44,7 +44,7 @@ MemoryEstimate estimate_memory(const ModelInfo& m, Precision p, std::int64_t bat
   try {
     g = deployable(m, p);
   } catch (const Unsupported& u) {
-    e.status = "unsupported";
+    e.status = Outcome::unsupported;
     e.reason = u.what();
     return e;
   }
@@ -69,7 +69,7 @@ BudgetFit max_batch_under(const ModelInfo& m, Precision p, std::uint64_t budget,
   BudgetFit fit;
   fit.budget_bytes = budget;
   MemoryEstimate one = estimate_memory(m, p, 1, workspace);
-  if (one.status != "ok") {
+  if (one.status != Outcome::ok) {
     fit.at_max = one;
     fit.reason = one.reason;
     return fit;
@@ -155,7 +155,7 @@ StreamsFit max_streams_under(const ModelInfo& m, Precision p, std::int64_t batch
                              std::int64_t ceiling, std::uint64_t workspace) {
   StreamsFit f;
   const MemoryEstimate e = estimate_memory(m, p, batch, workspace);
-  if (e.status != "ok") {
+  if (e.status != Outcome::ok) {
     f.reason = e.reason;
     return f;
   }

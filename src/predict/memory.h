@@ -16,6 +16,7 @@
 
 #include "core/checked.h"
 #include "core/dtype.h"
+#include "core/outcome.h"
 #include "models/registry.h"
 
 namespace vramfit {
@@ -24,7 +25,7 @@ struct MemoryEstimate {
   std::string model;
   Precision precision = Precision::fp32;
   std::int64_t batch = 1;
-  std::string status = "ok";  // ok | unsupported
+  Outcome status = Outcome::ok;  // ok | unsupported
   std::string reason;         // why, when not ok
   std::uint64_t weights_bytes = 0;
   std::uint64_t arena_bytes = 0;

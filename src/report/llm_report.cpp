@@ -33,9 +33,9 @@ std::vector<std::int64_t> contexts_of(const LlmReport& r) {
 nlohmann::json to_json(const LlmQuantRow& r) {
   nlohmann::json j;
   j["precision"] = std::string(to_string(r.precision));
-  j["status"] = r.status;
+  j["status"] = fit_text(r.status);
   if (!r.reason.empty()) j["reason"] = r.reason;
-  if (r.status == "unsupported") return j;
+  if (r.status == Outcome::unsupported) return j;
   j["weights_bytes"] = r.weights_bytes;
   j["kv_bytes_per_token"] = r.kv_bytes_per_token;
   j["prefill_chunk_tokens"] = r.prefill_chunk;
@@ -151,8 +151,8 @@ std::string llm_markdown(const LlmReport& r) {
   for (std::size_t i = 0; i < r.rows.size(); ++i) {
     const auto& q = r.rows[i];
     const LlmMeasured* m = i < r.measured.size() && r.measured[i] ? &*r.measured[i] : nullptr;
-    std::vector<std::string> row{std::string(to_string(q.precision)), q.status};
-    if (q.status == "unsupported") {
+    std::vector<std::string> row{std::string(to_string(q.precision)), std::string(fit_text(q.status))};
+    if (q.status == Outcome::unsupported) {
       rows.push_back(row);
       continue;
     }
@@ -187,9 +187,9 @@ std::string llm_markdown(const LlmReport& r) {
   // What does not fit, and why.
   std::string why;
   for (const auto& q : r.rows) {
-    if (!q.reason.empty()) why += fmt::format("- {} {}: {}\n", to_string(q.precision), q.status, md_text(q.reason));
+    if (!q.reason.empty()) why += fmt::format("- {} {}: {}\n", to_string(q.precision), fit_text(q.status), md_text(q.reason));
     for (const auto& f : q.max_batch)
-      if (f.max_batch == 0 && q.status == "ok")
+      if (f.max_batch == 0 && q.status == Outcome::ok)
         why += fmt::format("- {} at context {}: {}\n", to_string(q.precision), f.context, md_text(f.reason));
   }
   if (!why.empty()) o += "\n" + why;
@@ -236,12 +236,12 @@ std::string llm_csv(const LlmReport& r) {
                                                num(m->decode_tokens_per_s_max_batch))
                                  : std::string(",,");
     if (q.points.empty()) {
-      o += fmt::format("{},{},{},,,,,,,,,,,{}\n", csv_field(r.model), to_string(q.precision), q.status, speeds);
+      o += fmt::format("{},{},{},,,,,,,,,,,{}\n", csv_field(r.model), to_string(q.precision), fit_text(q.status), speeds);
       continue;
     }
     for (const auto& p : q.points) {
       const LlmContextFit* f = fit_at(q, p.context);
-      o += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", csv_field(r.model), to_string(q.precision), q.status, p.context,
+      o += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", csv_field(r.model), to_string(q.precision), fit_text(q.status), p.context,
                        p.batch, p.weights_bytes, p.kv_bytes, p.activation_bytes, p.scratch_bytes, p.total_bytes,
                        r.budget_bytes ? (p.fits ? "true" : "false") : "", r.budget_bytes ? std::to_string(q.max_context) : "",
                        f ? std::to_string(f->max_batch) : "", speeds);

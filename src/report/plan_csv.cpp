@@ -30,12 +30,12 @@ std::string opt_ms(const std::optional<LatencyEstimate>& e) { return e ? num(e->
 
 // A plan row of the memory planner, with `kind` and the fit columns left empty.
 std::vector<std::string> memory_fields(const std::string& kind, const MemoryEstimate& e) {
-  const bool ok = e.status == "ok";
+  const bool ok = e.status == Outcome::ok;
   return {kind,
           e.model,
           std::string(to_string(e.precision)),
           std::to_string(e.batch),
-          e.status,
+          std::string(fit_text(e.status)),
           e.reason,
           ok ? std::to_string(e.weights_bytes) : "",
           ok ? std::to_string(e.arena_bytes) : "",
@@ -100,15 +100,15 @@ std::string plan_csv(const PlanReport& r) {
   }
   if (r.gpu_plan)
     for (const auto& g : r.gpu_plan->rows) {
-      const bool ok = g.status == "ok";
+      const bool ok = g.status == Outcome::ok;
       std::vector<std::string> f = ok ? memory_fields("gpu", g.fit.at_max) : std::vector<std::string>(plan_csv_columns().size());
       f[0] = "gpu";
       f[1] = g.model;
       f[2] = std::string(to_string(g.precision));
-      f[4] = g.status;
+      f[4] = std::string(fit_text(g.status));
       f[5] = g.reason;
       f[11] = std::to_string(r.gpu_plan->budget_bytes);
-      if (ok || g.status == "does not fit") f[12] = std::to_string(g.fit.max_batch);
+      if (ok || g.status == Outcome::oom) f[12] = std::to_string(g.fit.max_batch);
       if (ok) {
         f[13] = g.fit.limited_by;
         f[14] = std::to_string(g.fit.at_max.total_bytes() + r.gpu_plan->context.bytes);

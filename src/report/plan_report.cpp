@@ -100,9 +100,9 @@ nlohmann::json to_json(const MemoryEstimate& e) {
   j["model"] = e.model;
   j["precision"] = std::string(to_string(e.precision));
   j["batch"] = e.batch;
-  j["status"] = e.status;
+  j["status"] = fit_text(e.status);
   if (!e.reason.empty()) j["reason"] = e.reason;
-  if (e.status != "ok") return j;
+  if (e.status != Outcome::ok) return j;
   j["weights_bytes"] = e.weights_bytes;
   j["activation_arena_bytes"] = e.arena_bytes;
   j["activation_arena_bytes_per_sample"] = e.arena_bytes_per_sample;
@@ -147,8 +147,8 @@ nlohmann::json to_json(const PlanReport& r) {
 std::string plan_markdown(const PlanReport& r) {
   std::vector<std::vector<std::string>> rows;
   for (const auto& e : r.rows) {
-    if (e.status != "ok") {
-      rows.push_back({e.model, std::string(to_string(e.precision)), std::to_string(e.batch), e.status + ": " + e.reason});
+    if (e.status != Outcome::ok) {
+      rows.push_back({e.model, std::string(to_string(e.precision)), std::to_string(e.batch), std::string(fit_text(e.status)) + ": " + e.reason});
       continue;
     }
     rows.push_back({e.model, std::string(to_string(e.precision)), std::to_string(e.batch), mib_number(e.weights_bytes),
@@ -241,10 +241,10 @@ nlohmann::json to_json(const GpuPlan& p) {
     nlohmann::json r;
     r["model"] = f.model;
     r["precision"] = std::string(to_string(f.precision));
-    r["status"] = f.status;
+    r["status"] = fit_text(f.status);
     if (!f.reason.empty()) r["reason"] = f.reason;
-    if (f.status == "ok" || f.status == "does not fit") r["max_batch"] = f.fit.max_batch;
-    if (f.status == "ok") {
+    if (f.status == Outcome::ok || f.status == Outcome::oom) r["max_batch"] = f.fit.max_batch;
+    if (f.status == Outcome::ok) {
       r["vram_at_max_batch_bytes"] = f.fit.at_max.total_bytes();
       r["vram_at_max_batch_with_context_bytes"] = f.fit.at_max.total_bytes() + p.context.bytes;
       r["at_max_batch"] = to_json(f.fit.at_max);
@@ -276,8 +276,8 @@ std::string gpu_plan_markdown(const GpuPlan& p) {
   std::vector<std::vector<std::string>> rows;
   for (const auto& f : p.rows) {
     const std::string prec(to_string(f.precision));
-    if (f.status != "ok") {
-      rows.push_back({f.model, prec, f.status, f.status == "does not fit" ? "0" : "-", "-", "-", "-", "-", "-", f.reason});
+    if (f.status != Outcome::ok) {
+      rows.push_back({f.model, prec, std::string(fit_text(f.status)), f.status == Outcome::oom ? "0" : "-", "-", "-", "-", "-", "-", f.reason});
       continue;
     }
     rows.push_back({f.model, prec, "ok", thousands(f.fit.max_batch), mib_number(f.fit.at_max.total_bytes()),

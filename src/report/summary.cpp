@@ -87,7 +87,7 @@ SummaryCell predicted_cell(const ModelInfo* m, const std::string& model, const s
   }
   // predict/latency.h's GpuFit spells its status ok | unsupported | does not fit.
   const bool card_cannot = precision_unsupported_reason(s.gpu, *p).has_value();
-  if (engine_threw || fit.status == "unsupported") {
+  if (engine_threw || fit.status == Outcome::unsupported) {
     // The card's gate (bf16 before sm_80, …) or the engine's (a precision not implemented yet).
     c.status = Outcome::unsupported;
     c.applicable = card_cannot && !engine_threw;
@@ -96,7 +96,7 @@ SummaryCell predicted_cell(const ModelInfo* m, const std::string& model, const s
     const MemoryEstimate& e = fit.fit.at_max;
     const std::uint64_t at1 = e.weights_bytes + e.arena_bytes_per_sample + e.workspace_bytes + s.context_bytes;
     c.vram_at_batch1_bytes = at1;
-    if (fit.status == "does not fit") {
+    if (fit.status == Outcome::oom) {
       c.status = Outcome::oom;
       c.reason = fmt::format("not even batch 1 fits: it needs {} with the CUDA context, the card has {}", mib_text(at1), mib_text(s.gpu.vram_bytes));
       c.vram_curve.push_back({1, at1});
@@ -239,7 +239,7 @@ std::optional<PredictionCheck> check_prediction(const ProfiledCell& c) {
   k.workspace_bytes = kDefaultWorkspaceBytes;
   if (c.predicted > 0 && c.predicted_bytes_at_max > 0) {
     const MemoryEstimate e = estimate_memory(*m, *c.precision, c.predicted, 0);
-    if (e.status == "ok" && c.predicted_bytes_at_max >= e.total_bytes()) k.workspace_bytes = c.predicted_bytes_at_max - e.total_bytes();
+    if (e.status == Outcome::ok && c.predicted_bytes_at_max >= e.total_bytes()) k.workspace_bytes = c.predicted_bytes_at_max - e.total_bytes();
   }
   const BudgetFit fit = max_batch_under(*m, *c.precision, c.budget_bytes, k.ceiling, k.workspace_bytes);
   k.planner_max_batch = fit.max_batch;

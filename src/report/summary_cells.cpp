@@ -136,7 +136,7 @@ LlmSummaryCell predicted_llm_cell(const ModelInfo* m, const std::string& model, 
     c.kv_bytes_per_token = row.kv_bytes_per_token;
     c.max_context = row.max_context;
     c.max_context_is_model_limit = row.max_context_is_model_limit;
-    if (row.status == "does not fit") {  // predict/llm_fit.h's spelling
+    if (row.status == Outcome::oom) {
       c.status = Outcome::oom;
       c.reason = fmt::format("{} (budget: VRAM {} − CUDA context and handles {})", row.reason, mib_text(s.gpu.vram_bytes), mib_text(s.context_bytes));
     } else if (row.points.front().fits) {

@@ -62,10 +62,10 @@ TEST(Latency, UnsupportedPrecisionThrowsAndFitSaysWhy) {
   EXPECT_THROW((void)roofline(find_model("resnet50"), Precision::bf16, 1, db().find("T4")), Unsupported);
   const GpuSpec& g = db().find("RTX 3070 Ti");
   const GpuFit f8 = fit_on_gpu(find_model("resnet50"), Precision::fp8, g, 7ull << 30);
-  EXPECT_EQ(f8.status, "unsupported");
+  EXPECT_EQ(f8.status, Outcome::unsupported);
   EXPECT_NE(f8.reason.find("sm_89"), std::string::npos) << f8.reason;
   const GpuFit bf = fit_on_gpu(find_model("resnet50"), Precision::bf16, db().find("T4"), 15ull << 30);
-  EXPECT_EQ(bf.status, "unsupported");
+  EXPECT_EQ(bf.status, Outcome::unsupported);
 }
 
 TEST(Latency, FitOnGpuAgreesWithThePlannerAndEstimatesBothEnds) {
@@ -73,14 +73,14 @@ TEST(Latency, FitOnGpuAgreesWithThePlannerAndEstimatesBothEnds) {
   const GpuSpec& g = db().find("RTX 3070 Ti");
   const std::uint64_t budget = g.vram_bytes - default_context_overhead(g.architecture).bytes;
   const GpuFit f = fit_on_gpu(m, Precision::fp16, g, budget);
-  ASSERT_EQ(f.status, "ok") << f.reason;
+  ASSERT_EQ(f.status, Outcome::ok) << f.reason;
   EXPECT_EQ(f.fit.max_batch, max_batch_under(m, Precision::fp16, budget).max_batch);
   EXPECT_GT(f.fit.max_batch, 1);
   EXPECT_LE(f.fit.at_max.total_bytes(), budget);
   ASSERT_TRUE(f.latency_batch1 && f.latency_max_batch);
   EXPECT_LT(f.latency_batch1->ms, f.latency_max_batch->ms);
   const GpuFit tiny = fit_on_gpu(find_model("vit-b16"), Precision::fp32, g, 64ull << 20);
-  EXPECT_EQ(tiny.status, "does not fit");
+  EXPECT_EQ(tiny.status, Outcome::oom);
   EXPECT_EQ(tiny.fit.max_batch, 0);
   EXPECT_FALSE(tiny.latency_batch1.has_value());
 }

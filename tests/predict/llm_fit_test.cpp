@@ -59,19 +59,19 @@ TEST(LlmFit, ReasonsSayWhatDoesNotFit) {
   o.budget_bytes = 8 * GiB;
   const DecoderConfig c = decoder_preset("llama-7b");
   const LlmQuantRow fp16 = fit_llm(c, Precision::fp16, o);
-  EXPECT_EQ(fp16.status, "does not fit");
+  EXPECT_EQ(fp16.status, Outcome::oom);
   EXPECT_NE(fp16.reason.find("weights alone need 12.55 GiB; budget 8.00 GiB"), std::string::npos) << fp16.reason;
   const LlmQuantRow int8 = fit_llm(c, Precision::int8, o);
-  EXPECT_EQ(int8.status, "ok");
+  EXPECT_EQ(int8.status, Outcome::ok);
   ASSERT_EQ(int8.max_batch.size(), 2u);
   EXPECT_GT(int8.max_batch[0].max_batch, 0);
   EXPECT_EQ(int8.max_batch[1].max_batch, 0);  // context 4096: weights 6.5 GiB + KV 2 GiB > 8 GiB
   EXPECT_NE(int8.max_batch[1].reason.find("KV cache 2.00 GiB"), std::string::npos) << int8.max_batch[1].reason;
   const LlmQuantRow fp32 = fit_llm(c, Precision::fp32, o);
-  EXPECT_EQ(fp32.status, "unsupported");
+  EXPECT_EQ(fp32.status, Outcome::unsupported);
   // The 70B says what it would need.
   const LlmQuantRow big = fit_llm(decoder_preset("llama-70b"), Precision::int4, fit_options({512}, {1}, 16 * GiB, 64));
-  EXPECT_EQ(big.status, "does not fit");
+  EXPECT_EQ(big.status, Outcome::oom);
   EXPECT_NE(big.reason.find("weights alone need 33.85 GiB"), std::string::npos) << big.reason;
   EXPECT_NE(big.reason.find("context 512 at batch 1 needs"), std::string::npos) << big.reason;
   // A context beyond the model is an input error.
