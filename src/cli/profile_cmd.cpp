@@ -121,7 +121,7 @@ int run_one_device(const ProfileOptions& o, int device, bool several) {
   // folder is known.
   const nlohmann::json dev_cfg = profile::worker_config("device", "", Precision::fp32, 0, mo);
   nlohmann::json dev = spawn(dev_cfg);
-  if (dev.value("status", "") != "ok")
+  if (profile::answer_outcome(dev) != Outcome::ok)
     throw CudaFatal(fmt::format("the device worker could not describe GPU {}: {}", device, dev.value("reason", "no reason given")));
 
   profile::ProfileDoc doc;

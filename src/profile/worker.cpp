@@ -317,9 +317,9 @@ WorkerOutcome WorkerProcess::ask(const nlohmann::json& config, std::chrono::mill
       out.result = error_result(fmt::format("worker exited with status {} without an answer{}", out.exit_code, err_note));
     return out;
   }
-  const std::string st = j["status"].is_string() ? j["status"].get<std::string>() : std::string();
-  if (st != "ok" && st != "oom" && st != "unsupported" && st != "error") {
-    out.result = error_result(fmt::format("worker's answer has an unknown status '{}'", st.empty() ? j["status"].dump() : st));
+  const std::optional<Outcome> st = j["status"].is_string() ? parse_outcome(j["status"].get<std::string>()) : std::nullopt;
+  if (!st || *st == Outcome::limit) {  // "limit" is the matrix's verdict, never a worker's answer
+    out.result = error_result(fmt::format("worker's answer has an unknown status {}", j["status"].dump()));
     return out;
   }
   out.result = std::move(j);
@@ -337,9 +337,9 @@ WorkerOutcome run_worker(const WorkerCommand& cmd, const nlohmann::json& config,
       out.signal = SIGKILL;
       out.result = error_result(fmt::format("worker answered but did not exit within {:.0f} s and was killed (SIGKILL)",
                                             std::chrono::duration<double>(timeout).count()));
-    } else if (out.signal != 0 && out.result.value("status", "") == "ok") {
+    } else if (out.signal != 0 && answer_outcome(out.result) == Outcome::ok) {
       out.result = error_result(fmt::format("worker answered ok but then crashed: signal {} ({})", out.signal, signal_name(out.signal)));
-    } else if (out.exit_code != 0 && out.result.value("status", "") == "ok") {
+    } else if (out.exit_code != 0 && answer_outcome(out.result) == Outcome::ok) {
       out.result = error_result(fmt::format("worker answered ok but exited with status {}", out.exit_code));
     }
   }

@@ -209,7 +209,7 @@ const LlmSummaryCell* SystemSummary::find_llm(const std::string& model, const st
 
 std::string status_text(Outcome status, bool applicable) {
   if (!applicable) return "not applicable";
-  return status == Outcome::oom ? "does not fit" : std::string(to_string(status));
+  return std::string(fit_text(status));
 }
 
 std::vector<std::pair<Mark, std::string>> mark_rules(std::int64_t min_batch) {
