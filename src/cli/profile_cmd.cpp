@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <functional>
 #include <fmt/format.h>
 #include <iostream>
 #include <memory>
@@ -51,6 +52,7 @@ struct ProfileOptions {
   long long max_batch = 4096;
   bool quick = false, resume = false, worker = false;
   double timeout_s = 300;
+  std::function<OutputFormat()> format;  // what goes to standard output (the three files are written either way)
 };
 
 bool gpu_here() { return measure::why_no_gpu().empty(); }
@@ -189,7 +191,11 @@ int run_one_device(const ProfileOptions& o, int device, bool several) {
   out.put(out_md, md);
   out.put(out_html, profile_html(doc));
   out.commit();
-  std::printf("%s", md.c_str());
+  switch (o.format ? o.format() : OutputFormat::md) {
+    case OutputFormat::json: std::printf("%s\n", profile::to_json(doc).dump(2).c_str()); break;
+    case OutputFormat::csv: std::printf("%s", profile_csv(doc).c_str()); break;
+    case OutputFormat::md: std::printf("%s", md.c_str()); break;
+  }
   std::fprintf(stderr, "vramfit: wrote %s/profile.json, %s/constraints.md, %s/report.html (%d configurations measured in %d worker processes)\n",
                dir.c_str(), dir.c_str(), dir.c_str(), started, processes);
   return 0;
@@ -223,6 +229,7 @@ Runner register_profile(CLI::App& app) {
   // A week per configuration is already absurd; beyond it the milliseconds would not fit a duration.
   sub->add_option("--timeout", o->timeout_s, "Seconds per configuration before its worker is killed (default 300)")
       ->check(real_range(0.001, 7 * 86400.0));
+  o->format = add_format_option(*sub, /*json_alias=*/false);
   sub->add_flag("--worker", o->worker, "Internal: run one configuration (JSON on stdin), print one JSON result")->group("");
   return [o]() -> int { return o->worker ? run_worker_mode() : run_parent(*o); };
 }

@@ -156,4 +156,41 @@ std::string profile_markdown(const ProfileDoc& d) {
   return s + streams_table(d) + llm_table(d) + what_does_not_fit(d);
 }
 
+std::string profile_csv(const profile::ProfileDoc& d) {
+  auto num = [](const nlohmann::json& j, const char* key) {
+    return j.contains(key) && j[key].is_number() ? fmt::format("{}", j[key].get<double>()) : std::string();
+  };
+  std::string o = csv_row({"system", "kind", "model", "precision", "batch", "context", "status", "median_ms", "items_per_s",
+                           "prefill_tokens_per_s", "decode_tokens_per_s", "process_vram_bytes", "max_batch", "max_context", "mark"});
+  for (const auto& r : d.results) {
+    const std::string mark = profile::status_mark(r).mark;
+    for (const auto& m : r.measurements) {
+      const nlohmann::json lat = m.value("latency_ms", nlohmann::json::object());
+      o += csv_row({d.system_id, "vision", r.model, std::string(to_string(r.precision)), std::to_string(m.value("batch", 0)), "",
+                    m.value("status", "error"), num(lat, "median"), num(m, "items_per_s"), "", "", num(m, "process_vram_bytes"),
+                    std::to_string(r.max_batch.found), "", mark});
+    }
+    if (r.measurements.empty())
+      o += csv_row({d.system_id, "vision", r.model, std::string(to_string(r.precision)), "", "", std::string(to_string(r.outcome)), "", "",
+                    "", "", "", std::to_string(r.max_batch.found), "", mark});
+  }
+  for (const auto& r : d.llm_results) {
+    const std::string mark = profile::status_mark(r).mark;
+    const std::string max_ctx = std::to_string(r.outcome == Outcome::ok ? r.max_context.found : 0);
+    bool any = false;
+    for (const auto* m : {&r.speed, &r.at_max}) {
+      if (!*m) continue;
+      any = true;
+      const nlohmann::json& j = **m;
+      o += csv_row({d.system_id, "llm", r.model, std::string(to_string(r.precision)), "1", std::to_string(j.value("context", 0)),
+                    j.value("status", "error"), "", "", num(j, "prefill_tokens_per_s"), num(j, "decode_tokens_per_s"),
+                    num(j, "process_vram_bytes"), "", max_ctx, mark});
+    }
+    if (!any)
+      o += csv_row({d.system_id, "llm", r.model, std::string(to_string(r.precision)), "1", "", std::string(to_string(r.outcome)), "", "",
+                    "", "", "", "", max_ctx, mark});
+  }
+  return o;
+}
+
 }  // namespace vramfit

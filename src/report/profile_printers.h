@@ -15,4 +15,8 @@ std::string profile_markdown(const profile::ProfileDoc& d);
 // DIR/report.html. Self-contained: inline CSS and SVG, no scripts, no external resources.
 std::string profile_html(const profile::ProfileDoc& d);
 
+// One CSV line per measurement (`vramfit profile -o csv`): vision rows at each timed batch, LLM rows at
+// the speed context and at the max context, with the row's max batch / max context and its mark.
+std::string profile_csv(const profile::ProfileDoc& d);
+
 }  // namespace vramfit

@@ -131,7 +131,8 @@ TEST(OutputFormat, ReportToStandardOutputInEveryFormat) {
 }
 
 TEST(OutputFormat, BadFormatIsExit2NamingTheFlagAndTheChoices) {
-  for (const std::string cmd : {"models -o xml", "plan -m resnet50 -o xml", "devices -o xml", "models --format yaml"}) {
+  for (const std::string cmd : {"models -o xml", "plan -m resnet50 -o xml", "devices -o xml", "models --format yaml", "profile -o xml",
+                                "run -m resnet50 -o xml", "llm -m llama-7b -o xml"}) {
     const Result r = run(cmd, true);
     EXPECT_EQ(r.status, 2) << cmd << "\n" << r.out;
     EXPECT_NE(r.out.find("--format"), std::string::npos) << cmd << "\n" << r.out;
@@ -153,6 +154,12 @@ TEST(OutputFormat, HelpOfEveryPrintingCommandSaysSo) {
     EXPECT_NE(r.out.find("-o,--format"), std::string::npos) << cmd << "\n" << r.out;
     EXPECT_NE(r.out.find("md (default), json or csv"), std::string::npos) << cmd << "\n" << r.out;
     EXPECT_NE(r.out.find("The same as -o json"), std::string::npos) << cmd << "\n" << r.out;
+  }
+  for (const std::string cmd : {"profile", "run", "llm"}) {  // no --json alias: they never had one
+    const Result p = run(cmd + " --help");
+    ASSERT_EQ(p.status, 0) << cmd;
+    EXPECT_NE(p.out.find("-o,--format"), std::string::npos) << cmd << "\n" << p.out;
+    EXPECT_NE(p.out.find("md (default), json or csv"), std::string::npos) << cmd << "\n" << p.out;
   }
   const Result r = run("report --help");
   ASSERT_EQ(r.status, 0);

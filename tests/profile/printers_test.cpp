@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -205,4 +206,19 @@ TEST(SystemId, Sanitised) {
   EXPECT_EQ(sanitize_system_id("gpu-box-01-NVIDIA GeForce RTX 3070 Ti"), "gpu-box-01-nvidia-geforce-rtx-3070-ti");
   EXPECT_EQ(sanitize_system_id("a//b  c_d"), "a-b-c_d");
   EXPECT_EQ(sanitize_system_id("***"), "unknown-system");
+}
+
+TEST_F(Printers, CsvHasOneLinePerMeasurementAndTheSameColumnsEverywhere) {
+  const std::string csv = profile_csv(doc_);
+  std::vector<std::string> lines;
+  for (std::size_t at = 0, nl; (nl = csv.find('\n', at)) != std::string::npos; at = nl + 1) lines.push_back(csv.substr(at, nl - at));
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines[0].rfind("system,kind,model,precision,batch,context,status,median_ms", 0), 0u) << lines[0];
+  std::size_t expected = 1;  // the header
+  for (const auto& r : doc_.results) expected += std::max<std::size_t>(1, r.measurements.size());
+  EXPECT_EQ(lines.size(), expected) << csv;
+  const auto commas = [](const std::string& l) { return std::count(l.begin(), l.end(), ','); };
+  for (const auto& l : lines) EXPECT_EQ(commas(l), commas(lines[0])) << l;  // no field here holds a comma
+  EXPECT_NE(csv.find(",vision,resnet50,"), std::string::npos) << csv;
+  EXPECT_NE(csv.find(",unsupported,"), std::string::npos) << csv;
 }
