@@ -82,6 +82,12 @@ int run_parent(const ProfileOptions& o) {
     if (used != o.device.size() || d < 0) throw InvalidInput(fmt::format("--device '{}': expected a GPU ordinal (0, 1, …) or 'all'", o.device));
     return run_one_device(o, d, false);
   }
+  // Every flag is checked before anything else, with or without a GPU (as for one device).
+  for (const auto& id : list_flag(o.models, "--models")) find_model(id);
+  for (const auto& p : list_flag(o.precisions, "--precisions")) parse_precision(p);
+  if (!o.vram_limit.empty()) size_flag(o.vram_limit, "--vram-limit");
+  size_flag(o.reserve, "--reserve");
+  size_flag(o.workspace, "--workspace");
   if (!gpu_here()) {
     std::fprintf(stderr, "vramfit: %s\n", kNoGpu);
     return 2;

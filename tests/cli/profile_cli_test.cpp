@@ -63,6 +63,16 @@ TEST(ProfileCli, HelpListsTheFlagsButNotTheWorker) {
   EXPECT_NE(r.out.find("fp16,int8,int4,q8_0,q4_0,q4_k_m"), std::string::npos) << r.out;
 }
 
+TEST(ProfileCli, DeviceAllChecksTheFlagsBeforeLookingForGpus) {
+  // A typo is the answer whether or not a GPU is here (it used to be "no GPU" first for --device all).
+  Result r = vramfit("profile --device all --models resnet5O");
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.out.find("resnet5O"), std::string::npos) << r.out;
+  r = vramfit("profile --device all --vram-limit 8GB?");
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.out.find("8GB?"), std::string::npos) << r.out;
+}
+
 TEST(ProfileCli, LlmModelsAndPrecisionsAreCheckedBeforeAnythingRuns) {
   // LLM precisions and decoder models parse like the others (aliases included); a typo is an input error.
   Result r = vramfit("profile --models llama_7b resnet50 --precisions int4,q4_k_m");
