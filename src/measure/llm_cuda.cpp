@@ -28,6 +28,7 @@
 #include "core/outcome.h"
 #include "measure/confirm.h"
 #include "measure/internal_cuda.h"
+#include "measure/requests.h"
 #include "models/registry.h"
 #include "runtime/budget.h"
 #include "runtime/llm_session.h"
@@ -239,24 +240,22 @@ LlmMeasured measure_llm(const GpuBudget& gpu, const DecoderConfig& c, const LlmQ
 }
 
 nlohmann::json llm_worker_answer(const nlohmann::json& c, SessionCache& cache) {
-  const ModelInfo& m = find_model(c.at("model").get<std::string>());
+  const LlmRequest r = llm_request(c);  // measure/requests.h
+  const ModelInfo& m = find_model(r.model);
   if (m.family != ModelFamily::DecoderLLM) throw InvalidInput(fmt::format("worker configuration: {} is not a decoder LLM", m.id));
-  const std::string measure = c.at("measure").get<std::string>();
-  if (measure != "speed" && measure != "fit")
-    throw InvalidInput(fmt::format("worker configuration: unknown LLM measure '{}' (expected speed or fit)", measure));
+  const std::string& measure = r.measure;
   LlmSessionConfig cfg;
   cfg.model = m.decoder();
-  cfg.precision = parse_precision(c.at("precision").get<std::string>());
-  cfg.context = c.at("context").get<std::int64_t>();
-  cfg.batch = c.value("batch", std::int64_t{1});
-  if (cfg.context < 1 || cfg.batch < 1) throw InvalidInput("worker configuration: context and batch must be ≥ 1");
-  cfg.plan.prefill_chunk = c.value("prefill_chunk", kDefaultPrefillChunk);
-  cfg.plan.workspace_bytes = c.value("workspace", kDefaultLlmWorkspaceBytes);
-  if (!c.at("vram_limit").is_null()) cfg.vram_limit = c["vram_limit"].get<std::uint64_t>();
-  cfg.reserve = c.value("reserve", std::uint64_t{0});
-  cfg.seed = c.value("seed", std::uint64_t{1});
-  cfg.device = c.value("device", 0);
-  const std::int64_t steps = c.value("decode_steps", std::int64_t{0});
+  cfg.precision = r.precision;
+  cfg.context = r.context;
+  cfg.batch = r.batch;
+  cfg.plan.prefill_chunk = r.prefill_chunk;
+  cfg.plan.workspace_bytes = r.workspace;
+  cfg.vram_limit = r.vram_limit;
+  cfg.reserve = r.reserve;
+  cfg.seed = r.seed;
+  cfg.device = r.device;
+  const std::int64_t steps = r.decode_steps;
 
   // What the process holds besides the session's arena, measured before its first session (kept in the
   // worker's cache, so every configuration in this process gets the same budget; runtime/budget.h).
@@ -273,7 +272,7 @@ nlohmann::json llm_worker_answer(const nlohmann::json& c, SessionCache& cache) {
   nlohmann::json j{{"status", "ok"}, {"context", cfg.context}, {"batch", cfg.batch}};
   if (measure == "speed") {
     const std::int64_t most = std::max<std::int64_t>(1, cfg.context - 1);
-    const PrefillTiming t = time_prefill(s, std::clamp(c.value("prefill_tokens", most), std::int64_t{1}, most), cfg.batch);
+    const PrefillTiming t = time_prefill(s, std::clamp(r.prefill_tokens > 0 ? r.prefill_tokens : most, std::int64_t{1}, most), cfg.batch);
     j["prefill_tokens"] = t.tokens;
     j["prefill_ms"] = t.ms;
     j["prefill_tokens_per_s"] = t.tokens_per_s;

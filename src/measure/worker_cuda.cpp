@@ -11,36 +11,36 @@
 #include "measure/compare.h"
 #include "measure/internal_cuda.h"
 #include "measure/measure.h"
+#include "measure/requests.h"
 #include "runtime/budget.h"
 
 namespace vramfit::measure {
 
 namespace {
 
-SessionConfig session_config(const nlohmann::json& c) {
+SessionConfig session_config(const VisionRequest& r) {
   SessionConfig cfg;
-  cfg.model = &find_model(c.at("model").get<std::string>());
-  cfg.precision = parse_precision(c.at("precision").get<std::string>());
-  cfg.batch = c.at("batch").get<std::int64_t>();
-  if (!c.at("vram_limit").is_null()) cfg.vram_limit = c["vram_limit"].get<std::uint64_t>();
-  cfg.reserve = c.value("reserve", std::uint64_t{0});
-  cfg.workspace = c.value("workspace", std::uint64_t{128} << 20);
-  cfg.seed = c.value("seed", std::uint64_t{1});
-  cfg.device = c.value("device", 0);
-  cfg.streams = c.value("streams", 1);
+  cfg.model = &find_model(r.model);
+  cfg.precision = r.precision;
+  cfg.batch = r.batch;
+  cfg.vram_limit = r.vram_limit;
+  cfg.reserve = r.reserve;
+  cfg.workspace = r.workspace;
+  cfg.seed = r.seed;
+  cfg.device = r.device;
+  cfg.streams = r.streams;
   return cfg;
 }
 
 nlohmann::json answer_in(const nlohmann::json& c, SessionCache& cache) {
-  const std::string kind = c.at("kind").get<std::string>();
-  if (kind == "llm") return llm_worker_answer(c, cache);  // measure/llm_cuda.cpp
+  if (c.value("kind", "") == "llm") return llm_worker_answer(c, cache);  // measure/llm_cuda.cpp
+  const VisionRequest r = vision_request(c);  // measure/requests.h
+  const std::string& kind = r.kind;
   if (kind == "device") {
-    const int d = c.value("device", 0);
+    const int d = r.device;
     const ContextOverhead oh = measure_context_overhead(d);
     const cuda::DeviceInfo info = cuda::query(d);  // free memory now: this process's context included
-    const std::optional<std::uint64_t> limit =
-        c.at("vram_limit").is_null() ? std::nullopt : std::optional<std::uint64_t>(c["vram_limit"].get<std::uint64_t>());
-    const std::uint64_t budget = memory_budget(oh, limit, c.value("reserve", std::uint64_t{0}), info.free_bytes);
+    const std::uint64_t budget = memory_budget(oh, r.vram_limit, r.reserve, info.free_bytes);
     const auto lv = cuda::library_versions();
     return {{"status", "ok"},
             {"ordinal", d},
@@ -59,7 +59,7 @@ nlohmann::json answer_in(const nlohmann::json& c, SessionCache& cache) {
               {"cuda", cuda::cuda_version_string(lv)}, {"driver", cuda::Nvml::instance().driver_version()},
               {"nvml", cuda::Nvml::instance().available() ? std::string("loaded") : cuda::Nvml::instance().why_unavailable()}}}};
   }
-  SessionConfig cfg = session_config(c);
+  SessionConfig cfg = session_config(r);
   // A probe answers "does it fit and run": the workspace region is the fixed budget whichever
   // algorithms run in it, so choosing them by heuristics alone gives the same answer without timing.
   if (kind == "probe") cfg.autotune = false;
@@ -67,7 +67,7 @@ nlohmann::json answer_in(const nlohmann::json& c, SessionCache& cache) {
     Session s(cfg, &cache);
     std::optional<TimingStats> t;
     if (kind == "probe") s.run();
-    else t = s.time(c.value("warmup", 10), c.value("iterations", 50), c.value("time_budget_s", 0.0));
+    else t = s.time(r.warmup, r.iterations, r.time_budget_s);
     nlohmann::json j = to_json(session_row(cfg, s, t ? &*t : nullptr));
     const SetupTimes& st = s.setup_times();
     j["setup_s"] = {{"plan", st.plan_s}, {"weights", st.weights_s}, {"device", st.device_s}, {"capture", st.capture_s}, {"total", st.total()}};

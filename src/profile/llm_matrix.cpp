@@ -6,29 +6,29 @@
 #include <map>
 
 #include "core/error.h"
+#include "measure/requests.h"
 #include "predict/llm_fit.h"
 
 namespace vramfit::profile {
 
 nlohmann::json llm_worker_config(const std::string& measure, const std::string& model, Precision p, std::int64_t context,
                                  std::int64_t decode_steps, const MatrixOptions& o) {
-  nlohmann::json c;
-  c["kind"] = "llm";
-  c["measure"] = measure;
-  c["device"] = o.device;
-  c["reserve"] = o.reserve;
-  c["vram_limit"] = o.vram_limit ? nlohmann::json(*o.vram_limit) : nlohmann::json(nullptr);
-  c["model"] = model;
-  c["precision"] = std::string(to_string(p));
-  c["context"] = context;
-  c["batch"] = 1;
-  c["seed"] = o.seed;
-  c["prefill_chunk"] = o.llm_plan.prefill_chunk;
-  c["workspace"] = o.llm_plan.workspace_bytes;
-  c["decode_steps"] = decode_steps;
+  measure::LlmRequest r;
+  r.measure = measure;
+  r.device = o.device;
+  r.reserve = o.reserve;
+  r.vram_limit = o.vram_limit;
+  r.model = model;
+  r.precision = p;
+  r.context = context;
+  r.batch = 1;
+  r.seed = o.seed;
+  r.prefill_chunk = o.llm_plan.prefill_chunk;
+  r.workspace = o.llm_plan.workspace_bytes;
+  r.decode_steps = decode_steps;
   // A session of `context` positions prefills at most context − 1 tokens and still decodes one.
-  if (measure == "speed") c["prefill_tokens"] = std::max<std::int64_t>(1, std::min<std::int64_t>(512, context - 1));
-  return c;
+  r.prefill_tokens = std::max<std::int64_t>(1, std::min<std::int64_t>(512, context - 1));
+  return measure::to_json(r);  // measure/requests.h
 }
 
 LlmPrecisionResult profile_llm_precision(const ModelInfo& m, Precision p, const MatrixOptions& o, std::uint64_t budget,

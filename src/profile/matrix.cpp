@@ -6,6 +6,7 @@
 #include <map>
 
 #include "core/error.h"
+#include "measure/requests.h"
 
 namespace vramfit::profile {
 
@@ -22,24 +23,21 @@ const char* process_mode(const MatrixOptions& o, bool decides_max) { return o.vr
 
 nlohmann::json worker_config(const std::string& kind, const std::string& model, Precision p, std::int64_t batch,
                              const MatrixOptions& o, int streams) {
-  nlohmann::json c;
-  c["kind"] = kind;
-  c["device"] = o.device;
-  c["reserve"] = o.reserve;
-  c["vram_limit"] = o.vram_limit ? nlohmann::json(*o.vram_limit) : nlohmann::json(nullptr);
-  if (kind == "device") return c;
-  c["model"] = model;
-  c["precision"] = std::string(to_string(p));
-  c["batch"] = batch;
-  c["workspace"] = o.workspace;
-  c["seed"] = o.seed;
-  if (streams > 1) c["streams"] = streams;  // absent for one stream: journal keys of earlier profiles stay valid
-  if (kind == "measure") {
-    c["warmup"] = o.warmup();
-    c["iterations"] = o.iterations();
-    c["time_budget_s"] = o.time_budget_s();
-  }
-  return c;
+  measure::VisionRequest r;
+  r.kind = kind;
+  r.device = o.device;
+  r.reserve = o.reserve;
+  r.vram_limit = o.vram_limit;
+  r.model = model;
+  r.precision = p;
+  r.batch = batch;
+  r.workspace = o.workspace;
+  r.seed = o.seed;
+  r.streams = streams;
+  r.warmup = o.warmup();
+  r.iterations = o.iterations();
+  r.time_budget_s = o.time_budget_s();
+  return measure::to_json(r);  // measure/requests.h: the fields that apply to this kind
 }
 
 ModelPrecisionResult profile_model_precision(const ModelInfo& m, Precision p, const MatrixOptions& o, std::uint64_t budget,
