@@ -1,5 +1,7 @@
 // The CLI as a user meets it: run the real binary, check exit codes and what it prints.
 #include <gtest/gtest.h>
+
+#include "run_binary.h"
 #include <nlohmann/json.hpp>
 #include <sys/wait.h>
 
@@ -9,23 +11,9 @@
 
 namespace {
 
-struct Result {
-  int status = -1;
-  std::string out;  // stdout and stderr together
-};
+using cli_test::Result;  // stdout and stderr together
 
-Result run(const std::string& args) {
-  const std::string cmd = std::string(VRAMFIT_BINARY) + " " + args + " 2>&1";
-  Result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf{};
-  std::size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+Result run(const std::string& args) { return cli_test::run_vramfit(args, true); }
 
 TEST(Cli, ModelsJsonHasTorchvisionCountsAndMacs) {
   const Result r = run("models --json -m resnet50 vit_base");

@@ -1,5 +1,7 @@
 // `vramfit llm` as a user meets it (with --no-run where a GPU may exist, so the numbers are the plan's).
 #include <gtest/gtest.h>
+
+#include "run_binary.h"
 #include <nlohmann/json.hpp>
 #include <sys/wait.h>
 
@@ -10,23 +12,9 @@
 
 namespace {
 
-struct Result {
-  int status = -1;
-  std::string out;
-};
+using cli_test::Result;
 
-Result run(const std::string& args, bool with_stderr = true) {
-  const std::string cmd = std::string(VRAMFIT_BINARY) + " " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
-  Result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf{};
-  std::size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+Result run(const std::string& args, bool with_stderr = true) { return cli_test::run_vramfit(args, with_stderr); }
 
 TEST(LlmCli, Llama7bAt8GiBSaysWhyFp16DoesNotFit) {
   const Result r = run("llm -m llama7b --vram-limit 8GiB --no-run");

@@ -2,6 +2,8 @@
 // -o/--format md|json|csv (md the default; report's -o stays its output file, so it takes --format),
 // --json stays an alias of -o json where it existed, and a bad format is exit status 2 naming the flag.
 #include <gtest/gtest.h>
+
+#include "run_binary.h"
 #include <nlohmann/json.hpp>
 #include <sys/wait.h>
 
@@ -13,24 +15,10 @@
 
 namespace {
 
-struct Result {
-  int status = -1;
-  std::string out;
-};
+using cli_test::Result;
 
 // stdout only, or with `with_stderr` both (where the error message is the point).
-Result run(const std::string& args, bool with_stderr = false) {
-  const std::string cmd = std::string(VRAMFIT_BINARY) + " " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
-  Result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf{};
-  std::size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+Result run(const std::string& args, bool with_stderr = false) { return cli_test::run_vramfit(args, with_stderr); }
 
 
 // RFC 4180 records: quoted fields may hold commas, doubled quotes and newlines.

@@ -1,6 +1,8 @@
 // `vramfit profile` as a user meets it where no GPU exists (the CPU-only build, or a machine without
 // one), and its hidden worker mode, which answers without a GPU when a fault is injected.
 #include <gtest/gtest.h>
+
+#include "run_binary.h"
 #include <nlohmann/json.hpp>
 #include <sys/wait.h>
 
@@ -10,24 +12,10 @@
 
 namespace {
 
-struct Result {
-  int status = -1;
-  std::string out;
-};
+using cli_test::Result;
+using cli_test::sh;
 
-Result sh(const std::string& cmd) {
-  Result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf{};
-  std::size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
-
-Result vramfit(const std::string& args) { return sh(std::string(VRAMFIT_BINARY) + " " + args + " 2>&1"); }
+Result vramfit(const std::string& args) { return cli_test::run_vramfit(args, true); }
 
 bool gpu_here() { return vramfit("devices").status == 0; }
 
