@@ -96,7 +96,9 @@ struct WorkerProcess::Impl {
   void spawn();
   // Reads what the child wrote until `deadline`: returns the answer line, or nullopt when the child
   // closed stdout (ended) or the deadline passed (*timed_out).
-  std::optional<std::string> read_answer(std::chrono::steady_clock::time_point deadline, bool* timed_out, bool* overflow);
+  std::optional<nlohmann::json> read_answer(std::chrono::steady_clock::time_point deadline, bool* timed_out, bool* overflow);
+  // The line as an answer (a JSON object with "status"), or nullopt after keeping it as noise.
+  std::optional<nlohmann::json> as_answer(const std::string& line);
   // Waits for the child to end until `deadline`, SIGKILL after it; fills exit_code/signal.
   void reap(std::chrono::steady_clock::time_point deadline, WorkerOutcome& o);
   void drain_stderr();
@@ -132,8 +134,18 @@ void WorkerProcess::Impl::spawn() {
   noise.clear();
 }
 
-std::optional<std::string> WorkerProcess::Impl::read_answer(std::chrono::steady_clock::time_point deadline, bool* timed_out,
-                                                            bool* overflow) {
+std::optional<nlohmann::json> WorkerProcess::Impl::as_answer(const std::string& line) {
+  try {
+    auto j = nlohmann::json::parse(line);
+    if (j.is_object() && j.contains("status")) return j;
+  } catch (const nlohmann::json::exception&) {
+  }
+  noise = line;
+  return std::nullopt;
+}
+
+std::optional<nlohmann::json> WorkerProcess::Impl::read_answer(std::chrono::steady_clock::time_point deadline, bool* timed_out,
+                                                               bool* overflow) {
   using clock = std::chrono::steady_clock;
   std::array<char, 65536> buf{};
   bool err_open = err.fd >= 0;
@@ -143,12 +155,7 @@ std::optional<std::string> WorkerProcess::Impl::read_answer(std::chrono::steady_
       std::string line = trim_tail(out_buf.substr(0, nl));
       out_buf.erase(0, nl + 1);
       if (line.empty()) continue;
-      try {
-        const auto j = nlohmann::json::parse(line);
-        if (j.is_object() && j.contains("status")) return line;
-      } catch (const nlohmann::json::exception&) {
-      }
-      noise = line;
+      if (auto j = as_answer(line)) return j;
     }
     if (out_buf.size() > kStdoutCap) {
       *overflow = true;
@@ -174,15 +181,7 @@ std::optional<std::string> WorkerProcess::Impl::read_answer(std::chrono::steady_
         if (i == 0) {  // stdout closed: the child ended (or is ending); a last unterminated line may be its answer
           std::string rest = trim_tail(out_buf);
           out_buf.clear();
-          if (!rest.empty()) {
-            try {
-              const auto j = nlohmann::json::parse(rest);
-              if (j.is_object() && j.contains("status")) return rest;
-            } catch (const nlohmann::json::exception&) {
-            }
-            noise = rest;
-          }
-          return std::nullopt;
+          return rest.empty() ? std::nullopt : as_answer(rest);
         }
         err_open = false;
         continue;
@@ -280,10 +279,8 @@ WorkerOutcome WorkerProcess::ask(const nlohmann::json& config, std::chrono::mill
   }
 
   bool overflow = false;
-  const std::optional<std::string> line = m.read_answer(deadline, &out.timed_out, &overflow);
-  nlohmann::json j;
-  if (line) j = nlohmann::json::parse(*line);
-  const bool fatal = line && j.value("cuda_fatal", false);
+  std::optional<nlohmann::json> line = m.read_answer(deadline, &out.timed_out, &overflow);
+  const bool fatal = line && line->value("cuda_fatal", false);
   if (!line || fatal) {
     // The child ended, hung, flooded stdout or poisoned its context: end it (after the deadline, or
     // at once when it hung) and classify.
@@ -317,12 +314,12 @@ WorkerOutcome WorkerProcess::ask(const nlohmann::json& config, std::chrono::mill
       out.result = error_result(fmt::format("worker exited with status {} without an answer{}", out.exit_code, err_note));
     return out;
   }
-  const std::optional<Outcome> st = j["status"].is_string() ? parse_outcome(j["status"].get<std::string>()) : std::nullopt;
+  const std::optional<Outcome> st = (*line)["status"].is_string() ? parse_outcome((*line)["status"].get<std::string>()) : std::nullopt;
   if (!st || *st == Outcome::limit) {  // "limit" is the matrix's verdict, never a worker's answer
-    out.result = error_result(fmt::format("worker's answer has an unknown status {}", j["status"].dump()));
+    out.result = error_result(fmt::format("worker's answer has an unknown status {}", (*line)["status"].dump()));
     return out;
   }
-  out.result = std::move(j);
+  out.result = std::move(*line);
   return out;
 }
 
@@ -400,7 +397,18 @@ bool apply_fault_from_env(int worker_index) {
   return f.mode == "garbage";
 }
 
-std::string worker_answer(const std::string& config_text, const MeasureFn& measure) {
+namespace {
+
+// One answer and whether the child must stop after it (a sticky CUDA error poisons its context; an
+// injected garbage answer stands for a broken worker).
+struct Answer {
+  std::string text;
+  bool last = false;
+};
+
+nlohmann::json status_json(const Status& st) { return {{"status", st.outcome}, {"reason", st.reason}}; }
+
+Answer answer_for(const std::string& config_text, const MeasureFn& measure) {
   nlohmann::json result;
   try {
     nlohmann::json config;
@@ -411,37 +419,32 @@ std::string worker_answer(const std::string& config_text, const MeasureFn& measu
     }
     if (!config.is_object()) throw InvalidInput("worker configuration on stdin is not a JSON object");
     const int index = config.value("worker_index", 0);
-    if (apply_fault_from_env(index)) return "this is not JSON (VRAMFIT_FAULT=garbage)";
+    if (apply_fault_from_env(index)) return {"this is not JSON (VRAMFIT_FAULT=garbage)", true};
     result = measure(config);
     if (!result.is_object()) throw InternalError("worker measurement returned a non-object");
-    if (!result.contains("status")) result["status"] = "ok";
+    if (!result.contains("status")) result["status"] = Outcome::ok;
+  } catch (const CudaFatal&) {
+    result = status_json(status_of_current_exception());  // core/outcome.h: the one mapping
+    result["cuda_fatal"] = true;
+    return {result.dump(), true};
   } catch (...) {
-    // core/outcome.h: the one mapping from exceptions to results. A sticky CUDA error is marked: the
-    // child must not measure again (worker_main ends).
-    bool fatal = false;
-    try {
-      throw;
-    } catch (const CudaFatal&) {
-      fatal = true;
-    } catch (...) {
-    }
-    const Status st = status_of_current_exception();
-    result = {{"status", std::string(to_string(st.outcome))}, {"reason", st.reason}};
-    if (fatal) result["cuda_fatal"] = true;
+    result = status_json(status_of_current_exception());
   }
-  return result.dump();
+  return {result.dump(), false};
 }
+
+}  // namespace
+
+std::string worker_answer(const std::string& config_text, const MeasureFn& measure) { return answer_for(config_text, measure).text; }
 
 int worker_main(std::istream& in, const MeasureFn& measure) {
   std::string line;
   while (std::getline(in, line)) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const std::string answer = worker_answer(line, measure);
-    std::fprintf(stdout, "%s\n", answer.c_str());
+    const Answer answer = answer_for(line, measure);
+    std::fprintf(stdout, "%s\n", answer.text.c_str());
     std::fflush(stdout);
-    // Not to be trusted after a sticky CUDA error, nor after an injected garbage answer.
-    if (answer.empty() || answer.front() != '{') return 0;
-    if (answer.find("\"cuda_fatal\":true") != std::string::npos) return 0;
+    if (answer.last) return 0;
   }
   return 0;
 }
