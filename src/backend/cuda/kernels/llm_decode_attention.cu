@@ -75,6 +75,8 @@ template <int G, int L> __device__ __forceinline__ int reduce_scatter(float (&v)
 
 // Grid (splits, batch·H_kv). G = group size rounded up to a power of two (padded heads have q = 0 and
 // are never stored).
+// Long on purpose (over 120 lines): the query, the running max/sum and the output accumulators of the
+// whole group stay in registers across the key loop, and the cluster merge reads them in place.
 // CLUSTER (sm_90+): the splits of one (sequence, kv head) are one thread-block cluster; each block
 // leaves its partial (m, l, unnormalised o) in its shared memory and the cluster's first block merges
 // them through distributed shared memory — no partials in global memory and no second kernel.
