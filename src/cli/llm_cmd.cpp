@@ -1,6 +1,10 @@
 // `vramfit llm -m MODEL [--config FILE] [--weights PATH | --gguf FILE] [--quant LIST] [--context LIST] [--batch LIST]
-// [--vram-limit SIZE] [-o md|json|csv]` — does this decoder LLM fit, at which quantization, context and
-// batch, and how fast does it run.
+// [--vram-limit SIZE | --gpu NAME [--calibrate FILE]] [-o md|json|csv]` — does this decoder LLM fit, at which
+// quantization, context and batch, and how fast does it run.
+//
+// --gpu NAME plans for a card of the spec database instead (budget: its VRAM less the default context
+// overhead of its architecture, as `plan --gpu`) and adds the time model's tokens/s for that card
+// (predict/time_model.h), marked ≈; nothing runs.
 //
 // Memory comes from the exact plan (models/decoder_plan.h) with or without a GPU. On a GPU (and unless
 // --no-run) each quantization is also run (measure/llm.h): prefill and decode tokens/s, and the max
@@ -26,7 +30,10 @@
 #include "models/decoder_plan.h"
 #include "models/decoder_weights.h"
 #include "models/registry.h"
+#include "predict/calibration.h"
+#include "predict/gpu_spec.h"
 #include "predict/llm_fit.h"
+#include "predict/time_model.h"
 #include "report/llm_report.h"
 #include "weights/gguf.h"
 #include "weights/gguf_quant.h"
@@ -37,6 +44,7 @@ namespace {
 
 struct LlmOptions {
   std::string model, config, weights, gguf, vram_limit, reserve = "0", workspace = "32MiB", format = "md";
+  std::string gpu, calibrate, gpus_file;
   std::vector<std::string> quants, contexts, batches{"1"};
   long long prefill_chunk = kDefaultPrefillChunk, max_batch = 256;
   std::uint64_t seed = 1;
@@ -141,9 +149,31 @@ int run_llm(const LlmOptions& o) {
   if (!o.vram_limit.empty()) limit = size_flag(o.vram_limit, "--vram-limit");
   const std::uint64_t reserve = size_flag(o.reserve, "--reserve");
 
+  std::optional<GpuSpec> card;
+  std::optional<Calibration> calibration;
+  if (!o.gpu.empty()) {
+    const std::filesystem::path db_path = find_gpu_database(o.gpus_file);
+    const GpuDatabase db = load_gpu_database(db_path);
+    card = db.find(o.gpu);
+    std::string file = o.calibrate;
+    if (file.empty())
+      if (const auto shipped = default_calibration_file(db_path.parent_path())) file = shipped->string();
+    if (!file.empty() && file != "none") calibration = load_calibration(file, db);
+  } else if (!o.calibrate.empty()) {
+    throw InvalidInput("--calibrate needs --gpu NAME (the card whose speed it estimates)");
+  }
   measure::GpuBudget gpu;
-  if (!o.no_run) gpu = measure::probe_gpu(o.device, limit, reserve);
-  if (gpu.available) {
+  if (!o.no_run && !card) gpu = measure::probe_gpu(o.device, limit, reserve);
+  if (card) {
+    const ContextAllowance ctx = default_context_overhead(card->architecture);
+    fo.budget_bytes = card->vram_bytes > ctx.bytes + reserve ? card->vram_bytes - ctx.bytes - reserve : 0;
+    report.budget_note = fmt::format("{}: VRAM {} − CUDA context and handles {} ({}){}", describe(*card), format_bytes(card->vram_bytes),
+                                     format_bytes(ctx.bytes), ctx.source, reserve ? " − --reserve" : "");
+    report.speed_note = "--gpu: planned for a card not at hand; nothing ran";
+    report.estimate_card = card->name;
+    report.estimate_source = calibration ? "calibrated on " + calibration->provenance() + " (" + calibration->profile_path + ")"
+                                         : "no calibration file: no estimate";
+  } else if (gpu.available) {
     report.device = gpu.device;
     fo.budget_bytes = gpu.budget_bytes;
     report.budget_note = gpu.budget_note;
@@ -159,6 +189,25 @@ int run_llm(const LlmOptions& o) {
   report.budget_bytes = fo.budget_bytes;
   for (Precision p : quants) report.rows.push_back(fit_llm(c, p, fo));
   report.measured.assign(report.rows.size(), std::nullopt);
+  report.estimated.assign(report.rows.size(), std::nullopt);
+  if (card && calibration && calibration->model)
+    for (std::size_t i = 0; i < report.rows.size(); ++i) {
+      const LlmQuantRow& q = report.rows[i];
+      if (q.status != Outcome::ok) continue;
+      const std::int64_t ctx = fo.contexts.front();
+      const auto b1 = llm_speed(*calibration->model, c, q.precision, ctx, 1, *card);
+      if (!b1) continue;
+      LlmEstimated e;
+      e.context = ctx;
+      e.prefill_tokens_per_s = b1->prefill_tokens_per_s;
+      e.decode_tokens_per_s_batch1 = b1->decode_tokens_per_s;
+      e.source = b1->source;
+      if (const LlmContextFit* f = q.max_batch.empty() ? nullptr : &q.max_batch.front(); f && f->max_batch > 1) {
+        e.max_batch = f->max_batch;
+        if (const auto mb = llm_speed(*calibration->model, c, q.precision, ctx, f->max_batch, *card)) e.decode_tokens_per_s_max_batch = mb->decode_tokens_per_s;
+      }
+      report.estimated[i] = e;
+    }
   if (gpu.available) {
     report.speed_note = "tokens/s measured here: prefill of " + std::to_string(std::min<std::int64_t>(512, c.max_position_embeddings)) +
                         " tokens at batch 1; decode steps with CUDA-graph replay (batch 1 and the max batch at the first context)";
@@ -197,7 +246,7 @@ Runner register_llm(CLI::App& app) {
   sub->add_option("-c,--context", o->contexts, "KV capacity per sequence, e.g. 512,4096 (default 512 and min(4096, model max))")
       ->expected(1, -1);
   sub->add_option("-b,--batch", o->batches, "Batches to plan at each context (default 1)")->expected(1, -1);
-  sub->add_option("--vram-limit", o->vram_limit, "Card size to fit under, e.g. 8GiB, 16GB (8GB = 8e9 bytes)");
+  auto* limit_opt = sub->add_option("--vram-limit", o->vram_limit, "Card size to fit under, e.g. 8GiB, 16GB (8GB = 8e9 bytes)");
   sub->add_option("--reserve", o->reserve, "Bytes to keep free under the budget (default 0)");
   sub->add_option("--workspace", o->workspace, "cuBLASLt workspace budget per product (default 32MiB)");
   sub->add_option("--prefill-chunk", o->prefill_chunk, "Prompt tokens per sequence per prefill pass (default 512)")
@@ -208,8 +257,16 @@ Runner register_llm(CLI::App& app) {
   sub->add_option("--seed", o->seed, "Seed of the random weights and prompts (default 1)")
       ->check(int_range(0, std::numeric_limits<long long>::max()));
   sub->add_option("--device", o->device, "GPU ordinal (default 0)")->check(CLI::NonNegativeNumber);
+  auto* gpu_opt = sub->add_option("--gpu", o->gpu,
+                                  "Plan for a card of the spec database instead of this machine's (e.g. \"RTX 3070 Ti\"): budget = its VRAM "
+                                  "less the default context overhead; adds the time model's tokens/s for it (≈); nothing runs");
+  sub->add_option("--calibrate", o->calibrate,
+                  "With --gpu: the time model's calibration (a data/calibration/*.json file; default: the newest one vramfit "
+                  "ships, or $VRAMFIT_CALIBRATION; 'none': no estimate)");
+  sub->add_option("--gpus", o->gpus_file, "GPU spec database (default: data/gpus.toml found next to the binary, or $VRAMFIT_GPUS)");
   sub->add_flag("--no-run", o->no_run, "Plan only, even where a GPU exists (no speeds, nothing confirmed)");
   sub->add_option("-o,--format", o->format, "Output: md (default), json or csv")->check(CLI::IsMember({"md", "json", "csv"}));
+  gpu_opt->excludes(limit_opt);
   return [o]() -> int { return run_llm(*o); };
 }
 

@@ -85,7 +85,9 @@ Runner register_plan(CLI::App& app) {
   auto* system_opt = sub->add_option("--system", o->system, "A system id from --systems: its card (and VRAM override) as with --gpu");
   auto* systems_opt = sub->add_option("--systems", o->systems, "systems.toml describing the team's machines (see data/systems.example.toml)");
   sub->add_option("--calibrate", o->calibrate,
-                  "A `vramfit run -o json` profile of a database GPU: latency efficiency = roofline / measured on that card");
+                  "Time-model calibration: a data/calibration/*.json file or a `vramfit run -o json` file of a database GPU "
+                  "(default: the system's profile, else the newest file vramfit ships in data/calibration/ or $VRAMFIT_CALIBRATION; "
+                  "'none': the uncalibrated roofline at 0.5)");
   sub->add_option("--gpus", o->gpus_file, "GPU spec database (default: data/gpus.toml found next to the binary, or $VRAMFIT_GPUS)");
   gpu_opt->excludes(system_opt);
   system_opt->needs(systems_opt);
@@ -106,9 +108,10 @@ Runner register_plan(CLI::App& app) {
     if (!o->vram_limit.empty()) report.vram_limit = size_flag(o->vram_limit, "--vram-limit");
     std::optional<Calibration> calibration;
     if (!o->gpu.empty() || !o->system.empty()) {
-      const GpuDatabase db = load_gpu_database(find_gpu_database(o->gpus_file));
+      const std::filesystem::path db_path = find_gpu_database(o->gpus_file);
+      const GpuDatabase db = load_gpu_database(db_path);
       GpuPlan plan;
-      std::string profile = o->calibrate;  // --calibrate, else the system's own (systems.toml `profile`)
+      std::string profile = o->calibrate;  // --calibrate, else the system's own (systems.toml `profile`), else the shipped one
       if (!o->gpu.empty()) {
         plan.gpu = db.find(o->gpu);
       } else {
@@ -122,7 +125,9 @@ Runner register_plan(CLI::App& app) {
       }
       plan.context = default_context_overhead(plan.gpu.architecture);
       plan.budget_bytes = plan.gpu.vram_bytes > plan.context.bytes ? plan.gpu.vram_bytes - plan.context.bytes : 0;
-      if (!profile.empty()) {
+      if (profile.empty())
+        if (const auto shipped = default_calibration_file(db_path.parent_path())) profile = shipped->string();
+      if (!profile.empty() && profile != "none") {
         calibration = load_calibration(profile, db);
         // A profile of this very card measured its context and handles: use that, not the default.
         if (calibration->context_bytes && normalize_gpu_name(calibration->gpu.name) == normalize_gpu_name(plan.gpu.name)) {
@@ -137,16 +142,27 @@ Runner register_plan(CLI::App& app) {
       report.gpu_plan = std::move(plan);
     } else if (!o->systems.empty()) {
       throw InvalidInput("--systems needs --system ID (which machine of the file to plan for)");
-    } else if (!o->calibrate.empty()) {
+    } else if (!o->calibrate.empty() && o->calibrate != "none") {
       throw InvalidInput("--calibrate needs --gpu or --system (it calibrates the latency estimate for a card)");
     }
     for (const auto* m : models)
       for (Precision p : precisions) {
         for (long long b : batches) report.rows.push_back(estimate_memory(*m, p, b, workspace));
         if (report.vram_limit) report.fits.push_back(max_batch_under(*m, p, *report.vram_limit, o->max_batch, workspace));
-        if (report.gpu_plan)
+        if (report.gpu_plan) {
           report.gpu_plan->rows.push_back(fit_on_gpu(*m, p, report.gpu_plan->gpu, report.gpu_plan->budget_bytes,
                                                      calibration ? &*calibration : nullptr, o->max_batch, workspace));
+          for (long long b : batches) {
+            GpuPlan::BatchLatency l{m->id, p, b, Outcome::ok, {}, std::nullopt};
+            try {
+              l.estimate = estimate_latency(*m, p, b, report.gpu_plan->gpu, calibration ? &*calibration : nullptr);
+            } catch (const Unsupported& e) {
+              l.status = Outcome::unsupported;
+              l.reason = e.what();
+            }
+            report.gpu_plan->per_batch.push_back(std::move(l));
+          }
+        }
       }
     if (out_format == OutputFormat::json) std::printf("%s\n", to_json(report).dump(2).c_str());
     else if (out_format == OutputFormat::csv) std::printf("%s", plan_csv(report).c_str());

@@ -33,7 +33,7 @@ namespace vramfit::cli {
 namespace {
 
 struct ReportOptions {
-  std::string systems, output, html, json, csv, gpus_file, workspace = "128MiB";
+  std::string systems, output, html, json, csv, gpus_file, calibrate, workspace = "128MiB";
   std::string format = "md";  // what -o gets (as given, for the recorded command line)
   std::vector<std::string> profiles;
   std::vector<std::string> models{"resnet50", "vit-b16"};
@@ -52,6 +52,7 @@ std::string command_line(const ReportOptions& o) {
   if (!o.html.empty()) c += " --html " + q(o.html);
   if (!o.json.empty()) c += " --json " + q(o.json);
   if (!o.csv.empty()) c += " --csv " + q(o.csv);
+  if (!o.calibrate.empty()) c += " --calibrate " + q(o.calibrate);
   return c;
 }
 
@@ -95,6 +96,10 @@ Runner register_report(CLI::App& app) {
       ->check(int_range(1, limits::kMaxBatch));
   sub->add_option("--workspace", o->workspace, "cuDNN/cuBLASLt workspace budget of predicted cells (default 128MiB)");
   sub->add_option("--gpus", o->gpus_file, "GPU spec database (default: data/gpus.toml found next to the binary, or $VRAMFIT_GPUS)");
+  sub->add_option("--calibrate", o->calibrate,
+                  "Time-model calibration for systems no profile of a database GPU covers: a data/calibration/*.json file or a "
+                  "`vramfit run -o json` file (default: the newest file vramfit ships in data/calibration/, or $VRAMFIT_CALIBRATION; "
+                  "'none': the uncalibrated roofline)");
   return [o, format]() {
     const OutputFormat out_format = format();
     o->format = out_format == OutputFormat::json ? "json" : out_format == OutputFormat::csv ? "csv" : "md";
@@ -117,6 +122,11 @@ Runner register_report(CLI::App& app) {
     OutputSet out(MissingFolders::make);  // -o out/SUMMARY.md makes out/, as it always did
     out.add_input(o->systems);
     out.add_input(gpus_path);
+    std::string calibration = o->calibrate;
+    if (calibration.empty())
+      if (const auto shipped = default_calibration_file(std::filesystem::path(gpus_path).parent_path())) calibration = shipped->string();
+    if (calibration == "none") calibration.clear();
+    if (!calibration.empty()) out.add_input(calibration);
     for (const auto& p : o->profiles) out.add_input(profile_arg(p).second);
     const std::size_t main_out = out.add_output(o->output, "-o");  // in --format
     constexpr std::size_t kNone = static_cast<std::size_t>(-1);  // an output not asked for
@@ -131,6 +141,7 @@ Runner register_report(CLI::App& app) {
     for (const auto& sys : systems.systems)
       if (sys.profile) out.add_input(*sys.profile);
     out.check();
+    if (!calibration.empty()) so.shipped = load_calibration(calibration, db);
     std::vector<ProfileFile> profiles;
     for (const auto& p : o->profiles) {
       const auto [id, path] = profile_arg(p);

@@ -12,11 +12,11 @@
 // it at half the fp16-accumulate rate), fp8 → fp8 with fp32 accumulate, int8 → int8 TOPS, weight-only
 // and GGUF types → fp16 (their matrix products run in fp16).
 //
-// Efficiency: kDefaultEfficiency without a profile. With one, each ok row gives
-//   efficiency = roofline-at-100% on the profiled card / measured median
-// and the estimate uses, in order: the row of the same model, precision and batch; else the same model
-// and precision at the nearest batch (log scale); else the geometric mean over the model's rows; else
-// the geometric mean over all rows. Which one was used is part of the result's label.
+// With a calibration (predict/calibration.h: what a profiled card measured; vramfit ships one in
+// data/calibration/) the estimate is the cross-card time model's (predict/time_model.h): per kernel
+// max(FLOPs / (peak · c), bytes / (bandwidth · b)) plus a fixed cost, with c, b and the fixed cost
+// fitted on the profiled card. On the profiled card itself a measured batch is returned as measured.
+// Without one: the roofline over kDefaultEfficiency. The result's efficiency.source says which.
 #pragma once
 
 #include <cstdint>
@@ -28,6 +28,7 @@
 #include "core/dtype.h"
 #include "core/outcome.h"
 #include "models/registry.h"
+#include "predict/calibration.h"
 #include "predict/gpu_spec.h"
 #include "predict/memory.h"
 
@@ -39,9 +40,6 @@ namespace vramfit {
 // vit-b16 fp16 b256: 0.438). Small batches are launch- and latency-bound and reach far less (batch 1:
 // 0.013–0.27), so an uncalibrated batch-1 estimate is optimistic; --calibrate fixes that per model.
 constexpr double kDefaultEfficiency = 0.5;
-// A calibration row below this efficiency was launch-bound (H200 batch 1–8 of resnet50 fp16: 0.013–0.04);
-// its efficiency is still applied, but the label warns that it transfers badly to another card.
-constexpr double kLaunchBoundEfficiency = 0.1;
 
 // Peak rate in FLOP/s (or OP/s) for the precision's matrix products on g. Throws Unsupported when g
 // cannot run p (precision_unsupported_reason).
@@ -58,54 +56,6 @@ struct Roofline {
 
 // Throws Unsupported when the engine or the card cannot run p.
 Roofline roofline(const ModelInfo& m, Precision p, std::int64_t batch, const GpuSpec& g);
-
-struct CalibrationPoint {
-  std::string model;
-  Precision precision = Precision::fp32;
-  std::int64_t batch = 1;
-  double measured_ms = 0;
-  double roofline_ms = 0;
-  double efficiency = 0;  // roofline_ms / measured_ms
-};
-
-struct Calibration {
-  std::string profile_path;
-  std::string device;  // the profile's "device" text
-  GpuSpec gpu;         // the database entry it matched
-  std::vector<CalibrationPoint> points;
-  std::vector<std::string> skipped;  // rows not used, with why
-  double geomean_efficiency = 0;
-  // The CUDA context and library handles measured on the profiled card (largest
-  // vram_bytes.context_and_handles over the ok rows), when the profile records it: replaces
-  // default_context_overhead() when planning for that same card.
-  std::optional<std::uint64_t> context_bytes;
-};
-
-// Reads a `vramfit run -o json` profile (report/run_report.cpp schema: "device", rows with model,
-// precision, batch, status, latency_ms.median). The device is matched to the database by its name
-// (the text before " ("). A broken file, a device not in the database, or no usable row →
-// InvalidInput naming the file and the field.
-Calibration load_calibration(const std::filesystem::path& profile, const GpuDatabase& db);
-
-struct Efficiency {
-  double value = kDefaultEfficiency;
-  std::string source;  // "default 0.5" / "calibrated: resnet50 fp16 b256 on H200 (file)"
-};
-Efficiency efficiency_for(const Calibration* c, const std::string& model, Precision p, std::int64_t batch);
-
-// With several calibrated batches of the same model and precision, latency is fitted as an affine
-// function of the roofline on the profiled card, measured = overhead + k · roofline (least squares;
-// overhead ≥ 0, k ≥ 1), and transferred as overhead + k · roofline on the target card: the launch- and
-// latency-bound part of a small batch is a fixed cost that does not scale with the card's rates, which
-// a single efficiency ratio would scale (an H200 batch-1 run at 1.3 % of its roofline predicted a
-// 13 ms batch 1 for resnet50 fp16 on an RTX 5070 Ti). One calibrated batch only, or the profiled card
-// itself: the ratio above.
-struct AffineLatency {
-  double overhead_ms = 0, k = 1;
-  std::size_t points = 0;
-  std::int64_t min_batch = 0, max_batch = 0;
-};
-std::optional<AffineLatency> fit_affine(const Calibration* c, const std::string& model, Precision p);
 
 struct LatencyEstimate {
   double ms = 0;

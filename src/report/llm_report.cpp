@@ -107,6 +107,7 @@ nlohmann::json to_json(const LlmReport& r) {
   if (!r.budget_note.empty()) j["budget_note"] = r.budget_note;
   j["device"] = r.device.empty() ? nlohmann::json() : nlohmann::json(r.device);
   j["speed_note"] = r.speed_note;
+  if (!r.estimate_card.empty()) j["estimate"] = {{"card", r.estimate_card}, {"source", r.estimate_source}};
   j["memory_counts"] = "weights + KV cache + activation arena + scratch: the LLM session's one allocation "
                        "(the CUDA context and library handles are not counted)";
   j["rows"] = nlohmann::json::array();
@@ -115,6 +116,15 @@ nlohmann::json to_json(const LlmReport& r) {
     if (r.parameters && r.rows[i].weights_bytes)
       row["bits_per_weight"] = 8.0 * static_cast<double>(r.rows[i].weights_bytes) / static_cast<double>(r.parameters);
     if (i < r.measured.size() && r.measured[i]) row["measured"] = to_json(*r.measured[i]);
+    if (i < r.estimated.size() && r.estimated[i]) {
+      const LlmEstimated& e = *r.estimated[i];
+      row["estimated"] = {{"context", e.context},
+                          {"prefill_tokens_per_s", e.prefill_tokens_per_s > 0 ? nlohmann::json(e.prefill_tokens_per_s) : nlohmann::json()},
+                          {"decode_tokens_per_s_batch1", e.decode_tokens_per_s_batch1},
+                          {"decode_tokens_per_s_max_batch", e.decode_tokens_per_s_max_batch ? nlohmann::json(*e.decode_tokens_per_s_max_batch) : nlohmann::json()},
+                          {"max_batch", e.max_batch},
+                          {"source", e.source}};
+    }
     j["rows"].push_back(row);
   }
   return j;
@@ -133,6 +143,8 @@ std::string llm_markdown(const LlmReport& r) {
   else o += "budget: none given (--vram-limit SIZE, or a GPU): memory per point only\n";
   o += fmt::format("device: {}\n", r.device.empty() ? std::string("none") : md_text(r.device));
   if (!r.speed_note.empty()) o += md_text(r.speed_note) + "\n";
+  if (!r.estimate_card.empty())
+    o += fmt::format("≈ columns: the time model's estimate for {} ({}); not measured\n", md_text(r.estimate_card), md_text(r.estimate_source));
   o += "\n";
 
   const auto ctxs = contexts_of(r);
@@ -146,6 +158,12 @@ std::string llm_markdown(const LlmReport& r) {
     header.push_back("prefill tok/s");
     header.push_back("decode tok/s b1");
     header.push_back("decode tok/s max batch");
+  }
+  const bool estimated = !r.estimate_card.empty();
+  if (estimated) {
+    header.push_back("≈ prefill tok/s");
+    header.push_back("≈ decode tok/s b1");
+    header.push_back("≈ decode tok/s max batch");
   }
   std::vector<std::vector<std::string>> rows;
   for (std::size_t i = 0; i < r.rows.size(); ++i) {
@@ -179,6 +197,12 @@ std::string llm_markdown(const LlmReport& r) {
       row.push_back(m ? tps(m->prefill_tokens_per_s) : "-");
       row.push_back(m ? tps(m->decode_tokens_per_s_batch1) : "-");
       row.push_back(m && m->decode_tokens_per_s_max_batch ? fmt::format("{} (b{})", tps(m->decode_tokens_per_s_max_batch), m->decode_max_batch) : "-");
+    }
+    if (estimated) {
+      const LlmEstimated* e = i < r.estimated.size() && r.estimated[i] ? &*r.estimated[i] : nullptr;
+      row.push_back(e && e->prefill_tokens_per_s > 0 ? fmt::format("≈ {:.0f}", e->prefill_tokens_per_s) : "-");
+      row.push_back(e ? fmt::format("≈ {:.0f}", e->decode_tokens_per_s_batch1) : "-");
+      row.push_back(e && e->decode_tokens_per_s_max_batch ? fmt::format("≈ {:.0f} (b{})", *e->decode_tokens_per_s_max_batch, e->max_batch) : "-");
     }
     rows.push_back(row);
   }
@@ -227,14 +251,17 @@ std::string llm_markdown(const LlmReport& r) {
 std::string llm_csv(const LlmReport& r) {
   std::string o =
       "model,precision,status,context,batch,weights_bytes,kv_bytes,activation_bytes,scratch_bytes,total_bytes,fits,"
-      "max_context_batch1,max_batch_at_context,prefill_tokens_per_s,decode_tokens_per_s_batch1,decode_tokens_per_s_max_batch\n";
+      "max_context_batch1,max_batch_at_context,prefill_tokens_per_s,decode_tokens_per_s_batch1,decode_tokens_per_s_max_batch,speed\n";
   auto num = [](const std::optional<double>& v) { return v ? fmt::format("{:.3f}", *v) : std::string(); };
   for (std::size_t i = 0; i < r.rows.size(); ++i) {
     const auto& q = r.rows[i];
     const LlmMeasured* m = i < r.measured.size() && r.measured[i] ? &*r.measured[i] : nullptr;
-    const std::string speeds = m ? fmt::format("{},{},{}", num(m->prefill_tokens_per_s), num(m->decode_tokens_per_s_batch1),
-                                               num(m->decode_tokens_per_s_max_batch))
-                                 : std::string(",,");
+    const LlmEstimated* e = i < r.estimated.size() && r.estimated[i] ? &*r.estimated[i] : nullptr;
+    const std::string speeds =
+        m ? fmt::format("{},{},{},measured", num(m->prefill_tokens_per_s), num(m->decode_tokens_per_s_batch1), num(m->decode_tokens_per_s_max_batch))
+        : e ? fmt::format("{},{},{},estimated", e->prefill_tokens_per_s > 0 ? num(e->prefill_tokens_per_s) : std::string(),
+                          num(e->decode_tokens_per_s_batch1), num(e->decode_tokens_per_s_max_batch))
+            : std::string(",,,");
     if (q.points.empty()) {
       o += fmt::format("{},{},{},,,,,,,,,,,{}\n", csv_field(r.model), to_string(q.precision), fit_text(q.status), speeds);
       continue;

@@ -16,6 +16,16 @@
 
 namespace vramfit {
 
+// The time model's speeds for a card not at hand (`vramfit llm --gpu NAME`): always estimates (≈).
+struct LlmEstimated {
+  std::int64_t context = 0;  // the first context asked for
+  double prefill_tokens_per_s = 0;  // 0: the calibration measured no prefill of this precision
+  double decode_tokens_per_s_batch1 = 0;
+  std::optional<double> decode_tokens_per_s_max_batch;
+  std::int64_t max_batch = 0;
+  std::string source;
+};
+
 struct LlmReport {
   std::string model;
   std::string config_source;  // preset id, or the config.json path
@@ -28,6 +38,9 @@ struct LlmReport {
   std::string speed_note;   // why speeds are absent, or how they were measured
   std::vector<LlmQuantRow> rows;
   std::vector<std::optional<LlmMeasured>> measured;  // parallel to rows
+  std::string estimate_card;    // non-empty: `--gpu` — the estimated columns are for this card
+  std::string estimate_source;  // the calibration's provenance, or why there are no estimates
+  std::vector<std::optional<LlmEstimated>> estimated;  // parallel to rows
 };
 
 nlohmann::json to_json(const LlmQuantRow& r);

@@ -42,7 +42,7 @@ std::vector<std::string> memory_fields(const std::string& kind, const MemoryEsti
           ok ? std::to_string(e.lower_bound_bytes) : "",
           ok ? std::to_string(e.workspace_bytes) : "",
           ok ? std::to_string(e.total_bytes()) : "",
-          "", "", "", "", "", "", ""};
+          "", "", "", "", "", "", "", ""};
 }
 
 }  // namespace
@@ -83,7 +83,7 @@ const std::vector<std::string>& plan_csv_columns() {
       "kind",          "model",       "precision",      "batch",      "status",           "reason",
       "weights_bytes", "activation_arena_bytes",       "activation_lower_bound_bytes", "workspace_budget_bytes",
       "total_bytes",   "budget_bytes", "max_batch",     "limited_by", "with_context_bytes", "gpu",
-      "latency_ms_batch1_estimate",   "latency_ms_max_batch_estimate"};
+      "latency_ms_batch1_estimate",   "latency_ms_max_batch_estimate", "latency_ms_estimate"};
   return cols;
 }
 
@@ -116,6 +116,19 @@ std::string plan_csv(const PlanReport& r) {
         f[17] = opt_ms(g.latency_max_batch);
       }
       f[15] = r.gpu_plan->gpu.name;
+      o += csv_row(f);
+    }
+  if (r.gpu_plan)
+    for (const auto& l : r.gpu_plan->per_batch) {
+      std::vector<std::string> f(plan_csv_columns().size());
+      f[0] = "latency";
+      f[1] = l.model;
+      f[2] = std::string(to_string(l.precision));
+      f[3] = std::to_string(l.batch);
+      f[4] = std::string(fit_text(l.status));
+      f[5] = l.reason;
+      f[15] = r.gpu_plan->gpu.name;
+      f[18] = opt_ms(l.estimate);
       o += csv_row(f);
     }
   return o;

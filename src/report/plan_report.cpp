@@ -253,6 +253,13 @@ nlohmann::json to_json(const GpuPlan& p) {
     }
     j["rows"].push_back(r);
   }
+  j["latency_per_batch"] = nlohmann::json::array();
+  for (const auto& l : p.per_batch) {
+    nlohmann::json x{{"model", l.model}, {"precision", to_string(l.precision)}, {"batch", l.batch}, {"status", fit_text(l.status)}};
+    if (!l.reason.empty()) x["reason"] = l.reason;
+    if (l.estimate) x["latency"] = to_json(*l.estimate);
+    j["latency_per_batch"].push_back(x);
+  }
   return j;
 }
 
@@ -288,9 +295,19 @@ std::string gpu_plan_markdown(const GpuPlan& p) {
   out += markdown_table({"model", "precision", "status", "max batch", "VRAM MiB at max batch", "with context MiB",
                          "est. ms batch 1", "est. ms max batch", "efficiency b1 / max", "efficiency at max batch from / why not"},
                         rows);
+  std::vector<std::vector<std::string>> per;
+  for (const auto& l : p.per_batch)
+    per.push_back({l.model, std::string(to_string(l.precision)), std::to_string(l.batch),
+                   l.estimate ? "≈ " + plan_ms(l.estimate->ms) : std::string(fit_text(l.status)),
+                   l.estimate ? fmt::format("{:.0f}", static_cast<double>(l.batch) * 1e3 / l.estimate->ms) : "-"});
+  if (!per.empty()) {
+    out += fmt::format("\nEstimated latency on {} at each batch asked for (-b):\n\n", md_text(p.gpu.name));
+    out += markdown_table({"model", "precision", "batch", "est. ms", "est. items/s"}, per);
+  }
   out += "\nMemory: planned by vramfit's planner (exact for its engine): weights + activation arena + workspace budget;\n"
-         "\"with context\" adds the context overhead above. Latency: an ESTIMATE — per node max(FLOPs / peak rate,\n"
-         "bytes / bandwidth) from the spec sheet, summed, divided by the efficiency shown; not a measurement.\n";
+         "\"with context\" adds the context overhead above. Latency: an ESTIMATE (≈), not a measurement — with a calibration,\n"
+         "the time model's per kernel max(FLOPs / (peak · c), bytes / (bandwidth · b)) plus its fixed cost, c, b and the\n"
+         "fixed cost fitted on the calibration's card; without one, the roofline divided by 0.5.\n";
   return out;
 }
 

@@ -40,6 +40,16 @@ struct GpuPlan {
   std::size_t calibration_rows = 0;
   std::vector<std::string> calibration_skipped;
   std::vector<GpuFit> rows;         // one per (model, precision)
+  // The estimated latency at every batch asked for (-b), one per (model, precision, batch).
+  struct BatchLatency {
+    std::string model;
+    Precision precision = Precision::fp32;
+    std::int64_t batch = 1;
+    Outcome status = Outcome::ok;  // unsupported: the card or the engine cannot run it
+    std::string reason;
+    std::optional<LatencyEstimate> estimate;
+  };
+  std::vector<BatchLatency> per_batch;
 };
 
 struct PlanReport {

@@ -254,6 +254,14 @@ std::optional<PredictionCheck> check_prediction(const ProfiledCell& c) {
   return k;
 }
 
+std::string calibration_text(const Calibration& c) {
+  std::string t = fmt::format("the time model calibrated on {} ({}: {} latencies, {} LLM rows)", c.provenance(), c.profile_path, c.points.size(),
+                              c.llm.size());
+  for (const auto& k : c.checks) t += "; its cross-card check, " + k.text();
+  if (c.checks.empty()) t += "; no cross-card check recorded for it";
+  return t;
+}
+
 std::optional<Calibration> calibration_from_profile(const ProfileFile& p, const GpuDatabase& db, std::string* why) {
   const GpuSpec* g = db.try_find(p.device_name);
   if (!g) {
@@ -264,8 +272,8 @@ std::optional<Calibration> calibration_from_profile(const ProfileFile& p, const 
   c.profile_path = p.path;
   c.device = p.device_summary;
   c.gpu = *g;
+  c.date = p.date;
   if (p.context_bytes > 0) c.context_bytes = p.context_bytes;
-  double log_sum = 0;
   for (const auto& cell : p.cells) {
     const ModelInfo* m = try_model(cell.model);
     if (!m || !cell.precision) continue;
@@ -276,21 +284,33 @@ std::optional<Calibration> calibration_from_profile(const ProfileFile& p, const 
       cp.precision = *cell.precision;
       cp.batch = pt.batch;
       cp.measured_ms = pt.median_ms;
-      try {
-        cp.roofline_ms = roofline(*m, cp.precision, cp.batch, *g).ms;
-      } catch (const Unsupported&) {
-        continue;
-      }
-      cp.efficiency = cp.roofline_ms / cp.measured_ms;
-      log_sum += std::log(cp.efficiency);
       c.points.push_back(cp);
     }
   }
-  if (c.points.empty()) {
+  for (const auto& cell : p.llm_cells) {
+    const ModelInfo* m = try_model(cell.model);
+    if (!m || !cell.precision || cell.status != Outcome::ok || !cell.decode_tokens_per_s || !(*cell.decode_tokens_per_s > 0)) continue;
+    LlmSample s;
+    s.model = m->id;
+    s.precision = *cell.precision;
+    s.context = cell.context;
+    s.decode_tokens_per_s = *cell.decode_tokens_per_s;
+    if (cell.decode_tokens_per_s_max_context && *cell.decode_tokens_per_s_max_context > 0 && cell.max_context > cell.context)
+      s.max_context = cell.max_context, s.decode_tokens_per_s_max_context = *cell.decode_tokens_per_s_max_context;
+    if (cell.prefill_tokens && cell.prefill_tokens_per_s && *cell.prefill_tokens > 0 && *cell.prefill_tokens_per_s > 0)
+      s.prefill_tokens = *cell.prefill_tokens, s.prefill_tokens_per_s = *cell.prefill_tokens_per_s;
+    c.llm.push_back(s);
+  }
+  if (c.points.empty() && c.llm.empty()) {
     if (why) *why = fmt::format("{}: no ok measurement to calibrate with", p.path);
     return std::nullopt;
   }
-  c.geomean_efficiency = std::exp(log_sum / static_cast<double>(c.points.size()));
+  try {
+    fit_calibration(c);
+  } catch (const InvalidInput& e) {
+    if (why) *why = e.what();
+    return std::nullopt;
+  }
   return c;
 }
 
@@ -463,10 +483,10 @@ SystemSummary system_summary(const SystemSpec& spec, const std::vector<ProfileFi
   // Latency calibration: this system's newest profile of a database GPU, else the fleet's.
   std::optional<Calibration> mine;
   for (auto it = profs.rbegin(); it != profs.rend() && !mine; ++it) mine = calibration_from_profile(**it, db);
-  const Calibration* calib = mine ? &*mine : fleet ? &*fleet : nullptr;
-  s.latency_calibration = calib ? fmt::format("efficiency measured in {} on {} ({} measurements, geometric mean {:.2f})", calib->profile_path,
-                                              calib->gpu.name, calib->points.size(), calib->geomean_efficiency)
-                                : fmt::format("no profile of a database GPU: default efficiency {} of the roofline", kDefaultEfficiency);
+  const Calibration* calib = mine ? &*mine : fleet ? &*fleet : o.shipped ? &*o.shipped : nullptr;
+  s.latency_calibration = calib ? calibration_text(*calib)
+                                : fmt::format("no profile of a database GPU and no calibration file: default efficiency {} of the roofline", kDefaultEfficiency);
+  if (calib) s.calibration = *calib;
 
   for (const auto* f : profs) s.profiles.push_back({f->path, f->date, f->device_summary, f->vram_limit.value_or(""), {}, {}});
   const auto merged = merge_rows(profs, s.profiles, [](const ProfileFile& f) -> const auto& { return f.cells; });

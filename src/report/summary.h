@@ -111,8 +111,9 @@ struct LlmSummaryCell {
   bool max_context_is_model_limit = false;
   bool max_context_confirmed = false;  // measured: it ran and one token more did not (or the model's limit)
   std::optional<std::uint64_t> vram_at_context_bytes;  // process total at (context, batch 1); predicted: plan + context
-  std::optional<double> prefill_tokens_per_s, decode_tokens_per_s, decode_tokens_per_s_max_context;  // profiled only
-  std::string speed_source;  // where the tokens/s were measured, or why there are none
+  std::optional<double> prefill_tokens_per_s, decode_tokens_per_s, decode_tokens_per_s_max_context;
+  bool speed_measured = false;  // false: the time model's estimate for this card (printed ≈)
+  std::string speed_source;  // where the tokens/s were measured or estimated from, or why there are none
   Mark mark = Mark::fits;
   std::string mark_note;
 };
@@ -138,6 +139,7 @@ struct SystemSummary {
   std::string context_source;
   std::uint64_t predicted_budget_bytes = 0;
   std::string latency_calibration;  // how estimates were calibrated
+  std::optional<Calibration> calibration;  // the one estimates used (own profile, the fleet's, or the shipped file)
   std::vector<ProfileUse> profiles;
   std::vector<SummaryCell> cells;
   std::vector<LlmSummaryCell> llm_cells;  // decoder LLMs, at batch 1
@@ -193,6 +195,8 @@ struct SummaryOptions {
   std::string command_line;  // recorded in the document
   // Called as each system starts (index 1-based, count, system id): cli/ draws its progress line.
   std::function<void(std::size_t index, std::size_t count, const std::string& system)> progress;
+  // The calibration vramfit ships (data/calibration/), used where no profile of a database GPU exists.
+  std::optional<Calibration> shipped;
 };
 
 // A cell's status as the summary's JSON, CSV and tables spell it: ok, "does not fit" (oom), unsupported,
@@ -210,6 +214,8 @@ std::vector<std::pair<Mark, std::string>> mark_rules(std::int64_t min_batch);
 Summary build_summary(const SystemsFile& systems, const GpuDatabase& db, const std::vector<ProfileFile>& extra,
                       const SummaryOptions& o);
 
+// "the time model calibrated on H100 SXM (…): 63 latencies, 5 LLM rows; its cross-card check, …"
+std::string calibration_text(const Calibration& c);
 // A latency calibration (predict/latency.h) from a profile's measurements on its own card; nullopt
 // when the card is not in the database or no measurement is usable (why goes to *why).
 std::optional<Calibration> calibration_from_profile(const ProfileFile& p, const GpuDatabase& db, std::string* why = nullptr);

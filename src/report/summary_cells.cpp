@@ -104,6 +104,24 @@ std::optional<std::string> llm_card_cannot(const GpuSpec& g, Precision p) {
 }  // namespace
 
 // From the exact plan for the system's budget (no speed: tokens/s are measured, never estimated).
+// Tokens/s on this system's card from the time model (predict/time_model.h), marked as an estimate:
+// decode at the speed context and at the max context, prefill of the calibration's prompt length.
+void estimate_llm_speed(LlmSummaryCell& c, const DecoderConfig& dc, Precision p, const SystemSummary& s) {
+  if (!s.calibration || !s.calibration->model) return;
+  const TimeModel& tm = *s.calibration->model;
+  const auto at = llm_speed(tm, dc, p, c.context, 1, s.gpu);
+  if (!at) {
+    c.speed_source = fmt::format("not estimated: the calibration ({}) measured no {}", s.calibration->provenance(), to_string(p));
+    return;
+  }
+  c.decode_tokens_per_s = at->decode_tokens_per_s;
+  if (at->prefill_tokens_per_s > 0) c.prefill_tokens_per_s = at->prefill_tokens_per_s;
+  if (c.max_context > c.context)
+    if (const auto far = llm_speed(tm, dc, p, c.max_context, 1, s.gpu)) c.decode_tokens_per_s_max_context = far->decode_tokens_per_s;
+  c.speed_measured = false;
+  c.speed_source = fmt::format("estimate for {} from {}: {}", s.gpu.name, s.calibration->provenance(), at->source);
+}
+
 LlmSummaryCell predicted_llm_cell(const ModelInfo* m, const std::string& model, const std::string& precision_id,
                                   const std::optional<Precision>& p, const SystemSummary& s) {
   LlmSummaryCell c;
@@ -142,6 +160,7 @@ LlmSummaryCell predicted_llm_cell(const ModelInfo* m, const std::string& model, 
     } else if (row.points.front().fits) {
       c.vram_at_context_bytes = row.points.front().total_bytes + s.context_bytes;
     }
+    if (c.status == Outcome::ok && c.max_context > 0) estimate_llm_speed(c, dc, *p, s);
   }
   apply_llm_mark(c, {});
   return c;
@@ -179,9 +198,12 @@ LlmSummaryCell measured_llm_cell(const ModelInfo* m, const ProfiledLlmCell& pc, 
       c.prefill_tokens_per_s = pc.prefill_tokens_per_s;
       c.decode_tokens_per_s = pc.decode_tokens_per_s;
       c.decode_tokens_per_s_max_context = pc.decode_tokens_per_s_max_context;
+      c.speed_measured = true;
       c.speed_source = "measured on " + f.device_name;
-    } else {
-      c.speed_source = fmt::format("not shown: measured on {} emulating this card's memory (speed does not transfer)", f.device_name);
+    } else if (m && m->family == ModelFamily::DecoderLLM && pc.precision) {
+      // The speed measured on the emulating GPU is that GPU's: estimate this card's from the time model.
+      c.speed_source = fmt::format("not estimated: measured on {} emulating this card's memory, and no calibration", f.device_name);
+      estimate_llm_speed(c, m->decoder(), *pc.precision, s);
     }
     if (pc.mark == Mark::constrained && !pc.mark_note.empty() && pc.max_context >= pc.context) caveats.push_back(pc.mark_note);
   }
@@ -212,7 +234,9 @@ void recommend_llm(SystemSummary& s, const std::vector<std::string>& models) {
     std::string text = fmt::format("**{}**: the least quantization that runs context {} at batch 1 is **{}** — weights {}, max context {}{}",
                                    model, best->context, best->precision, gib_text(best->weights_bytes), thousands(best->max_context),
                                    best->max_context_is_model_limit ? " (the model's limit)" : "");
-    if (best->decode_tokens_per_s) text += fmt::format(", decode {:.0f} tokens/s (measured)", *best->decode_tokens_per_s);
+    if (best->decode_tokens_per_s)
+      text += fmt::format(", decode {}{:.0f} tokens/s ({})", best->speed_measured ? "" : "≈ ", *best->decode_tokens_per_s,
+                          best->speed_measured ? "measured" : "estimated");
     std::vector<std::string> heavier;
     for (const auto* c : cells)
       if (c != best && c->weights_bytes > best->weights_bytes && c->mark != Mark::not_applicable)

@@ -49,6 +49,8 @@ std::string max_context_cell(const LlmSummaryCell& c) {
   return s;
 }
 
-std::string rate_cell(const std::optional<double>& v) { return v ? fmt::format("{:.1f}", *v) : "—"; }
+std::string rate_cell(const std::optional<double>& v, bool measured) {
+  return v ? fmt::format("{}{:.1f}", measured ? "" : "≈ ", *v) : "—";
+}
 
 }  // namespace vramfit::summary_format

@@ -24,6 +24,6 @@ std::optional<double> throughput(const SummaryCell& c);
 // LLM cells (the same text in Markdown, HTML and CSV).
 std::string source_cell(const LlmSummaryCell& c);       // "profiled 2026-11-28", "predicted"
 std::string max_context_cell(const LlmSummaryCell& c);  // "1,739 ✓", "4,096 (model max) ✓", "2,048 (planned)", "0", "—"
-std::string rate_cell(const std::optional<double>& v);  // "323.4", "—"
+std::string rate_cell(const std::optional<double>& v, bool measured = true);  // "323.4", "≈ 323.4" (an estimate), "—"
 
 }  // namespace vramfit::summary_format

@@ -286,7 +286,7 @@ std::string summary_html(const Summary& s) {
   if (!s.llm_models.empty()) {
     o += "<h2>LLM: decoder models at batch 1</h2>\n<p class=\"small\">The largest context at batch 1 (✓: it ran on the GPU and one "
          "token more did not; \"planned\": the exact plan for the card's budget), VRAM at context 512 (process total) and tokens/s "
-         "measured by a profile on that machine. Speeds are never estimated.</p>\n<table>\n<tr><th>system</th><th>model</th>"
+         "measured by a profile on that machine, or (marked ≈) the time model's estimate for the system's card.</p>\n<table>\n<tr><th>system</th><th>model</th>"
          "<th>precision</th><th>weights</th><th>KV cache per token</th><th>max context (batch 1)</th><th>VRAM at context 512</th>"
          "<th>prefill tokens/s</th><th>decode tokens/s</th><th>decode tokens/s at max context</th><th>source</th><th>status</th></tr>\n";
     for (const auto& sys : s.systems)
@@ -299,8 +299,8 @@ std::string summary_html(const Summary& s) {
                          html_escape(sys.id), html_escape(c.model), html_escape(c.precision), planned ? html_escape(gib_text(c.weights_bytes)) : "—",
                          planned ? kib_text(c.kv_bytes_per_token) : "—",
                          html_escape(sf::max_context_cell(c)), c.vram_at_context_bytes ? html_escape(mib_text(*c.vram_at_context_bytes)) : "—",
-                         sf::rate_cell(c.prefill_tokens_per_s), sf::rate_cell(c.decode_tokens_per_s),
-                         sf::rate_cell(c.decode_tokens_per_s_max_context), html_escape(sf::source_cell(c)), cls, html_escape(to_string(c.mark)), html_escape(c.mark_note));
+                         sf::rate_cell(c.prefill_tokens_per_s, c.speed_measured), sf::rate_cell(c.decode_tokens_per_s, c.speed_measured),
+                         sf::rate_cell(c.decode_tokens_per_s_max_context, c.speed_measured), html_escape(sf::source_cell(c)), cls, html_escape(to_string(c.mark)), html_escape(c.mark_note));
       }
     o += "</table>\n";
   }

@@ -80,6 +80,7 @@ nlohmann::json to_json(const LlmSummaryCell& c, const std::string& system_id) {
   j["prefill_tokens_per_s"] = opt(c.prefill_tokens_per_s);
   j["decode_tokens_per_s"] = opt(c.decode_tokens_per_s);
   j["decode_tokens_per_s_max_context"] = opt(c.decode_tokens_per_s_max_context);
+  j["speed_measured"] = c.speed_measured;
   j["speed_source"] = c.speed_source;
   j["mark"] = to_string(c.mark);
   j["mark_note"] = c.mark_note;
@@ -189,8 +190,9 @@ std::string summary_markdown(const Summary& s) {
     o += "Per system and precision: the largest context at batch 1 (✓: it ran on the GPU and one token more did not; \"planned\": "
          "the exact plan for the card's budget), the VRAM the process holds at context 512 (weights + KV cache + activations + "
          "scratch + CUDA context and handles), and the tokens/s a profile measured on that machine (prefill of 511 tokens; decode "
-         "at context 512 and with the KV cache filled to the max context). Speeds are never estimated: predicted and emulated "
-         "cells have none.\n\n";
+         "at context 512 and with the KV cache filled to the max context). Predicted and emulated cells show the time model's "
+         "estimate for the system's card, marked ≈ (the system's \"Latency estimates\" line says which card calibrated it and how "
+         "far its cross-card check was off).\n\n";
     rows.clear();
     for (const auto& sys : s.systems)
       for (const auto& c : sys.llm_cells) {
@@ -198,8 +200,8 @@ std::string summary_markdown(const Summary& s) {
         rows.push_back({sys.id, c.model, c.precision, planned ? gib_text(c.weights_bytes) : "—",
                         planned ? kib_text(c.kv_bytes_per_token) : "—",
                         sf::max_context_cell(c), c.vram_at_context_bytes ? mib_text(*c.vram_at_context_bytes) : "—",
-                        sf::rate_cell(c.prefill_tokens_per_s), sf::rate_cell(c.decode_tokens_per_s),
-                        sf::rate_cell(c.decode_tokens_per_s_max_context), sf::source_cell(c),
+                        sf::rate_cell(c.prefill_tokens_per_s, c.speed_measured), sf::rate_cell(c.decode_tokens_per_s, c.speed_measured),
+                        sf::rate_cell(c.decode_tokens_per_s_max_context, c.speed_measured), sf::source_cell(c),
                         c.mark_note.empty() ? std::string(to_string(c.mark)) : fmt::format("{} {}", to_string(c.mark), c.mark_note)});
       }
     o += markdown_table({"system", "model", "precision", "weights", "KV cache per token", "max context (batch 1)", "VRAM at context 512",

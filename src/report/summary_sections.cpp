@@ -55,7 +55,8 @@ Breakage breakage(const LlmSummaryCell& c, const SystemSummary& small) {
   b.text = fmt::format("max context {}{} at batch 1", thousands(c.max_context), c.max_context_is_model_limit ? " (the model's limit)" : "");
   if (c.vram_at_context_bytes)
     b.text += fmt::format(", {} at context {} of {}", mib_text(*c.vram_at_context_bytes), c.context, mib_text(small.gpu.vram_bytes));
-  if (c.decode_tokens_per_s) b.text += fmt::format(", decode {:.0f} tokens/s (measured)", *c.decode_tokens_per_s);
+  if (c.decode_tokens_per_s)
+    b.text += fmt::format(", decode {}{:.0f} tokens/s ({})", c.speed_measured ? "" : "≈ ", *c.decode_tokens_per_s, c.speed_measured ? "measured" : "estimated");
   b.text += " — " + src;
   if (!c.mark_note.empty()) b.text += "; " + c.mark_note;
   return b;

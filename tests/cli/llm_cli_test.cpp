@@ -128,4 +128,32 @@ TEST(LlmCli, GgufFileRunsAsItIs) {
   EXPECT_NE(b.out.find("vramfit_bad.gguf"), std::string::npos) << b.out;
 }
 
+TEST(LlmCli, GpuPlansForACardNotAtHandWithEstimatedSpeeds) {
+  const Result r = run("llm -m llama-7b -q fp16,int4 -c 512 --gpu \"RTX 3070 Ti\" -o json", false);
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_NE(j["budget_note"].get<std::string>().find("RTX 3070 Ti"), std::string::npos) << j["budget_note"];
+  EXPECT_EQ(j["estimate"]["card"], "RTX 3070 Ti");
+  // The shipped calibration (data/calibration/) names its card, driver and commit.
+  EXPECT_NE(j["estimate"]["source"].get<std::string>().find("driver"), std::string::npos) << j["estimate"];
+  ASSERT_EQ(j["rows"].size(), 2u);
+  EXPECT_EQ(j["rows"][0]["status"], "does not fit");  // fp16 on 8 GiB
+  EXPECT_FALSE(j["rows"][0].contains("estimated"));
+  const auto& e = j["rows"][1]["estimated"];
+  ASSERT_TRUE(e.is_object()) << j["rows"][1];
+  // 3.6 GiB of int4 weights over 608 GB/s: at most ~160 tokens/s, and the fixed cost takes some.
+  EXPECT_GT(e["decode_tokens_per_s_batch1"].get<double>(), 60.0);
+  EXPECT_LT(e["decode_tokens_per_s_batch1"].get<double>(), 165.0);
+  const Result md = run("llm -m llama-7b -q int4 -c 512 --gpu \"RTX 3070 Ti\"");
+  EXPECT_NE(md.out.find("≈ decode tok/s b1"), std::string::npos) << md.out;
+  EXPECT_NE(md.out.find("| ≈ "), std::string::npos) << md.out;
+  // 'none': no calibration, no estimate; --calibrate without --gpu and --gpu with --vram-limit are errors.
+  const Result none = run("llm -m llama-7b -q int4 -c 512 --gpu \"RTX 3070 Ti\" --calibrate none -o json", false);
+  ASSERT_EQ(none.status, 0) << none.out;
+  EXPECT_FALSE(nlohmann::json::parse(none.out)["rows"][0].contains("estimated"));
+  EXPECT_EQ(run("llm -m llama-7b --calibrate data/calibration/h200.json --no-run").status, 2);
+  EXPECT_EQ(run("llm -m llama-7b --gpu H200 --vram-limit 8GiB").status, 2);
+  EXPECT_EQ(run("llm -m llama-7b --gpu \"RTX 3070 Tii\"").status, 2);
+}
+
 }  // namespace

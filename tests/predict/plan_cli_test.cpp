@@ -62,7 +62,11 @@ TEST_F(PlanCli, SystemFromTheExampleFileAndCalibration) {
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("System laptop-4080"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("RTX 4080 Laptop (sm_89)"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("fitted over 4 batches (1–256) of resnet50 fp16 on H200"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("resnet50 fp16: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("fitted over 4 batches (1–256) on H200"), std::string::npos) << r.out;
+  // Every batch asked for gets its estimate, marked ≈.
+  EXPECT_NE(r.out.find("Estimated latency on RTX 4080 Laptop at each batch asked for"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("| resnet50 | fp16      |     1 | ≈ "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("ESTIMATE"), std::string::npos) << r.out;
 }
 
@@ -100,7 +104,9 @@ TEST_F(PlanCli, ASystemsProfileOfTheSameCardCalibratesAndGivesTheMeasuredContext
   const auto g = nlohmann::json::parse(r.out).at("gpu_plan");
   EXPECT_NE(g["context_overhead_source"].get<std::string>().find("measured in"), std::string::npos) << g["context_overhead_source"];
   EXPECT_EQ(g["budget_bytes"].get<std::uint64_t>(), g["vram_bytes"].get<std::uint64_t>() - g["context_overhead_bytes"].get<std::uint64_t>());
-  EXPECT_NE(g["rows"][0]["latency_estimate_batch_1"]["efficiency_source"].get<std::string>().find("resnet50 fp16 b1 "), std::string::npos);
+  // Batch 1 was measured on this very card: the estimate is the measurement, and says so.
+  EXPECT_NE(g["rows"][0]["latency_estimate_batch_1"]["efficiency_source"].get<std::string>().find("measured on H200"), std::string::npos)
+      << g["rows"][0]["latency_estimate_batch_1"]["efficiency_source"];
 }
 
 }  // namespace
