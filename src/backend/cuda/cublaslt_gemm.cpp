@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "backend/cuda/algorithm_cache.h"
+#include "backend/cuda/arch.h"
 #include "backend/cuda/check.h"
 #include "backend/cuda/device.h"
 #include "core/bytes.h"
@@ -246,10 +247,7 @@ LinearRunner::LinearRunner(cublasLtHandle_t handle, const LinearParams& p, std::
   m.limit = workspace_limit;
   m.cache = cache;
   CUDA_CHECK(cudaGetDevice(&m.device));
-  int major = 0, minor = 0;
-  CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, m.device));
-  CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, m.device));
-  m.cc = major * 10 + minor;
+  m.cc = device_cc(m.device);  // arch.h: the effective capability
   if (auto why = unsupported_reason(p, m.cc)) throw Unsupported(*why);
   m.elem = static_cast<std::size_t>(storage_bytes(p.dtype, 1));
   m.build();

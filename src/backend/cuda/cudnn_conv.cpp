@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "backend/cuda/algorithm_cache.h"
+#include "backend/cuda/arch.h"
 #include "backend/cuda/check.h"
 #include "core/bytes.h"
 #include "core/error.h"
@@ -386,10 +387,8 @@ ConvRunner::ConvRunner(cudnnHandle_t handle, const ConvParams& p, std::uint64_t 
   m.limit = workspace_limit;
   m.cache = cache;
   CUDA_CHECK(cudaGetDevice(&m.device));
-  int major = 0, minor = 0, mem_khz = 0, bus_bits = 0;
-  CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, m.device));
-  CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, m.device));
-  m.cc = major * 10 + minor;
+  int mem_khz = 0, bus_bits = 0;
+  m.cc = device_cc(m.device);  // arch.h: the effective capability
   if (cudaDeviceGetAttribute(&mem_khz, cudaDevAttrMemoryClockRate, m.device) != cudaSuccess) {
     mem_khz = 0;
     (void)cudaGetLastError();

@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "backend/cuda/algorithm_cache.h"
+#include "backend/cuda/arch.h"
 #include "backend/cuda/check.h"
 #include "backend/cuda/device.h"
 #include "core/bytes.h"
@@ -479,11 +480,9 @@ CudnnSdpa::CudnnSdpa(cudnnHandle_t handle, const SdpaParams& p, std::uint64_t wo
   m.cache = cache;
   if (p.batch <= 0 || p.seq <= 0 || p.embed <= 0 || p.heads <= 0 || p.embed % p.heads != 0)
     throw InvalidInput("cuDNN SDPA: need positive batch, seq, embed, heads with heads dividing embed; got " + p.to_string());
-  int device = 0, major = 0, minor = 0;
+  int device = 0;
   CUDA_CHECK(cudaGetDevice(&device));
-  CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
-  CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
-  if (auto why = unsupported_reason(p, major * 10 + minor)) throw Unsupported(*why + " (" + p.to_string() + ")");
+  if (auto why = unsupported_reason(p, device_cc(device))) throw Unsupported(*why + " (" + p.to_string() + ")");
   m.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(p.head_dim())));
 
   // Graphs: composite first (the long-standing flash fprop pattern), then the unified operation.

@@ -5,6 +5,7 @@
 
 #include <utility>
 
+#include "backend/cuda/arch.h"
 #include "backend/cuda/check.h"
 #include "core/bytes.h"
 #include "core/error.h"
@@ -32,10 +33,13 @@ double DeviceInfo::peak_bandwidth_bytes_per_s() const {
   return 2.0 * static_cast<double>(memory_clock_khz) * 1e3 * static_cast<double>(memory_bus_bits) / 8.0;
 }
 
+int DeviceInfo::compute_capability() const { return effective_cc(cc_major * 10 + cc_minor); }
+
 std::string DeviceInfo::summary() const {
-  return fmt::format("{} (sm_{}{}, {} SMs, {}, driver {}.{}, runtime {}.{})", name, cc_major, cc_minor, sm_count,
+  const std::string assumed = assumed_sm_note(cc_major * 10 + cc_minor);
+  return fmt::format("{} (sm_{}{}, {} SMs, {}, driver {}.{}, runtime {}.{}{})", name, cc_major, cc_minor, sm_count,
                      format_bytes(total_bytes), driver_version / 1000, (driver_version % 1000) / 10,
-                     runtime_version / 1000, (runtime_version % 1000) / 10);
+                     runtime_version / 1000, (runtime_version % 1000) / 10, assumed.empty() ? "" : "; " + assumed);
 }
 
 DeviceInfo query(int device) {

@@ -53,7 +53,9 @@ struct DeviceInfo {
   int driver_version = 0;   // cudaDriverGetVersion: 1000·major + 10·minor (13000 = 13.0)
   int runtime_version = 0;  // cudaRuntimeGetVersion, same encoding
 
-  int compute_capability() const { return cc_major * 10 + cc_minor; }  // 90 for sm_90
+  // What vramfit's gates use: the card's (90 for sm_90), or less under VRAMFIT_ASSUME_SM or a build
+  // without sm_90 code (arch.h). cc_major/cc_minor stay the card's.
+  int compute_capability() const;
   // Theoretical DRAM bandwidth in bytes/s: 2 transfers per clock (DDR) × bus width; 0 when unknown.
   double peak_bandwidth_bytes_per_s() const;
   std::string summary() const;  // "NVIDIA H200 (sm_90, 132 SMs, 139.8 GiB, driver 13.0, runtime 13.0)"

@@ -442,11 +442,9 @@ void attention(DType dtype, const void* qkv, void* y, const AttentionDims& d, cu
     throw InvalidInput("attention: need positive batch, seq, embed, heads with heads dividing embed; got batch " +
                        std::to_string(d.batch) + ", seq " + std::to_string(d.seq) + ", embed " +
                        std::to_string(d.embed) + ", heads " + std::to_string(d.heads));
-  int device = 0, major = 0, minor = 0;
+  int device = 0;
   CUDA_CHECK(cudaGetDevice(&device));
-  CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
-  CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
-  if (auto why = attention_unsupported(dtype, d.head_dim(), major * 10 + minor)) throw Unsupported(*why);
+  if (auto why = attention_unsupported(dtype, d.head_dim(), device_cc(device))) throw Unsupported(*why);
   if (!detail::aligned16(qkv) || !detail::aligned16(y))
     throw InvalidInput("attention: qkv and y must be 16-byte aligned device pointers");
   if (d.seq > 65535LL * 32 || d.batch * d.heads * ((d.seq + 31) / 32) > 0x7fffffffLL)

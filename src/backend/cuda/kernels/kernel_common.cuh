@@ -27,6 +27,7 @@
 #include <string>
 #include <type_traits>
 
+#include "backend/cuda/arch.h"
 #include "backend/cuda/check.h"
 #include "core/dtype.h"
 #include "core/error.h"
@@ -244,14 +245,15 @@ __device__ __forceinline__ uint4 ld_coherent(const void* p) {
 inline bool sm90_or_newer() {
   constexpr int kMaxOrdinals = 64;
   static std::atomic<std::int8_t> known[kMaxOrdinals] = {};  // 0 not asked yet, 1 older, 2 sm_90+
-  int dev = 0, major = 0;
+  int dev = 0;
   if (cudaGetDevice(&dev) != cudaSuccess) return false;
   const bool tabled = dev >= 0 && dev < kMaxOrdinals;
   if (tabled)
     if (const std::int8_t k = known[dev].load(std::memory_order_relaxed); k != 0) return k == 2;
-  if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) return false;
-  if (tabled) known[dev].store(major >= 9 ? 2 : 1, std::memory_order_relaxed);
-  return major >= 9;
+  const int cc = device_cc(dev);  // backend/cuda/arch.h: VRAMFIT_ASSUME_SM and the build's architectures cap it
+  if (cc == 0) return false;
+  if (tabled) known[dev].store(cc >= 90 ? 2 : 1, std::memory_order_relaxed);
+  return cc >= 90;
 }
 
 // PDL on the current device, unless VRAMFIT_NO_PDL=1 (read once: the environment is the process's).

@@ -19,12 +19,11 @@ inline void require(bool ok, const std::string& message) {
 }
 
 // Compute capability (major·10 + minor) and SM count of the current device.
+// The effective one (backend/cuda/arch.h).
 inline int current_cc() {
-  int device = 0, major = 0, minor = 0;
+  int device = 0;
   CUDA_CHECK(cudaGetDevice(&device));
-  CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
-  CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
-  return major * 10 + minor;
+  return device_cc(device);
 }
 
 // f16 and bf16 only (the LLM kernels with tensor cores or fp16-specific paths).
