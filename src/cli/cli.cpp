@@ -65,6 +65,7 @@ int main(int argc, char** argv) {
   add(&register_profile);
   add(&register_report);
   add(&register_llm);
+  add(&register_fleet);
   try {
     app.parse(argc, argv);
     for (auto* sub : app.get_subcommands())

@@ -1,6 +1,7 @@
 #include "cli/progress.h"
 
 #include <cstdlib>
+#include <string>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -19,7 +20,11 @@ std::size_t terminal_width(std::FILE* out) {
 }  // namespace
 
 Progress::Progress(std::size_t total, std::FILE* out) : out_(out), total_(total), start_(std::chrono::steady_clock::now()) {
-  enabled_ = out_ && isatty(fileno(out_)) && std::getenv("VRAMFIT_NO_PROGRESS") == nullptr;
+  // VRAMFIT_PROGRESS=lines: one plain line per step ("vramfit-progress: 3/110 …"), for a program that
+  // reads another's progress through a pipe (`vramfit fleet` reads its remote profiles' this way).
+  const char* mode = std::getenv("VRAMFIT_PROGRESS");
+  lines_ = out_ && mode && std::string(mode) == "lines";
+  enabled_ = lines_ || (out_ && isatty(fileno(out_)) && std::getenv("VRAMFIT_NO_PROGRESS") == nullptr);
 }
 
 Progress::~Progress() { clear(); }
@@ -58,6 +63,11 @@ void Progress::set_total(std::size_t total) {
 void Progress::draw() {
   if (!enabled_) return;
   const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  if (lines_) {
+    std::fprintf(out_, "vramfit-progress: %s\n", format(index_, total_, el, what_, 400).c_str());
+    std::fflush(out_);
+    return;
+  }
   const std::string line = format(index_, total_, el, what_, terminal_width(out_));
   std::fprintf(out_, "\r\033[2K%s", line.c_str());  // carriage return, erase the line, redraw
   std::fflush(out_);
@@ -65,7 +75,7 @@ void Progress::draw() {
 }
 
 void Progress::clear() {
-  if (!enabled_ || !drawn_) return;
+  if (!enabled_ || !drawn_ || lines_) return;
   std::fprintf(out_, "\r\033[2K");
   std::fflush(out_);
   drawn_ = false;

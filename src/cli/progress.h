@@ -39,6 +39,7 @@ class Progress {
   void draw();
   std::FILE* out_;
   bool enabled_ = false;
+  bool lines_ = false;  // VRAMFIT_PROGRESS=lines
   bool drawn_ = false;
   std::size_t total_ = 0;
   std::size_t index_ = 0;

@@ -33,6 +33,44 @@ std::string string_field(const toml::table& t, std::string_view field, const std
   return n->value<std::string>().value_or("");
 }
 
+// The ssh fields, all optional; without `host` none of the others may appear. Values are checked for
+// what ssh itself would misread: a destination or option starting with '-' would be taken as a flag.
+std::optional<SshRemote> remote_of(const toml::table& t, const std::string& w) {
+  static const char* const needs_host[] = {"port", "identity", "ssh_options", "workdir", "vramfit"};
+  if (!t.get("host")) {
+    for (const char* f : needs_host)
+      if (t.get(f)) throw InvalidInput(fmt::format("{}: field '{}' needs 'host' (the ssh destination of this machine)", w, f));
+    return std::nullopt;
+  }
+  SshRemote r;
+  auto plain = [&](const std::string& v, const char* field) {
+    if (v.front() == '-' || v.find_first_of("\n\r") != std::string::npos)
+      throw InvalidInput(fmt::format("{}: field '{}': '{}' must not start with '-' or hold a line break", w, field, v));
+    return v;
+  };
+  r.host = plain(string_field(t, "host", w, true), "host");
+  if (const toml::node* p = t.get("port")) {
+    if (!p->is_integer() || p->value<std::int64_t>().value_or(0) < 1 || p->value<std::int64_t>().value_or(0) > 65535)
+      throw InvalidInput(fmt::format("{}: field 'port' must be an integer 1–65535", w));
+    r.port = static_cast<int>(p->value<std::int64_t>().value_or(22));
+  }
+  if (t.get("identity")) r.identity = plain(string_field(t, "identity", w, true), "identity");
+  if (const toml::node* o = t.get("ssh_options")) {
+    const toml::array* a = o->as_array();
+    if (!a) throw InvalidInput(fmt::format("{}: field 'ssh_options' must be an array of strings like \"ProxyJump=gw\"", w));
+    for (const auto& e : *a) {
+      if (!e.is_string() || e.value<std::string>().value_or("").find('=') == std::string::npos)
+        throw InvalidInput(fmt::format("{}: field 'ssh_options': every entry must be a string Key=Value (ssh -o)", w));
+      r.options.push_back(plain(e.value<std::string>().value_or(""), "ssh_options"));
+    }
+  }
+  if (t.get("workdir") && t.get("vramfit"))
+    throw InvalidInput(fmt::format("{}: give either 'workdir' (a checkout there) or 'vramfit' (the binary there), not both", w));
+  if (t.get("workdir")) r.workdir = plain(string_field(t, "workdir", w, true), "workdir");
+  if (t.get("vramfit")) r.vramfit = plain(string_field(t, "vramfit", w, true), "vramfit");
+  return r;
+}
+
 }  // namespace
 
 SystemsFile load_systems(const std::filesystem::path& file, const GpuDatabase& db) {
@@ -52,7 +90,8 @@ SystemsFile load_systems(const std::filesystem::path& file, const GpuDatabase& d
   const toml::array* systems = root["system"].as_array();
   if (!systems || systems->empty())
     throw InvalidInput(fmt::format("{}: expected [[system]] tables (an array of tables named 'system'), found none", out.path));
-  static const std::vector<std::string_view> fields{"id", "gpu", "gpu_spec", "vram", "primary_use", "profile"};
+  static const std::vector<std::string_view> fields{"id",       "gpu",  "gpu_spec",    "vram",    "primary_use", "profile",
+                                                    "host",     "port", "identity",    "ssh_options", "workdir", "vramfit"};
   for (const auto& n : *systems) {
     const toml::table* t = n.as_table();
     const std::string at = detail::toml_where(out.path, n.source());
@@ -64,7 +103,9 @@ SystemsFile load_systems(const std::filesystem::path& file, const GpuDatabase& d
       throw InvalidInput(fmt::format("{}: duplicate id '{}'", w, s.id));
     for (const auto& [key, unused] : *t)
       if (std::find(fields.begin(), fields.end(), key.str()) == fields.end())
-        throw InvalidInput(fmt::format("{}: unknown field '{}' (fields: id, gpu, gpu_spec, vram, primary_use, profile)", w, key.str()));
+        throw InvalidInput(fmt::format("{}: unknown field '{}' (fields: id, gpu, gpu_spec, vram, primary_use, profile, host, port, "
+                                       "identity, ssh_options, workdir, vramfit)",
+                                       w, key.str()));
     const toml::node* gpu = t->get("gpu");
     const toml::node* inline_spec = t->get("gpu_spec");
     if (gpu && inline_spec)
@@ -107,6 +148,7 @@ SystemsFile load_systems(const std::filesystem::path& file, const GpuDatabase& d
       std::filesystem::path p = string_field(*t, "profile", w, true);
       s.profile = p.is_absolute() ? p : file.parent_path() / p;
     }
+    s.remote = remote_of(*t, w);
     out.systems.push_back(std::move(s));
   }
   return out;

@@ -8,6 +8,14 @@
 //   primary_use = "pose detection"          what the machine is for (free text, required)
 //   profile     = "profiles/desk.json"      optional: a `vramfit run/profile -o json` of this machine,
 //                                           relative to the systems file
+// and, for `vramfit fleet` (profiling the machine over OpenSSH), optionally:
+//   host        = "me@desk-3070ti"          the ssh destination
+//   port        = 22                        ssh -p
+//   identity    = "~/.ssh/id_ed25519"       ssh -i
+//   ssh_options = ["ProxyJump=gw"]          each passed as ssh -o
+//   workdir     = "/home/me/vramfit"        a checkout there (its build/*/bin/vramfit is run), or
+//   vramfit     = "/opt/vramfit/bin/vramfit" the binary there
+// (port, identity, ssh_options, workdir and vramfit need host; workdir and vramfit exclude each other.)
 // Out: SystemSpec values with the resolved GpuSpec. Missing or unknown fields, an unknown GPU, a bad
 // size or broken TOML → InvalidInput naming the file (and line), the system id and the field.
 #pragma once
@@ -22,6 +30,16 @@
 
 namespace vramfit {
 
+// How `vramfit fleet` reaches a machine: through the user's own ssh client.
+struct SshRemote {
+  std::string host;                      // destination: [user@]host
+  std::optional<int> port;
+  std::optional<std::string> identity;   // as written (~ is expanded by ssh)
+  std::vector<std::string> options;      // ssh -o values
+  std::optional<std::string> workdir;    // a checkout there
+  std::optional<std::string> vramfit;    // or the binary there
+};
+
 struct SystemSpec {
   std::string id;
   GpuSpec gpu;                 // resolved; gpu.vram_bytes already carries the override
@@ -29,6 +47,7 @@ struct SystemSpec {
   bool vram_overridden = false;
   std::string primary_use;
   std::optional<std::filesystem::path> profile;  // resolved against the systems file's folder
+  std::optional<SshRemote> remote;               // `host` given
 };
 
 struct SystemsFile {

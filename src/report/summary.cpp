@@ -502,6 +502,10 @@ SystemSummary system_summary(const SystemSpec& spec, const std::vector<ProfileFi
                 return predicted_llm_cell(m, model, pid, p, s);
               });
   s.status = status_line(s);
+  if (const auto it = o.not_profiled.find(spec.id); it != o.not_profiled.end()) {
+    s.status += " (not profiled: " + it->second + ")";
+    s.warnings.push_back(fmt::format("{}: not profiled — {}; predicted cells shown", spec.id, it->second));
+  }
   recommend(s, t.models, o.min_batch);
   recommend_llm(s, t.llm_models);
   return s;

@@ -27,6 +27,7 @@
 #include <functional>
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -197,6 +198,9 @@ struct SummaryOptions {
   std::function<void(std::size_t index, std::size_t count, const std::string& system)> progress;
   // The calibration vramfit ships (data/calibration/), used where no profile of a database GPU exists.
   std::optional<Calibration> shipped;
+  // `vramfit fleet`: systems it tried to profile and could not, with why ("ssh: connection timed out
+  // after 10 s"); their status line and warnings say so, their cells stay predicted.
+  std::map<std::string, std::string> not_profiled;
 };
 
 // A cell's status as the summary's JSON, CSV and tables spell it: ok, "does not fit" (oom), unsupported,
