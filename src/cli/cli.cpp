@@ -66,6 +66,7 @@ int main(int argc, char** argv) {
   add(&register_report);
   add(&register_llm);
   add(&register_fleet);
+  add(&register_labels);
   try {
     app.parse(argc, argv);
     for (auto* sub : app.get_subcommands())

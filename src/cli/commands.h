@@ -22,6 +22,7 @@ Runner register_profile(CLI::App& app);
 Runner register_report(CLI::App& app);
 Runner register_llm(CLI::App& app);
 Runner register_fleet(CLI::App& app);
+Runner register_labels(CLI::App& app);
 
 // "a,b c" → {"a", "b", "c"}: list flags accept space- or comma-separated values.
 std::vector<std::string> split_list(const std::vector<std::string>& raw);
