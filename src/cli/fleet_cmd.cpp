@@ -18,6 +18,7 @@
 #include "core/output_set.h"
 #include "core/text.h"
 #include "fleet/fleet.h"
+#include "fleet/slurm.h"
 #include "models/registry.h"
 #include "predict/calibration.h"
 #include "predict/systems.h"
@@ -32,8 +33,9 @@ namespace {
 struct FleetCliOptions {
   std::string systems, output = "reports", vram_limit, max_batch, timeout;
   std::vector<std::string> models, precisions;
+  std::string remote_vramfit;
   int connect_timeout = 10;
-  bool quick = false, resume = false;
+  bool quick = false, resume = false, slurm = false, submit = false;
 };
 
 std::atomic<bool> g_stop{false};
@@ -73,6 +75,41 @@ class HostLines {
   std::mutex m_;
 };
 
+// --slurm: the job array scripts into OUTPUT/slurm/, and with --submit their submission.
+int write_slurm(const FleetCliOptions& o, const SystemsFile& systems, const std::vector<std::string>& profile_args) {
+  fleet::SlurmOptions so;
+  so.output = o.output;
+  so.systems_file = o.systems;
+  so.profile_args = profile_args;
+  std::error_code ec;
+  so.vramfit = o.remote_vramfit.empty() ? std::filesystem::read_symlink("/proc/self/exe", ec).string() : o.remote_vramfit;
+  const fleet::SlurmPlan plan = fleet::slurm_plan(systems, so);
+  OutputSet out(MissingFolders::make);
+  out.add_input(o.systems);
+  std::vector<std::size_t> ids;
+  const std::filesystem::path dir = std::filesystem::path(o.output) / "slurm";
+  for (const auto& f : plan.files) ids.push_back(out.add_output((dir / f.name).string(), "--output"));
+  out.check();
+  for (std::size_t i = 0; i < plan.files.size(); ++i) out.put(ids[i], plan.files[i].text);
+  for (const auto& path : out.commit()) {
+    std::filesystem::permissions(path, std::filesystem::perms::owner_exec | std::filesystem::perms::group_exec, std::filesystem::perm_options::add, ec);
+    std::fprintf(stderr, "vramfit: wrote %s\n", path.c_str());
+  }
+  for (std::size_t g = 0; g < plan.groups.size(); ++g)
+    std::fprintf(stderr, "vramfit fleet: profile-%zu.sbatch: a job array over %s\n", g, join(plan.groups[g], ", ").c_str());
+  if (!o.submit) {
+    std::fprintf(stderr, "vramfit fleet: submit with: sh %s\n", (dir / "submit.sh").c_str());
+    return 0;
+  }
+  const fleet::CommandResult r = fleet::run_command({"sh", (dir / "submit.sh").string()});
+  std::fwrite(r.out.data(), 1, r.out.size(), stdout);
+  if (r.status != 0)
+    throw InvalidInput(fmt::format("submitting the Slurm jobs failed (sh {} exited with status {}): {}", (dir / "submit.sh").string(), r.status,
+                                   r.err.empty() ? std::string("no message") : r.err));
+  std::fprintf(stderr, "vramfit fleet: submitted; the summary will be %s/SUMMARY.md once the report job has run\n", o.output.c_str());
+  return 0;
+}
+
 int run_fleet(const FleetCliOptions& o, OutputFormat format) {
   const std::filesystem::path db_path = find_gpu_database("");
   const GpuDatabase db = load_gpu_database(db_path);
@@ -102,6 +139,8 @@ int run_fleet(const FleetCliOptions& o, OutputFormat format) {
   if (!o.timeout.empty()) fo.profile_args.insert(fo.profile_args.end(), {"--timeout", o.timeout});
   if (o.quick) fo.profile_args.push_back("--quick");
 
+  if (o.slurm) return write_slurm(o, systems, fo.profile_args);
+  if (o.submit) throw InvalidInput("--submit goes with --slurm (it submits the generated job array)");
   std::size_t hosts = 0;
   for (const auto& s : systems.systems) hosts += s.remote ? 1 : 0;
   if (hosts == 0)
@@ -193,6 +232,11 @@ Runner register_fleet(CLI::App& app) {
   sub->add_flag("--quick", o->quick, "The remote profiles run --quick");
   sub->add_flag("--resume", o->resume, "The remote profiles continue their journals (after a stop or a failure)");
   sub->add_option("--connect-timeout", o->connect_timeout, "ssh ConnectTimeout in seconds (default 10)")->check(CLI::Range(1, 600));
+  sub->add_flag("--slurm", o->slurm,
+                "Instead of ssh: write Slurm job arrays (OUTPUT/slurm/: one task per system with partition, gres or constraint "
+                "in the systems file) and a report job that runs after them");
+  sub->add_flag("--submit", o->submit, "With --slurm: submit them (sbatch) now");
+  sub->add_option("--remote-vramfit", o->remote_vramfit, "With --slurm: the vramfit binary the nodes run (default: this one's absolute path)");
   auto format = add_format_option(*sub, false);
   return [o, format]() { return run_fleet(*o, format()); };
 }

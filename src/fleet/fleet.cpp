@@ -273,6 +273,12 @@ class Host {
 
 }  // namespace
 
+CommandResult run_command(const std::vector<std::string>& argv) {
+  std::atomic<bool> no{false};
+  const Call c = spawn(argv, [](const std::string&) {}, no);
+  return {c.status, c.out, c.err};
+}
+
 std::vector<HostResult> run(const SystemsFile& systems, const Options& o, const std::function<void(const std::vector<HostState>&)>& on_change,
                             const std::atomic<bool>& stop) {
   std::vector<const SystemSpec*> remote;

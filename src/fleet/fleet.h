@@ -68,6 +68,14 @@ std::string sh_quote(const std::string& s);
 // "desk: profiling [12/110 1:03] resnet50 fp16 …" — one host's line.
 std::string state_line(const HostState& s);
 
+// Runs a local program (sbatch, sh submit.sh): its exit status, stdout and stderr. IoError when it
+// cannot be started.
+struct CommandResult {
+  int status = -1;
+  std::string out, err;
+};
+CommandResult run_command(const std::vector<std::string>& argv);
+
 // Runs every system with a remote, in parallel; `on_change` is called (under a lock, from the host
 // threads) whenever a host's state changes. `stop` set → every ssh is closed (the remotes stop) and
 // the hosts not done are failed with "stopped". Systems without `host` are not touched.

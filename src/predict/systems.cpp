@@ -91,7 +91,8 @@ SystemsFile load_systems(const std::filesystem::path& file, const GpuDatabase& d
   if (!systems || systems->empty())
     throw InvalidInput(fmt::format("{}: expected [[system]] tables (an array of tables named 'system'), found none", out.path));
   static const std::vector<std::string_view> fields{"id",       "gpu",  "gpu_spec",    "vram",    "primary_use", "profile",
-                                                    "host",     "port", "identity",    "ssh_options", "workdir", "vramfit"};
+                                                    "host",     "port", "identity",    "ssh_options", "workdir", "vramfit",
+                                                    "partition", "gres", "constraint"};
   for (const auto& n : *systems) {
     const toml::table* t = n.as_table();
     const std::string at = detail::toml_where(out.path, n.source());
@@ -104,7 +105,7 @@ SystemsFile load_systems(const std::filesystem::path& file, const GpuDatabase& d
     for (const auto& [key, unused] : *t)
       if (std::find(fields.begin(), fields.end(), key.str()) == fields.end())
         throw InvalidInput(fmt::format("{}: unknown field '{}' (fields: id, gpu, gpu_spec, vram, primary_use, profile, host, port, "
-                                       "identity, ssh_options, workdir, vramfit)",
+                                       "identity, ssh_options, workdir, vramfit, partition, gres, constraint)",
                                        w, key.str()));
     const toml::node* gpu = t->get("gpu");
     const toml::node* inline_spec = t->get("gpu_spec");
@@ -149,6 +150,19 @@ SystemsFile load_systems(const std::filesystem::path& file, const GpuDatabase& d
       s.profile = p.is_absolute() ? p : file.parent_path() / p;
     }
     s.remote = remote_of(*t, w);
+    SlurmTarget slurm;
+    auto slurm_field = [&](const char* f, std::optional<std::string>& into) {
+      if (!t->get(f)) return;
+      const std::string v = string_field(*t, f, w, true);
+      // sbatch options go into a script line: nothing that would end it or start another option.
+      if (v.front() == '-' || v.find_first_of(" \t\n\r'\"\\$`;") != std::string::npos)
+        throw InvalidInput(fmt::format("{}: field '{}': '{}' must be one word without quotes, '$', '`' or ';'", w, f, v));
+      into = v;
+    };
+    slurm_field("partition", slurm.partition);
+    slurm_field("gres", slurm.gres);
+    slurm_field("constraint", slurm.constraint);
+    if (slurm.partition || slurm.gres || slurm.constraint) s.slurm = slurm;
     out.systems.push_back(std::move(s));
   }
   return out;

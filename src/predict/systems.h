@@ -16,6 +16,10 @@
 //   workdir     = "/home/me/vramfit"        a checkout there (its build/*/bin/vramfit is run), or
 //   vramfit     = "/opt/vramfit/bin/vramfit" the binary there
 // (port, identity, ssh_options, workdir and vramfit need host; workdir and vramfit exclude each other.)
+// and, for `vramfit fleet --slurm` (a job array task on a cluster node), optionally:
+//   partition   = "gpu"                     sbatch --partition
+//   gres        = "gpu:a100:1"              sbatch --gres
+//   constraint  = "a100"                    sbatch --constraint
 // Out: SystemSpec values with the resolved GpuSpec. Missing or unknown fields, an unknown GPU, a bad
 // size or broken TOML → InvalidInput naming the file (and line), the system id and the field.
 #pragma once
@@ -40,6 +44,11 @@ struct SshRemote {
   std::optional<std::string> vramfit;    // or the binary there
 };
 
+// Where `vramfit fleet --slurm` runs a machine's profile: a Slurm job array task with these resources.
+struct SlurmTarget {
+  std::optional<std::string> partition, gres, constraint;
+};
+
 struct SystemSpec {
   std::string id;
   GpuSpec gpu;                 // resolved; gpu.vram_bytes already carries the override
@@ -48,6 +57,7 @@ struct SystemSpec {
   std::string primary_use;
   std::optional<std::filesystem::path> profile;  // resolved against the systems file's folder
   std::optional<SshRemote> remote;               // `host` given
+  std::optional<SlurmTarget> slurm;              // partition, gres or constraint given
 };
 
 struct SystemsFile {

@@ -1,6 +1,7 @@
 // fleet/: the ssh command lines and remote shell texts (the real sshd run is fleet_ssh_test.py), and the
 // systems file's ssh fields.
 #include "fleet/fleet.h"
+#include "fleet/slurm.h"
 
 #include <cstdio>
 #include <fstream>
@@ -117,6 +118,49 @@ TEST_F(SystemsSsh, FieldsAreReadAndChecked) {
   bad("host = \"h\"\nport = 70000\n", "field 'port' must be an integer 1–65535");
   bad("host = \"h\"\nssh_options = [\"NoEquals\"]\n", "Key=Value");
   bad("host = \"h\"\nworkdir = \"/a\"\nvramfit = \"/b\"\n", "not both");
+}
+
+TEST_F(SystemsSsh, SlurmArraysOnePerKindOfNodeAndAReportAfterThem) {
+  const std::string p = ::testing::TempDir() + "/fleet_slurm.toml";
+  std::ofstream(p) << "[[system]]\nid = \"a\"\ngpu = \"L4\"\nprimary_use = \"x\"\npartition = \"gpu\"\ngres = \"gpu:l4:1\"\n\n"
+                      "[[system]]\nid = \"b\"\ngpu = \"L4\"\nprimary_use = \"x\"\npartition = \"gpu\"\ngres = \"gpu:l4:1\"\n\n"
+                      "[[system]]\nid = \"c\"\ngpu = \"H100\"\nprimary_use = \"x\"\nconstraint = \"h100\"\n\n"
+                      "[[system]]\nid = \"d\"\ngpu = \"H100\"\nprimary_use = \"no slurm\"\n";
+  const SystemsFile f = load_systems(p, db);
+  fleet::SlurmOptions o;
+  o.output = "/scratch/vf";
+  o.systems_file = p;
+  o.vramfit = "/opt/vramfit/bin/vramfit";
+  o.profile_args = {"--quick"};
+  const fleet::SlurmPlan plan = fleet::slurm_plan(f, o);
+  ASSERT_EQ(plan.groups.size(), 2u);  // {a, b} on gpu/l4, {c} on h100; d has no Slurm fields
+  EXPECT_EQ(plan.groups[0], (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(plan.groups[1], (std::vector<std::string>{"c"}));
+  ASSERT_EQ(plan.files.size(), 4u);
+  const std::string& a0 = plan.files[0].text;
+  EXPECT_NE(a0.find("#SBATCH --array=0-1\n"), std::string::npos) << a0;
+  EXPECT_NE(a0.find("#SBATCH --partition=gpu\n#SBATCH --gres=gpu:l4:1\n"), std::string::npos) << a0;
+  EXPECT_NE(a0.find("1) ID='b' ;;"), std::string::npos) << a0;
+  EXPECT_NE(a0.find("exec '/opt/vramfit/bin/vramfit' profile '--quick' --system-id \"$ID\" --output '/scratch/vf'/\"$ID\""), std::string::npos) << a0;
+  EXPECT_NE(plan.files[1].text.find("#SBATCH --constraint=h100"), std::string::npos);
+  EXPECT_NE(plan.files[2].text.find("report --systems"), std::string::npos);
+  EXPECT_NE(plan.files[3].text.find("--dependency=afterany$deps report.sbatch"), std::string::npos) << plan.files[3].text;
+  for (const auto& file : plan.files) {
+    const std::string path = ::testing::TempDir() + "/" + file.name;
+    std::ofstream(path) << file.text;
+    EXPECT_EQ(std::system(("sh -n " + path).c_str()), 0) << file.name;
+  }
+  o.output = "/scratch/my folder";
+  EXPECT_THROW((void)fleet::slurm_plan(f, o), InvalidInput);
+  try {
+    std::ofstream(p) << "[[system]]\nid = \"a\"\ngpu = \"L4\"\nprimary_use = \"x\"\ngres = \"gpu:1 --wrap=x\"\n";
+    (void)load_systems(p, db);
+    ADD_FAILURE() << "a gres with a space was accepted";
+  } catch (const InvalidInput& e) {
+    EXPECT_NE(std::string(e.what()).find("must be one word"), std::string::npos) << e.what();
+  }
+  std::ofstream(p) << "[[system]]\nid = \"a\"\ngpu = \"L4\"\nprimary_use = \"x\"\n";
+  EXPECT_THROW((void)fleet::slurm_plan(load_systems(p, db), o), InvalidInput);
 }
 
 }  // namespace
