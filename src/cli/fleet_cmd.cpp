@@ -35,7 +35,7 @@ struct FleetCliOptions {
   std::vector<std::string> models, precisions;
   std::string remote_vramfit;
   int connect_timeout = 10;
-  bool quick = false, resume = false, slurm = false, submit = false;
+  bool quick = false, resume = false, slurm = false, submit = false, sync = false;
 };
 
 std::atomic<bool> g_stop{false};
@@ -140,6 +140,16 @@ int run_fleet(const FleetCliOptions& o, OutputFormat format) {
   if (o.quick) fo.profile_args.push_back("--quick");
 
   if (o.slurm) return write_slurm(o, systems, fo.profile_args);
+  if (o.sync) {
+    // The checkout this binary was built from (build/<preset>/bin/vramfit inside it).
+    std::error_code ec;
+    const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+    auto [bundle, commit] = fleet::bundle_head(ec ? std::filesystem::current_path() : exe.parent_path());
+    std::fprintf(stderr, "vramfit fleet --sync: commit %s (%.1f MiB bundle) to every host's workdir\n", commit.c_str(),
+                 static_cast<double>(bundle.size()) / (1 << 20));
+    fo.sync_bundle = std::move(bundle);
+    fo.sync_commit = commit;
+  }
   if (o.submit) throw InvalidInput("--submit goes with --slurm (it submits the generated job array)");
   std::size_t hosts = 0;
   for (const auto& s : systems.systems) hosts += s.remote ? 1 : 0;
@@ -232,6 +242,9 @@ Runner register_fleet(CLI::App& app) {
   sub->add_flag("--quick", o->quick, "The remote profiles run --quick");
   sub->add_flag("--resume", o->resume, "The remote profiles continue their journals (after a stop or a failure)");
   sub->add_option("--connect-timeout", o->connect_timeout, "ssh ConnectTimeout in seconds (default 10)")->check(CLI::Range(1, 600));
+  sub->add_flag("--sync", o->sync,
+                "First put this checkout's commit (HEAD, as a git bundle over ssh) into each host's workdir and build it "
+                "there (scripts/main's build step; its output in the host's fleet.log)");
   sub->add_flag("--slurm", o->slurm,
                 "Instead of ssh: write Slurm job arrays (OUTPUT/slurm/: one task per system with partition, gres or constraint "
                 "in the systems file) and a report job that runs after them");

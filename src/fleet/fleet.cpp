@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <fstream>
+#include <iterator>
 #include <mutex>
 #include <poll.h>
 #include <spawn.h>
@@ -56,6 +57,18 @@ std::string locate_script(const SshRemote& r) {
   return s;
 }
 
+std::string sync_script(const SshRemote& r) {
+  const std::string wd = sh_quote(r.workdir.value_or(""));
+  return fmt::format(
+      "command -v git > /dev/null || {{ echo \"vramfit fleet --sync: no git there\" >&2; exit 127; }}; "
+      "mkdir -p {0} && cd {0} || {{ echo \"vramfit fleet --sync: cannot make the workdir {0}\" >&2; exit 127; }}; "
+      "[ -d .git ] || git init -q . || exit 3; "
+      "cat > .vramfit-sync.bundle && git fetch -q .vramfit-sync.bundle HEAD && git checkout -q --detach FETCH_HEAD && "
+      "rm -f .vramfit-sync.bundle && echo \"vramfit fleet --sync: checked out $(git rev-parse --short HEAD); building\" >&2 && "
+      "VRAMFIT_BUILD_ONLY=1 scripts/main >&2",
+      wd);
+}
+
 std::string profile_script(const SshRemote& r, const std::string& system_id, const std::vector<std::string>& args) {
   std::string cmd = "VRAMFIT_PROGRESS=lines \"$V\" profile";
   for (const auto& a : args) {
@@ -72,7 +85,7 @@ std::string profile_script(const SshRemote& r, const std::string& system_id, con
 }
 
 std::string state_line(const HostState& s) {
-  static const char* const names[] = {"waiting", "connecting", "profiling", "fetching", "done", "failed"};
+  static const char* const names[] = {"waiting", "connecting", "syncing", "profiling", "fetching", "done", "failed"};
   return fmt::format("{} ({}): {}{}", s.system_id, s.host, names[static_cast<int>(s.phase)], s.detail.empty() ? "" : " " + s.detail);
 }
 
@@ -83,9 +96,11 @@ struct Call {
   std::string out, err;
 };
 
-// Runs argv with pipes on stdin (held open until the child ends or `stop`), stdout and stderr; every
-// stderr line goes to on_err as it comes. Throws IoError when the program cannot be started.
-Call spawn(const std::vector<std::string>& argv, const std::function<void(const std::string&)>& on_err, const std::atomic<bool>& stop) {
+// Runs argv with pipes on stdin, stdout and stderr; every stderr line goes to on_err as it comes. stdin
+// carries `input` when given (then closes), else stays open until the child ends or `stop`. Throws
+// IoError when the program cannot be started.
+Call spawn(const std::vector<std::string>& argv, const std::function<void(const std::string&)>& on_err, const std::atomic<bool>& stop,
+           const std::string* input = nullptr) {
   int in[2], out[2], err[2];
   if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) throw IoError(std::string("pipe: ") + std::strerror(errno));
   posix_spawn_file_actions_t fa;
@@ -111,12 +126,24 @@ Call spawn(const std::vector<std::string>& argv, const std::function<void(const 
   Call c;
   std::string line;
   bool out_open = true, err_open = true, stopped = false;
+  std::size_t written = 0;
+  if (input) ::fcntl(in[1], F_SETFL, ::fcntl(in[1], F_GETFL) | O_NONBLOCK);
+  std::signal(SIGPIPE, SIG_IGN);  // a child that stops reading is an error of the write, not a signal
   while (out_open || err_open) {
-    pollfd fds[2] = {{out_open ? out[0] : -1, POLLIN, 0}, {err_open ? err[0] : -1, POLLIN, 0}};  // -1: ignored
-    const int n = ::poll(fds, 2, 200);
+    const bool feeding = input && in[1] >= 0;
+    pollfd fds[3] = {{out_open ? out[0] : -1, POLLIN, 0}, {err_open ? err[0] : -1, POLLIN, 0}, {feeding ? in[1] : -1, POLLOUT, 0}};  // -1: ignored
+    const int n = ::poll(fds, 3, 200);
+    if (feeding && (fds[2].revents & (POLLOUT | POLLERR | POLLHUP))) {
+      const ssize_t k = written < input->size() ? ::write(in[1], input->data() + written, input->size() - written) : 0;
+      if (k > 0) written += static_cast<std::size_t>(k);
+      if (written >= input->size() || (k < 0 && errno != EAGAIN && errno != EINTR)) {
+        ::close(in[1]);
+        in[1] = -1;
+      }
+    }
     if (stop.load() && !stopped) {
       stopped = true;
-      ::close(in[1]);  // the remote watchdog sees the end of its stdin
+      if (in[1] >= 0) ::close(in[1]);  // the remote watchdog sees the end of its stdin
       in[1] = -1;
       ::kill(pid, SIGTERM);
     }
@@ -194,6 +221,12 @@ class Host {
     log_.open(res.log, std::ios::app);
     log_ << "== vramfit fleet, system " << s_.id << ", host " << r_.host << "\n";
     try {
+      if (o_.sync_bundle) {
+        if (!r_.workdir) return fail(res, "--sync needs a workdir (a checkout there) in the systems file, not a vramfit path");
+        set(Phase::syncing, "commit " + o_.sync_commit);
+        const Call sy = call(sync_script(r_), "--sync: fetch, check out and build " + o_.sync_commit, /*own_connection=*/true, &*o_.sync_bundle);
+        if (sy.status != 0) return fail(res, "--sync: " + failure(sy, "the build there"));
+      }
       set(Phase::connecting, "");
       const Call v = call(locate_script(r_) + "\"$V\" --version", "locating vramfit");
       if (v.status != 0) return fail(res, failure(v, "vramfit --version"));
@@ -230,7 +263,7 @@ class Host {
   // master holds the client's stdin and stdout), so killing the client on Ctrl-C would neither end
   // the remote command nor close the pipes here; the long profile call therefore has its own
   // connection, whose end the remote shell sees as the end of its stdin.
-  Call call(const std::string& script, const std::string& what, bool own_connection = false) {
+  Call call(const std::string& script, const std::string& what, bool own_connection = false, const std::string* input = nullptr) {
     std::vector<std::string> argv = ssh_argv(r_, o_, own_connection ? "none" : control_);
     argv.push_back(script);
     log_ << "-- " << what << "\n";
@@ -241,7 +274,7 @@ class Host {
           log_ << l << "\n";
           if (l.rfind("vramfit-progress: ", 0) == 0) set(Phase::profiling, l.substr(18));
         },
-        stop_);
+        stop_, input);
     log_ << "-- exit " << c.status << "\n";
     return c;
   }
@@ -272,6 +305,27 @@ class Host {
 };
 
 }  // namespace
+
+std::pair<std::string, std::string> bundle_head(const std::filesystem::path& repo) {
+  std::atomic<bool> no{false};
+  const Call top = spawn({"git", "-C", repo.string(), "rev-parse", "--show-toplevel"}, [](const std::string&) {}, no);
+  if (top.status != 0) throw InvalidInput(fmt::format("--sync: {} is not in a git checkout (git: {})", repo.string(), last_line(top.err)));
+  const std::string root = top.out.substr(0, top.out.find('\n'));
+  const Call hash = spawn({"git", "-C", root, "rev-parse", "--short", "HEAD"}, [](const std::string&) {}, no);
+  char tmpl[] = "/tmp/vramfit-sync-XXXXXX";
+  const int fd = ::mkstemp(tmpl);
+  if (fd < 0) throw IoError(std::string("mkstemp: ") + std::strerror(errno));
+  ::close(fd);
+  const Call b = spawn({"git", "-C", root, "bundle", "create", "-q", tmpl, "HEAD"}, [](const std::string&) {}, no);
+  std::string bytes;
+  if (b.status == 0) {
+    std::ifstream in(tmpl, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  ::unlink(tmpl);
+  if (b.status != 0 || bytes.empty()) throw InvalidInput(fmt::format("--sync: git bundle of {} failed: {}", root, last_line(b.err)));
+  return {bytes, hash.out.substr(0, hash.out.find('\n'))};
+}
 
 CommandResult run_command(const std::vector<std::string>& argv) {
   std::atomic<bool> no{false};

@@ -23,6 +23,7 @@
 #include <filesystem>
 #include <functional>
 #include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -37,9 +38,13 @@ struct Options {
   bool resume = false;                // the remote profile continues its journal
   std::string local_version;          // "vramfit 0.1.0": what the remote --version must print
   std::string ssh = "ssh";            // the client (VRAMFIT_SSH overrides it, e.g. for a wrapper)
+  // --sync: a git bundle of the local commit (HEAD), fetched and checked out in each host's workdir,
+  // which is then built there (VRAMFIT_BUILD_ONLY=1 scripts/main; its output in the host's log).
+  std::optional<std::string> sync_bundle;
+  std::string sync_commit;  // its short hash, for the messages
 };
 
-enum class Phase { waiting, connecting, profiling, fetching, done, failed };
+enum class Phase { waiting, connecting, syncing, profiling, fetching, done, failed };
 
 struct HostState {
   std::string system_id, host;
@@ -61,6 +66,11 @@ std::vector<std::string> ssh_argv(const SshRemote& r, const Options& o, const st
 // The remote shell text that sets $V to the remote vramfit (or exits 127 saying where it looked) and
 // leaves the shell in the folder that holds .vramfit-fleet/ (the workdir, else $HOME).
 std::string locate_script(const SshRemote& r);
+// The remote shell text of --sync: the bundle from stdin into the workdir's git, checked out, built.
+std::string sync_script(const SshRemote& r);
+// A git bundle of HEAD of the checkout at `repo` (its bytes) and HEAD's short hash. InvalidInput when
+// `repo` is not in a git checkout.
+std::pair<std::string, std::string> bundle_head(const std::filesystem::path& repo);
 // The remote shell text of step 2 (the profile under a stdin watchdog).
 std::string profile_script(const SshRemote& r, const std::string& system_id, const std::vector<std::string>& args);
 // A text for the remote shell as one word: '…' with every ' written as '\''.

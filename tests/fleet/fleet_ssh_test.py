@@ -127,6 +127,31 @@ LogLevel ERROR
         check("gone: not profiled — ssh: connect to host" in summary and "Connection refused" in summary, "gone: no ssh failure line")
         check("| desk" in summary or "## desk" in summary, "the system without a host is not in the summary")
 
+        # --sync: this checkout's commit into a new workdir over ssh, built there (scripts/main's build
+        # step), then the profile as above. Only where this binary sits in a git checkout.
+        in_git = subprocess.run(["git", "-C", os.path.dirname(binary), "rev-parse", "--show-toplevel"], capture_output=True).returncode == 0
+        if not in_git:
+            print("fleet --sync: SKIPPED — this binary is not inside a git checkout")
+        else:
+            with open(f"{tmp}/sync.toml", "w") as f:
+                f.write(f'[[system]]\nid = "synced"\ngpu = "RTX 3070 Ti"\nprimary_use = "sync test"\nhost = "{user}@127.0.0.1"\n'
+                        f'port = {port}\n{ssh}workdir = "{tmp}/wd-synced"\n')
+            t0 = time.time()
+            r = subprocess.run([binary, "fleet", "--systems", f"{tmp}/sync.toml", "--output", f"{tmp}/out-sync", "--sync", "--quick",
+                                "-m", "resnet50", "-p", "fp16"], capture_output=True, text=True, timeout=1500)
+            print(f"fleet --sync took {time.time() - t0:.1f} s")
+            check(r.returncode == 0, f"fleet --sync exit {r.returncode}: {r.stderr[-2000:]}")
+            log = open(f"{tmp}/out-sync/synced/fleet.log").read() if os.path.exists(f"{tmp}/out-sync/synced/fleet.log") else ""
+            head = subprocess.run(["git", "-C", os.path.dirname(binary), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+            check(f"vramfit fleet --sync: checked out {head}; building" in log, "--sync: the commit was not checked out there")
+            check("vramfit: built build/" in log, "--sync: no build there")
+            built = [p for p in ("cpu", "gpu", "ci") if os.path.exists(f"{tmp}/wd-synced/build/{p}/bin/vramfit")]
+            check(bool(built), "--sync: no binary in the synced workdir")
+            summary = open(f"{tmp}/out-sync/SUMMARY.md").read() if os.path.exists(f"{tmp}/out-sync/SUMMARY.md") else ""
+            if not has_gpu:
+                check("synced: not profiled — vramfit profile exited with status 2: vramfit: no CUDA GPU here" in summary,
+                      "--sync: the synced build did not run the profile")
+
         # Ctrl-C: a remote "profile" that waits (a stand-in script with this build's version) is stopped
         # through the ssh channel — the remote watchdog sees its stdin end and sends SIGTERM — and
         # --resume reaches the remote profile.
