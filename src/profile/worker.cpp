@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -438,6 +439,11 @@ Answer answer_for(const std::string& config_text, const MeasureFn& measure) {
 std::string worker_answer(const std::string& config_text, const MeasureFn& measure) { return answer_for(config_text, measure).text; }
 
 int worker_main(std::istream& in, const MeasureFn& measure) {
+  // A worker dies with the profile that started it (Ctrl-C there, a SIGTERM from `vramfit fleet`'s
+  // remote watchdog, a crash): it must not keep measuring on a GPU nobody reads from.
+  // (No getppid() == 1 check for a parent gone before this line: in a container the profile itself
+  // may be PID 1.)
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   std::string line;
   while (std::getline(in, line)) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;

@@ -71,6 +71,9 @@ TEST(Fleet, RemoteScriptsAreValidShellAndCarryTheSystem) {
   const std::string path = ::testing::TempDir() + "/fleet_script.sh";
   std::ofstream(path) << s << "\n";
   EXPECT_EQ(std::system(("sh -n " + path).c_str()), 0) << s;
+  std::ofstream(path) << fleet::sync_script(r) << "\n";
+  EXPECT_EQ(std::system(("sh -n " + path).c_str()), 0) << fleet::sync_script(r);
+  EXPECT_NE(fleet::sync_script(r).find("VRAMFIT_BUILD_ONLY=1 scripts/main"), std::string::npos);
   r.workdir.reset();
   r.vramfit = "/opt/v/bin/vramfit";
   std::ofstream(path) << fleet::locate_script(r) << "\"$V\" --version\n";
