@@ -20,6 +20,8 @@
 #include "predict/memory.h"
 #include "predict/systems.h"
 #include "report/plan_report.h"
+#include "report/train_report.h"
+#include "predict/train_plan.h"
 
 namespace vramfit::cli {
 
@@ -32,7 +34,8 @@ struct PlanOptions {
   std::string vram_limit;
   long long max_batch = 1 << 20;
   std::string workspace = "128MiB";
-  std::string gpu, system, systems, calibrate, gpus_file;
+  std::string gpu, system, systems, calibrate, gpus_file, optimizer = "adamw";
+  bool train = false;
 };
 
 }  // namespace
@@ -62,6 +65,32 @@ std::filesystem::path find_gpu_database(const std::string& flag) {
   throw InvalidInput("GPU spec database not found (give --gpus FILE or set VRAMFIT_GPUS); tried: " + list);
 }
 
+// `plan --train`: training plans per batch, and the largest training batch under the budget when one
+// is given (--vram-limit as it is; --gpu/--system: the card's VRAM less its default context).
+int run_train_plan(const PlanOptions& o, const std::vector<const ModelInfo*>& models, const std::vector<Precision>& precisions,
+                   const std::vector<long long>& batches, std::uint64_t workspace, OutputFormat format) {
+  const Optimizer opt = parse_optimizer(o.optimizer);
+  TrainReport r;
+  if (!o.vram_limit.empty()) {
+    r.budget = size_flag(o.vram_limit, "--vram-limit");
+    r.budget_note = "--vram-limit " + o.vram_limit;
+  } else if (!o.gpu.empty() || !o.system.empty()) {
+    const GpuDatabase db = load_gpu_database(find_gpu_database(o.gpus_file));
+    const GpuSpec g = o.gpu.empty() ? load_systems(o.systems, db).find(o.system).gpu : db.find(o.gpu);
+    const ContextAllowance ctx = default_context_overhead(g.architecture);
+    r.budget = g.vram_bytes > ctx.bytes ? g.vram_bytes - ctx.bytes : 0;
+    r.budget_note = fmt::format("{}: VRAM {} − CUDA context and handles {}", describe(g), format_bytes(g.vram_bytes), format_bytes(ctx.bytes));
+  }
+  for (const auto* m : models)
+    for (Precision p : precisions) {
+      for (long long b : batches) r.plans.push_back(plan_training(*m, p, opt, b, workspace));
+      if (r.budget) r.fits.push_back(max_training_batch(*m, p, opt, *r.budget, workspace, o.max_batch));
+    }
+  const std::string text = format == OutputFormat::json ? to_json(r).dump(2) + "\n" : format == OutputFormat::csv ? train_csv(r) : train_markdown(r);
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  return 0;
+}
+
 Runner register_plan(CLI::App& app) {
   auto o = std::make_shared<PlanOptions>();
   auto* sub = app.add_subcommand(
@@ -89,6 +118,11 @@ Runner register_plan(CLI::App& app) {
                   "(default: the system's profile, else the newest file vramfit ships in data/calibration/ or $VRAMFIT_CALIBRATION; "
                   "'none': the uncalibrated roofline at 0.5)");
   sub->add_option("--gpus", o->gpus_file, "GPU spec database (default: data/gpus.toml found next to the binary, or $VRAMFIT_GPUS)");
+  sub->add_flag("--train", o->train,
+                "Plan a training step instead (fp32 master weights, fp32 gradients, optimizer states, the activations the "
+                "backward reads; planned, not yet confirmed by running): the breakdown per batch, and with --vram-limit, --gpu "
+                "or --system the largest training batch");
+  sub->add_option("--optimizer", o->optimizer, "With --train: adamw (default) or sgd (with momentum)");
   gpu_opt->excludes(system_opt);
   system_opt->needs(systems_opt);
   auto* limit_opt = sub->get_option("--vram-limit");
@@ -104,6 +138,7 @@ Runner register_plan(CLI::App& app) {
     for (const auto& p : list_flag(o->precisions, "--precisions")) precisions.push_back(parse_precision(p));
     const auto batches = parse_int_list(o->batches, "--batch", limits::kMaxBatch);
     const std::uint64_t workspace = size_flag(o->workspace, "--workspace");
+    if (o->train) return run_train_plan(*o, models, precisions, batches, workspace, out_format);
     PlanReport report;
     if (!o->vram_limit.empty()) report.vram_limit = size_flag(o->vram_limit, "--vram-limit");
     std::optional<Calibration> calibration;

@@ -109,5 +109,21 @@ TEST_F(PlanCli, ASystemsProfileOfTheSameCardCalibratesAndGivesTheMeasuredContext
       << g["rows"][0]["latency_estimate_batch_1"]["efficiency_source"];
 }
 
+TEST_F(PlanCli, TrainPlansSayTheyAreNotConfirmedAndFindTheLargestBatch) {
+  const CliRun r = vramfit("plan --train -m resnet50 -p fp32,bf16 -b 8 --vram-limit 8GiB --optimizer sgd -o json " + gpus);
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_NE(j["status"].get<std::string>().find("not yet confirmed by running"), std::string::npos);
+  ASSERT_EQ(j["plans"].size(), 2u);
+  EXPECT_EQ(j["plans"][0]["optimizer"], "sgd");
+  EXPECT_EQ(j["plans"][0]["bytes"]["optimizer"].get<std::uint64_t>(), 4 * j["plans"][0]["parameters"].get<std::uint64_t>());
+  ASSERT_EQ(j["max_batch"].size(), 2u);
+  EXPECT_GT(j["max_batch"][1]["max_batch"].get<std::int64_t>(), j["max_batch"][0]["max_batch"].get<std::int64_t>());  // bf16 fits more
+  EXPECT_LE(j["max_batch"][0]["bytes"]["total"].get<std::uint64_t>(), 8ull << 30);
+  const CliRun md = vramfit("plan --train -m resnet50 -b 1 " + gpus);
+  EXPECT_NE(md.out.find("saved activations"), std::string::npos) << md.out;
+  EXPECT_EQ(vramfit("plan --train -m resnet50 --optimizer adam " + gpus).status, 2);
+}
+
 }  // namespace
 }  // namespace vramfit
