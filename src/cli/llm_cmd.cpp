@@ -49,6 +49,7 @@ struct LlmOptions {
   long long prefill_chunk = kDefaultPrefillChunk, max_batch = 256;
   std::uint64_t seed = 1;
   int device = 0;
+  long long devices = 1;
   bool no_run = false;
 };
 
@@ -162,8 +163,11 @@ int run_llm(const LlmOptions& o) {
   } else if (!o.calibrate.empty()) {
     throw InvalidInput("--calibrate needs --gpu NAME (the card whose speed it estimates)");
   }
+  // --devices N: every memory number is one rank's, planned on the tensor-parallel shard of the model.
+  const DecoderConfig shard = tensor_parallel_shard(c, o.devices);
+  if (o.devices > 1 && in.gguf) throw InvalidInput("--devices with --gguf: splitting a GGUF file's tensors over GPUs is not implemented");
   measure::GpuBudget gpu;
-  if (!o.no_run && !card) gpu = measure::probe_gpu(o.device, limit, reserve);
+  if (!o.no_run && !card && o.devices == 1) gpu = measure::probe_gpu(o.device, limit, reserve);
   if (card) {
     const ContextAllowance ctx = default_context_overhead(card->architecture);
     fo.budget_bytes = card->vram_bytes > ctx.bytes + reserve ? card->vram_bytes - ctx.bytes - reserve : 0;
@@ -186,11 +190,25 @@ int run_llm(const LlmOptions& o) {
     report.speed_note = o.no_run ? "speed columns absent: --no-run (memory columns come from the plan)"
                                  : "speed columns absent: " + gpu.why_not + " (memory columns come from the plan)";
   }
+  if (o.devices > 1) {
+    // NCCL's buffers come out of each GPU's budget; the run itself is not implemented yet.
+    if (fo.budget_bytes) fo.budget_bytes = *fo.budget_bytes > kNcclAllowanceBytes ? *fo.budget_bytes - kNcclAllowanceBytes : 0;
+    report.budget_note += fmt::format("; per GPU of {}, less NCCL's buffers ({}, an allowance until measured)", o.devices,
+                                      format_bytes(kNcclAllowanceBytes));
+    report.speed_note = fmt::format("tensor parallel over {} GPUs: every memory number is one GPU's (one rank: {} of {} heads, {} of {} KV "
+                                    "heads, {} of {} MLP rows, {} of {} vocabulary rows; norms replicated); not run — running a "
+                                    "decoder over several GPUs (NCCL) is not implemented yet",
+                                    o.devices, shard.num_heads, c.num_heads, shard.num_kv_heads, c.num_kv_heads, shard.intermediate_size,
+                                    c.intermediate_size, shard.vocab_size, c.vocab_size);
+    report.estimate_source = card ? "not estimated: the time model has no multi-GPU terms (all-reduce)" : report.estimate_source;
+  }
   report.budget_bytes = fo.budget_bytes;
-  for (Precision p : quants) report.rows.push_back(fit_llm(c, p, fo));
+  report.ranks = o.devices;
+  report.rank_parameters = decoder_parameter_count(shard);
+  for (Precision p : quants) report.rows.push_back(fit_llm(shard, p, fo));
   report.measured.assign(report.rows.size(), std::nullopt);
   report.estimated.assign(report.rows.size(), std::nullopt);
-  if (card && calibration && calibration->model)
+  if (card && calibration && calibration->model && o.devices == 1)
     for (std::size_t i = 0; i < report.rows.size(); ++i) {
       const LlmQuantRow& q = report.rows[i];
       if (q.status != Outcome::ok) continue;
@@ -264,6 +282,10 @@ Runner register_llm(CLI::App& app) {
                   "With --gpu: the time model's calibration (a data/calibration/*.json file; default: the newest one vramfit "
                   "ships, or $VRAMFIT_CALIBRATION; 'none': no estimate)");
   sub->add_option("--gpus", o->gpus_file, "GPU spec database (default: data/gpus.toml found next to the binary, or $VRAMFIT_GPUS)");
+  sub->add_option("--devices", o->devices,
+                  "Tensor parallelism over N GPUs of one machine: plan one GPU's share (heads, KV heads, MLP rows and vocabulary "
+                  "divided by N; NCCL's buffers counted); the budget (--vram-limit, --gpu) is per GPU; not run yet (default 1)")
+      ->check(int_range(1, 64));
   sub->add_flag("--no-run", o->no_run, "Plan only, even where a GPU exists (no speeds, nothing confirmed)");
   sub->add_option("-o,--format", o->format, "Output: md (default), json or csv")->check(CLI::IsMember({"md", "json", "csv"}));
   gpu_opt->excludes(limit_opt);

@@ -405,4 +405,21 @@ LlmMemoryPlan plan_llm_memory(const DecoderConfig& c, Precision p, std::int64_t 
   return plan;
 }
 
+DecoderConfig tensor_parallel_shard(const DecoderConfig& c, std::int64_t ranks) {
+  if (ranks < 1) throw InvalidInput(fmt::format("tensor parallel: {} ranks (need at least 1)", ranks));
+  if (ranks == 1) return c;
+  auto divides = [&](std::int64_t extent, const char* what) {
+    if (extent % ranks != 0)
+      throw InvalidInput(fmt::format("{}: {} {} is not divisible by {} GPUs (tensor parallelism splits it evenly)", c.name, what, extent, ranks));
+    return extent / ranks;
+  };
+  DecoderConfig s = c;
+  s.num_heads = divides(c.num_heads, "num_attention_heads");
+  s.num_kv_heads = divides(c.num_kv_heads, "num_key_value_heads");
+  s.intermediate_size = divides(c.intermediate_size, "intermediate_size");
+  s.vocab_size = divides(c.vocab_size, "vocab_size");
+  s.name = fmt::format("{} (1 of {} tensor-parallel ranks)", c.name, ranks);
+  return s;
+}
+
 }  // namespace vramfit

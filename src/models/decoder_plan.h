@@ -176,6 +176,19 @@ std::vector<LlmWeight> plan_llm_weights(const DecoderConfig& c, Precision p, std
                                         const LlmPlanOptions& opt = {});
 std::uint64_t llm_kv_bytes_per_token(const DecoderConfig& c);
 
+// Tensor parallelism over `ranks` GPUs of one machine (Megatron-LM's split, Shoeybi et al. 2019, §3):
+// each rank holds heads/ranks query heads and kv_heads/ranks KV heads (q|k|v and gate|up split by
+// output rows, o_proj and down_proj by input columns, followed by an all-reduce of the [tokens, hidden]
+// partial sums, in place), intermediate/ranks MLP rows, and vocab/ranks rows of the embedding and the
+// LM head (vocabulary-parallel); norms are replicated. What one rank plans is the plan of the returned
+// config: same hidden size and layers, the split extents divided. InvalidInput unless ranks ≥ 1 divides
+// heads, KV heads, the intermediate size and the vocabulary.
+DecoderConfig tensor_parallel_shard(const DecoderConfig& c, std::int64_t ranks);
+// NCCL's own device memory per rank for one communicator, an allowance until measured: the ring and
+// tree buffers of its channels (NCCL_BUFFSIZE 4 MiB by default, per channel and direction; up to 16
+// channels between two NVLink GPUs) — 16 · 2 · 4 MiB = 128 MiB — plus 64 MiB for its other state.
+constexpr std::uint64_t kNcclAllowanceBytes = 192ull << 20;
+
 // The whole plan. InvalidInput for context or batch < 1; Unsupported per llm_unsupported_reason.
 LlmMemoryPlan plan_llm_memory(const DecoderConfig& c, Precision p, std::int64_t context, std::int64_t batch,
                               const LlmPlanOptions& opt = {});

@@ -102,6 +102,7 @@ nlohmann::json to_json(const LlmReport& r) {
                  {"max_position_embeddings", c.max_position_embeddings}, {"rope_theta", c.rope_theta},
                  {"tie_word_embeddings", c.tie_word_embeddings}, {"attention_bias", c.attention_bias}};
   j["parameters"] = r.parameters;
+  j["tensor_parallel_ranks"] = r.ranks;  // > 1: every row is one GPU's share
   if (!c.notes.empty()) j["notes"] = c.notes;
   j["budget_bytes"] = r.budget_bytes ? nlohmann::json(*r.budget_bytes) : nlohmann::json();
   if (!r.budget_note.empty()) j["budget_note"] = r.budget_note;
@@ -113,8 +114,8 @@ nlohmann::json to_json(const LlmReport& r) {
   j["rows"] = nlohmann::json::array();
   for (std::size_t i = 0; i < r.rows.size(); ++i) {
     nlohmann::json row = to_json(r.rows[i]);
-    if (r.parameters && r.rows[i].weights_bytes)
-      row["bits_per_weight"] = 8.0 * static_cast<double>(r.rows[i].weights_bytes) / static_cast<double>(r.parameters);
+    if (r.rank_parameters && r.rows[i].weights_bytes)
+      row["bits_per_weight"] = 8.0 * static_cast<double>(r.rows[i].weights_bytes) / static_cast<double>(r.rank_parameters);
     if (i < r.measured.size() && r.measured[i]) row["measured"] = to_json(*r.measured[i]);
     if (i < r.estimated.size() && r.estimated[i]) {
       const LlmEstimated& e = *r.estimated[i];
@@ -175,8 +176,8 @@ std::string llm_markdown(const LlmReport& r) {
       continue;
     }
     row.push_back(gib_text(q.weights_bytes));
-    row.push_back(r.parameters ? fmt::format("{:.2f}", 8.0 * static_cast<double>(q.weights_bytes) / static_cast<double>(r.parameters))
-                               : std::string("-"));
+    row.push_back(r.rank_parameters ? fmt::format("{:.2f}", 8.0 * static_cast<double>(q.weights_bytes) / static_cast<double>(r.rank_parameters))
+                                    : std::string("-"));
     row.push_back(kib_text(q.kv_bytes_per_token));
     row.push_back(mib_text(q.activation_bytes));
     row.push_back(mib_text(q.scratch_bytes));

@@ -32,6 +32,8 @@ struct LlmReport {
   std::string weights_source = "random (seeded)";
   DecoderConfig config;
   std::uint64_t parameters = 0;
+  std::int64_t ranks = 1;                // --devices: tensor-parallel GPUs; rows are one rank's
+  std::uint64_t rank_parameters = 0;     // parameters one rank holds (= parameters when ranks is 1)
   std::optional<std::uint64_t> budget_bytes;
   std::string budget_note;  // how the budget was made
   std::string device;       // empty: no GPU (speed columns absent)

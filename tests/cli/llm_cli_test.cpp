@@ -156,4 +156,18 @@ TEST(LlmCli, GpuPlansForACardNotAtHandWithEstimatedSpeeds) {
   EXPECT_EQ(run("llm -m llama-7b --gpu \"RTX 3070 Tii\"").status, 2);
 }
 
+TEST(LlmCli, DevicesPlansOneGpusShare) {
+  const Result r = run("llm -m llama-70b -q fp16 -c 4096 --vram-limit 80GiB --devices 2 --no-run -o json", false);
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["tensor_parallel_ranks"], 2);
+  EXPECT_EQ(j["rows"][0]["status"], "ok");  // one 80 GiB card would not hold it
+  EXPECT_NE(j["speed_note"].get<std::string>().find("not implemented"), std::string::npos) << j["speed_note"];
+  EXPECT_NEAR(j["rows"][0]["bits_per_weight"].get<double>(), 16.0, 0.01);
+  const Result one = run("llm -m llama-70b -q fp16 -c 4096 --vram-limit 80GiB --no-run -o json", false);
+  EXPECT_EQ(nlohmann::json::parse(one.out)["rows"][0]["status"], "does not fit");
+  EXPECT_EQ(run("llm -m llama-70b --devices 3 --no-run").status, 2);  // 8 KV heads do not split 3 ways
+  EXPECT_EQ(run("llm -m llama-70b --devices 0 --no-run").status, 2);
+}
+
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include "core/bytes.h"
 #include "core/error.h"
+#include "models/decoder_plan.h"
 #include "predict/llm_fit.h"
 
 namespace vramfit {
@@ -85,6 +86,27 @@ TEST(LlmFit, PointsWithoutABudget) {
   EXPECT_EQ(r.kv_bytes_per_token, 2ull * 22 * 4 * 64 * 2);
   EXPECT_TRUE(r.max_batch.empty());
   EXPECT_EQ(r.max_context, 0);
+}
+
+TEST(TensorParallel, Llama70bFp16NeedsTwo80GiBCardsAndEachHoldsHalf) {
+  const DecoderConfig c = decoder_preset("llama-70b");
+  const DecoderConfig half = tensor_parallel_shard(c, 2);
+  EXPECT_EQ(half.num_heads, 32);
+  EXPECT_EQ(half.num_kv_heads, 4);
+  EXPECT_EQ(half.hidden_size, c.hidden_size);  // the residual stream is whole on every rank
+  const LlmMemoryPlan one = plan_llm_memory(c, Precision::fp16, 4096, 1);
+  const LlmMemoryPlan rank = plan_llm_memory(half, Precision::fp16, 4096, 1);
+  // Every split tensor halves; the norms (a few hundred KiB) are on both ranks.
+  EXPECT_NEAR(static_cast<double>(rank.weights_bytes) / static_cast<double>(one.weights_bytes), 0.5, 0.001);
+  EXPECT_GT(2 * rank.weights_bytes, one.weights_bytes);
+  EXPECT_EQ(2 * rank.kv_bytes_per_token, one.kv_bytes_per_token);
+  const std::uint64_t card = (80ull << 30) - (547ull << 20);  // an 80 GiB card less its context
+  EXPECT_GT(one.total_bytes(), card);
+  EXPECT_LE(rank.total_bytes() + kNcclAllowanceBytes, card);
+  EXPECT_EQ(tensor_parallel_shard(c, 1).num_heads, c.num_heads);
+  EXPECT_THROW((void)tensor_parallel_shard(c, 3), InvalidInput);   // 64 heads, 8 KV heads
+  EXPECT_THROW((void)tensor_parallel_shard(c, 16), InvalidInput);  // 8 KV heads over 16 GPUs
+  EXPECT_THROW((void)tensor_parallel_shard(c, 0), InvalidInput);
 }
 
 }  // namespace
