@@ -6,6 +6,7 @@
 
 #include "core/bytes.h"
 #include "core/checked.h"
+#include "core/search.h"
 #include "core/error.h"
 
 namespace vramfit {
@@ -55,26 +56,10 @@ LlmContextFit max_batch_at_context(const DecoderConfig& c, Precision p, std::int
     return f;
   }
   check_range(ceiling, 1, limits::kMaxBatch, "ceiling of the max-batch search (--max-batch)");
-  std::int64_t lo = 1, hi = 2;  // lo fits
-  while (hi <= ceiling && total(c, p, context, hi, opt) <= budget) {
-    lo = hi;
-    hi *= 2;
-  }
-  if (hi > ceiling) {
-    if (total(c, p, context, ceiling, opt) <= budget) {
-      f.max_batch = ceiling;
-      f.capped = true;
-      f.bytes_at_max = total(c, p, context, ceiling, opt);
-      return f;
-    }
-    hi = ceiling;
-  }
-  while (hi - lo > 1) {
-    const std::int64_t mid = lo + (hi - lo) / 2;
-    (total(c, p, context, mid, opt) <= budget ? lo : hi) = mid;
-  }
-  f.max_batch = lo;
-  f.bytes_at_max = total(c, p, context, lo, opt);
+  const LargestFit l = largest_fit(ceiling, [&](std::int64_t b) { return total(c, p, context, b, opt) <= budget; });
+  f.max_batch = l.n;
+  f.capped = l.capped;
+  f.bytes_at_max = total(c, p, context, l.n, opt);
   return f;
 }
 

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/search.h"
 #include "graph/passes.h"
 
 namespace vramfit {
@@ -103,23 +104,10 @@ TrainFit max_training_batch(const ModelInfo& m, Precision p, Optimizer o, std::u
   auto fits = [&](std::int64_t b) { return plan_training(m, p, o, b, workspace).total_bytes() <= budget; };
   f.at_max = plan_training(m, p, o, 1, workspace);
   if (f.at_max.status != Outcome::ok || !fits(1)) return f;
-  std::int64_t lo = 1, hi = 2;
-  while (hi <= ceiling && fits(hi)) lo = hi, hi *= 2;
-  if (hi > ceiling) {
-    if (fits(ceiling)) {
-      f.max_batch = ceiling;
-      f.capped = true;
-      f.at_max = plan_training(m, p, o, ceiling, workspace);
-      return f;
-    }
-    hi = ceiling;
-  }
-  while (hi - lo > 1) {
-    const std::int64_t mid = lo + (hi - lo) / 2;
-    (fits(mid) ? lo : hi) = mid;
-  }
-  f.max_batch = lo;
-  f.at_max = plan_training(m, p, o, lo, workspace);
+  const LargestFit l = largest_fit(ceiling, fits);
+  f.max_batch = l.n;
+  f.capped = l.capped;
+  f.at_max = plan_training(m, p, o, l.n, workspace);
   return f;
 }
 
