@@ -9,6 +9,7 @@
 // CUDA context, so what the workers measure is what a process on this card gets. The measuring itself
 // is measure/measure.h's Worker; this file holds no CUDA.
 #include <CLI/CLI.hpp>
+#include <thread>
 #include <unistd.h>
 
 #include <chrono>
@@ -68,7 +69,9 @@ int run_worker_mode() {
   return profile::worker_main(std::cin, [&worker](const nlohmann::json& c) { return worker.answer(c); });
 }
 
-int run_one_device(const ProfileOptions& o, int device, bool several);
+// several: one of `--device all`'s GPUs, run beside the others: its progress goes as plain lines
+// prefixed "gpu<N>", and its document to *stdout_text (printed by the caller in GPU order).
+int run_one_device(const ProfileOptions& o, int device, bool several, std::string* stdout_text = nullptr);
 
 int run_parent(const ProfileOptions& o) {
   if (o.device != "all") {
@@ -92,14 +95,36 @@ int run_parent(const ProfileOptions& o) {
     std::fprintf(stderr, "vramfit: %s\n", kNoGpu);
     return 2;
   }
-  // Every GPU in turn, each its own system (own folder, own profile.json); the workers of one GPU
-  // never overlap those of another, so timings are not disturbed by a neighbour's load on the host.
+  // Every GPU at once, each its own system (own folder, journal and profile.json) and its own worker
+  // processes, one configuration at a time per GPU, each worker pinned to its GPU by the ordinal in
+  // its configuration. A GPU that fails does not stop the others; the exit status is the worst.
+  const int n = measure::gpu_count();
+  std::vector<int> status(static_cast<std::size_t>(n), 0);
+  std::vector<std::string> text(static_cast<std::size_t>(n)), error(static_cast<std::size_t>(n));
+  std::vector<std::thread> threads;
+  for (int d = 0; d < n; ++d)
+    threads.emplace_back([&, d] {
+      const auto i = static_cast<std::size_t>(d);
+      try {
+        status[i] = run_one_device(o, d, true, &text[i]);
+      } catch (const InvalidInput& e) {
+        status[i] = 2, error[i] = e.what();
+      } catch (const std::exception& e) {
+        status[i] = 1, error[i] = e.what();
+      }
+    });
+  for (auto& t : threads) t.join();
   int worst = 0;
-  for (int d = 0; d < measure::gpu_count(); ++d) worst = std::max(worst, run_one_device(o, d, true));
+  for (int d = 0; d < n; ++d) {
+    const auto i = static_cast<std::size_t>(d);
+    std::fwrite(text[i].data(), 1, text[i].size(), stdout);
+    if (!error[i].empty()) std::fprintf(stderr, "vramfit: GPU %d: %s\n", d, error[i].c_str());
+    worst = std::max(worst, status[i]);
+  }
   return worst;
 }
 
-int run_one_device(const ProfileOptions& o, int device, bool several) {
+int run_one_device(const ProfileOptions& o, int device, bool several, std::string* stdout_text) {
   std::vector<const ModelInfo*> models;
   for (const auto& id : list_flag(o.models, "--models")) models.push_back(&find_model(id));
   std::vector<Precision> precisions;
@@ -181,7 +206,7 @@ int run_one_device(const ProfileOptions& o, int device, bool several) {
 
   std::size_t total = 0;
   for (const auto* m : models) total += profile::precisions_for(*m, precisions, ccn).size();
-  Progress progress(total);
+  Progress progress = several ? Progress(total, fmt::format("gpu{}", device)) : Progress(total);
   std::size_t done = 0;
   const profile::ProgressFn step = [&](const std::string& what) { progress.step(done + 1, what); };
   for (const auto* m : models)
@@ -197,11 +222,14 @@ int run_one_device(const ProfileOptions& o, int device, bool several) {
   out.put(out_md, md);
   out.put(out_html, profile_html(doc));
   out.commit();
+  std::string shown;
   switch (o.format ? o.format() : OutputFormat::md) {
-    case OutputFormat::json: std::printf("%s\n", profile::to_json(doc).dump(2).c_str()); break;
-    case OutputFormat::csv: std::printf("%s", profile_csv(doc).c_str()); break;
-    case OutputFormat::md: std::printf("%s", md.c_str()); break;
+    case OutputFormat::json: shown = profile::to_json(doc).dump(2) + "\n"; break;
+    case OutputFormat::csv: shown = profile_csv(doc); break;
+    case OutputFormat::md: shown = md; break;
   }
+  if (stdout_text) *stdout_text = std::move(shown);
+  else std::fwrite(shown.data(), 1, shown.size(), stdout);
   std::fprintf(stderr, "vramfit: wrote %s/profile.json, %s/constraints.md, %s/report.html (%d configurations measured in %d worker processes)\n",
                dir.c_str(), dir.c_str(), dir.c_str(), started, processes);
   return 0;
@@ -222,7 +250,7 @@ Runner register_profile(CLI::App& app) {
                   "Precisions for every model (default: vision fp32,fp16, and bf16 where the GPU supports it; decoder LLMs "
                   "fp16,int8,int4,q8_0,q4_0,q4_k_m, each unsupported one a row with the reason)")
       ->expected(1, -1);
-  sub->add_option("--device", o->device, "GPU ordinal, or 'all' for every GPU in turn (each its own system and folder: "
+  sub->add_option("--device", o->device, "GPU ordinal, or 'all' for every GPU at once (each its own system and folder: "
                                           "DIR/<system-id>-gpuN); default 0");
   sub->add_option("--output", o->output, "Output folder (default reports/<system-id>/)");
   sub->add_option("--system-id", o->system_id, "Name of this system in the reports (default hostname + GPU name, sanitised)");

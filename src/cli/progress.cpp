@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <string>
+#include <utility>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -25,6 +26,12 @@ Progress::Progress(std::size_t total, std::FILE* out) : out_(out), total_(total)
   const char* mode = std::getenv("VRAMFIT_PROGRESS");
   lines_ = out_ && mode && std::string(mode) == "lines";
   enabled_ = lines_ || (out_ && isatty(fileno(out_)) && std::getenv("VRAMFIT_NO_PROGRESS") == nullptr);
+}
+
+Progress::Progress(std::size_t total, std::string prefix) : out_(stderr), prefix_(std::move(prefix)), total_(total) {
+  start_ = std::chrono::steady_clock::now();
+  lines_ = std::getenv("VRAMFIT_NO_PROGRESS") == nullptr;
+  enabled_ = lines_;
 }
 
 Progress::~Progress() { clear(); }
@@ -64,7 +71,7 @@ void Progress::draw() {
   if (!enabled_) return;
   const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   if (lines_) {
-    std::fprintf(out_, "vramfit-progress: %s\n", format(index_, total_, el, what_, 400).c_str());
+    std::fprintf(out_, "%s: %s\n", prefix_.c_str(), format(index_, total_, el, what_, 400).c_str());
     std::fflush(out_);
     return;
   }

@@ -17,6 +17,9 @@ class Progress {
  public:
   // total 0: the count is not known in advance ("[3 0:12] …").
   explicit Progress(std::size_t total, std::FILE* out = stderr);
+  // Several at once (one per GPU of `profile --device all`): plain lines "<prefix>: [3/110 0:12] …",
+  // one per step, since two redrawn lines would overwrite each other.
+  Progress(std::size_t total, std::string prefix);
   ~Progress();
   Progress(const Progress&) = delete;
   Progress& operator=(const Progress&) = delete;
@@ -39,7 +42,8 @@ class Progress {
   void draw();
   std::FILE* out_;
   bool enabled_ = false;
-  bool lines_ = false;  // VRAMFIT_PROGRESS=lines
+  bool lines_ = false;  // VRAMFIT_PROGRESS=lines, or a prefix given
+  std::string prefix_ = "vramfit-progress";
   bool drawn_ = false;
   std::size_t total_ = 0;
   std::size_t index_ = 0;
