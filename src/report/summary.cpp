@@ -12,6 +12,7 @@
 #include "core/bytes.h"
 #include "core/error.h"
 #include "core/text_escape.h"
+#include "predict/train_plan.h"
 #include "models/registry.h"
 #include "report/summary_format.h"
 #include "report/summary_internal.h"
@@ -513,6 +514,22 @@ SystemSummary system_summary(const SystemSpec& spec, const std::vector<ProfileFi
 
 }  // namespace
 
+// The training section: per system and classifier, fp32 and the card's 16-bit type (bf16 where it
+// has it), AdamW, at the budget predicted cells use.
+static void training_cells(Summary& out, const std::vector<std::string>& models, std::uint64_t workspace) {
+  for (const auto& sys : out.systems)
+    for (const auto& id : models) {
+      const ModelInfo* m = try_model(id);
+      if (!m || m->family != ModelFamily::Vision) continue;
+      for (Precision p : {Precision::fp32, sys.gpu.bf16_tflops ? Precision::bf16 : Precision::fp16}) {
+        const TrainFit f = max_training_batch(*m, p, Optimizer::adamw, sys.predicted_budget_bytes, workspace, 1 << 16);
+        TrainSummaryCell c{sys.id, m->id, std::string(to_string(p)), "adamw", f.at_max.status, f.at_max.reason, f.max_batch,
+                           f.at_max.total_bytes()};
+        out.training.push_back(c);
+      }
+    }
+}
+
 Summary build_summary(const SystemsFile& systems, const GpuDatabase& db, const std::vector<ProfileFile>& extra, const SummaryOptions& o) {
   Summary out;
   out.vramfit_version = o.vramfit_version;
@@ -534,6 +551,7 @@ Summary build_summary(const SystemsFile& systems, const GpuDatabase& db, const s
     if (o.progress) o.progress(i + 1, systems.systems.size(), systems.systems[i].id);
     out.systems.push_back(system_summary(systems.systems[i], per_system[i], db, fleet, t, o));
   }
+  training_cells(out, t.models, o.workspace);
   smallest_card(out);
   reproduce_steps(out, systems.path, t);
   return out;

@@ -163,6 +163,17 @@ struct ReproduceStep {
   std::vector<std::string> commands;
 };
 
+// Training on one system (predict/train_plan.h): the largest batch of a training step with AdamW at the
+// budget predicted cells use. PLANNED from stated rules — vramfit's CUDA training step is not
+// implemented, so nothing here ran; the document says so.
+struct TrainSummaryCell {
+  std::string system_id, model, precision, optimizer;
+  Outcome status = Outcome::ok;  // ok (max_batch may be 0: does not fit) | unsupported
+  std::string reason;
+  std::int64_t max_batch = 0;
+  std::uint64_t bytes_at_max = 0;  // the plan's total at max_batch (at batch 1 when 0)
+};
+
 struct Summary {
   int schema_version = kSummarySchemaVersion;
   std::string vramfit_version;
@@ -182,6 +193,7 @@ struct Summary {
   std::vector<ReproduceStep> reproduce;
   std::vector<std::string> warnings;
   std::vector<std::string> left_out;  // models in no table, with why
+  std::vector<TrainSummaryCell> training;  // per system × classifier × {fp32, bf16 or fp16}
 };
 
 struct SummaryOptions {

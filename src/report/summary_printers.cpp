@@ -209,6 +209,20 @@ std::string summary_markdown(const Summary& s) {
                         rows);
   }
 
+  if (!s.training.empty()) {
+    o += "## Training (planned, not confirmed)\n\n";
+    o += "The largest batch of a training step with AdamW on each system (fp32 master weights and gradients, two fp32 optimizer "
+         "states, the activations the backward reads, a bound on its gradient buffers; `vramfit plan --train` shows the "
+         "breakdown). Planned from stated rules: vramfit's CUDA training step is not implemented yet, so nothing here ran.\n\n";
+    std::vector<std::vector<std::string>> train_rows;
+    for (const auto& c : s.training)
+      train_rows.push_back({c.system_id, c.model, c.precision, c.optimizer,
+                      c.status != Outcome::ok ? std::string("—") : c.max_batch == 0 ? std::string("0 (does not fit)") : thousands(c.max_batch),
+                      c.status != Outcome::ok ? c.reason : mib_text(c.bytes_at_max)});
+    o += markdown_table({"system", "model", "precision", "optimizer", "max training batch", "memory at that batch"}, train_rows);
+    o += "\n";
+  }
+
   if (!s.smallest_system.empty()) {
     const SystemSummary* small = nullptr;
     for (const auto& sys : s.systems)
@@ -304,6 +318,14 @@ nlohmann::json to_json(const Summary& s) {
       for (const auto& c : sys.llm_cells) llm["cells"].push_back(to_json(c, sys.id));
     j["llm"] = llm;
   }
+  if (!s.training.empty()) {
+    nlohmann::json t{{"status", "planned from stated rules (predict/train_plan.h); not confirmed by running"}, {"cells", nlohmann::json::array()}};
+    for (const auto& c : s.training)
+      t["cells"].push_back({{"system_id", c.system_id}, {"model", c.model}, {"precision", c.precision}, {"optimizer", c.optimizer},
+                            {"status", status_text(c.status, true)}, {"reason", c.reason}, {"max_batch", c.max_batch},
+                            {"bytes_at_max_batch", c.bytes_at_max}});
+    j["training"] = t;
+  }
   return j;
 }
 
@@ -381,6 +403,25 @@ std::string summary_csv(const Summary& s) {
                                        num(c.decode_tokens_per_s)};
       line(f);
     }
+  for (const auto& c : s.training) {
+    const SystemSummary* sys = nullptr;
+    for (const auto& x : s.systems)
+      if (x.id == c.system_id) sys = &x;
+    std::vector<std::string> f(summary_csv_columns().size());
+    f[0] = c.system_id;
+    f[1] = sys ? sys->gpu.name : "";
+    f[2] = sys ? std::to_string(sys->gpu.vram_bytes) : "";
+    f[3] = sys ? compute_capability_string(sys->gpu.compute_capability) : "";
+    f[4] = c.model;
+    f[5] = c.precision;
+    f[6] = "predicted";
+    f[9] = status_text(c.status, true);
+    f[10] = c.status == Outcome::ok ? std::to_string(c.max_batch) : "";
+    f[12] = c.status == Outcome::ok ? std::to_string(c.bytes_at_max) : "";
+    f[21] = c.status == Outcome::ok ? "training with " + c.optimizer + ", planned, not confirmed by running" : c.reason;
+    f[24] = "train";
+    line(f);
+  }
   return o;
 }
 

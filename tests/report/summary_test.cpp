@@ -255,11 +255,20 @@ TEST(Summary, SmallestCardAndReproduce) {
 TEST(SummaryPrinters, CsvJsonMarkdownHtml) {
   Fleet f;
   const Summary s = f.build({f.emulated});
-  // CSV: a header and one row per system × model × precision, every row as wide as the header.
+  // CSV: a header, one row per system × model × precision, then the training rows (per system ×
+  // classifier × {fp32, bf16 or fp16}: kind "train"), every row as wide as the header.
   const std::string csv = summary_csv(s);
   std::vector<std::string> lines;
   for (std::size_t a = 0, b; (b = csv.find('\n', a)) != std::string::npos; a = b + 1) lines.push_back(csv.substr(a, b - a));
-  ASSERT_EQ(lines.size(), 1u + 3u * 2u * 3u);
+  ASSERT_EQ(lines.size(), 1u + 3u * 2u * 3u + 3u * 2u * 2u);
+  ASSERT_EQ(s.training.size(), 3u * 2u * 2u);
+  for (const auto& t : s.training) {
+    EXPECT_EQ(t.status, Outcome::ok) << t.system_id << " " << t.model << " " << t.reason;
+    EXPECT_GT(t.max_batch, 0) << t.system_id << " " << t.model;  // every classifier trains at some batch on these cards
+  }
+  EXPECT_NE(csv.find(",train,"), std::string::npos);
+  EXPECT_NE(summary_markdown(s).find("## Training (planned, not confirmed)"), std::string::npos);
+  EXPECT_TRUE(to_json(s).contains("training"));
   EXPECT_EQ(lines[0].substr(0, 30), "system_id,gpu,vram_bytes,compu");
   auto fields = [](const std::string& line) {
     std::size_t n = 1;
