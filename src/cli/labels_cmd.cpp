@@ -8,6 +8,8 @@
 
 #include "cli/commands.h"
 #include "core/output_set.h"
+#include "core/text_escape.h"
+#include "report/plan_report.h"
 #include "report/node_labels.h"
 #include "report/profile_reader.h"
 
@@ -31,6 +33,14 @@ int run_labels(const LabelsOptions& o) {
     nlohmann::json j{{"labels", nlohmann::json::object()}, {"skipped", l.skipped}, {"source", o.profile}};
     for (const auto& [name, value] : l.labels) j["labels"][name] = value;
     text = j.dump(2) + "\n";
+  } else if (o.format == "csv") {
+    text = csv_row({"name", "value"});
+    for (const auto& [name, value] : l.labels) text += csv_row({name, value});
+  } else if (o.format == "md") {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& [name, value] : l.labels) rows.push_back({name, value});
+    text = "Node labels from " + o.profile + " (`-o features` writes them as NFD reads them):\n\n" + markdown_table({"label", "value"}, rows);
+    for (const auto& sk : l.skipped) text += "- skipped: " + sk + "\n";
   } else {
     text = node_labels_text(l, o.profile);
   }
@@ -53,8 +63,8 @@ Runner register_labels(CLI::App& app) {
                                  "context overhead, max batch per model × precision, LLM max context and decode tokens/s");
   sub->add_option("profile", o->profile, "profile.json of this node (`vramfit profile`)")->required();
   sub->add_option("--output", o->output, "Write the file here instead of stdout (e.g. …/features.d/vramfit)");
-  sub->add_option("-o,--format", o->format, "features (default: NFD's name=value lines) or json")
-      ->check(CLI::IsMember({"features", "json"}));
+  sub->add_option("-o,--format", o->format, "features (default: NFD's name=value lines), md, json or csv")
+      ->check(CLI::IsMember({"features", "md", "json", "csv"}));
   return [o]() { return run_labels(*o); };
 }
 

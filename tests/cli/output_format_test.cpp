@@ -153,6 +153,26 @@ TEST(OutputFormat, HelpOfEveryPrintingCommandSaysSo) {
   ASSERT_EQ(r.status, 0);
   EXPECT_NE(r.out.find("--format"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("md (default), json or csv"), std::string::npos) << r.out;
+  // fleet prints the summary it writes; labels has NFD's own file format first, then md, json, csv.
+  const Result fl = run("fleet --help");
+  EXPECT_NE(fl.out.find("md (default), json or csv"), std::string::npos) << fl.out;
+  const Result lb = run("labels --help");
+  EXPECT_NE(lb.out.find("features (default: NFD's name=value lines), md, json or csv"), std::string::npos) << lb.out;
+}
+
+TEST(OutputFormat, LabelsInEveryFormat) {
+  const std::string profile = std::string(VRAMFIT_SOURCE_DIR) + "/bench/results/2026-12-08-h100-profile/profile.json";
+  const Result f = run("labels " + profile);
+  ASSERT_EQ(f.status, 0) << f.out;
+  EXPECT_NE(f.out.find("\nfeature.node.kubernetes.io/vramfit-resnet50-fp16-max-batch=2674\n"), std::string::npos) << f.out;
+  const Result j = run("labels " + profile + " -o json");
+  EXPECT_EQ(nlohmann::json::parse(j.out)["labels"]["feature.node.kubernetes.io/vramfit-resnet50-fp16-max-batch"], "2674");
+  const Result c = run("labels " + profile + " -o csv");
+  EXPECT_EQ(c.out.rfind("name,value\n", 0), 0u) << c.out;
+  const Result m = run("labels " + profile + " -o md");
+  EXPECT_NE(m.out.find("| feature.node.kubernetes.io/vramfit-gpu"), std::string::npos) << m.out;
+  EXPECT_EQ(run("labels " + profile + " -o xml", true).status, 2);
+  EXPECT_EQ(run("labels /nonexistent/profile.json", true).status, 2);
 }
 
 TEST(OutputFormat, DevicesChecksTheFormatThenSaysWhyThereAreNone) {
