@@ -82,7 +82,10 @@ std::string shell_quote(std::string_view s) {
                       c == '%' || c == '+' || c == '=' || c == ':' || c == ',' || c == '.' || c == '/' || c == '-';
     if (!safe) plain = false;
   }
-  if (plain) return std::string(s);
+  return plain ? std::string(s) : shell_quote_always(s);
+}
+
+std::string shell_quote_always(std::string_view s) {
   std::string o = "'";
   for (char c : s) {
     if (c == '\'') o += "'\\''";

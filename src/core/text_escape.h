@@ -28,6 +28,9 @@ std::string md_code(std::string_view s);
 // no shell treats specially (letters, digits, _ @ % + = : , . / -), else in single quotes with each
 // ' written as '\''. A newline stays a newline inside the quotes (still one word).
 std::string shell_quote(std::string_view s);
+// Always '…' (every ' written as '\''), plain words too: for generated scripts, where one form per
+// argument keeps them readable and tested text stable (fleet/'s ssh and Slurm scripts).
+std::string shell_quote_always(std::string_view s);
 
 // Text after a shell '#': control characters (a newline would end the comment) become spaces.
 std::string shell_comment(std::string_view s);

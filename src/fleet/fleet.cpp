@@ -17,16 +17,11 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/text_escape.h"
 
 extern char** environ;
 
 namespace vramfit::fleet {
-
-std::string sh_quote(const std::string& s) {
-  std::string o = "'";
-  for (char c : s) o += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return o + "'";
-}
 
 std::vector<std::string> ssh_argv(const SshRemote& r, const Options& o, const std::string& control_path) {
   std::vector<std::string> a{o.ssh,
@@ -46,11 +41,11 @@ std::vector<std::string> ssh_argv(const SshRemote& r, const Options& o, const st
 std::string locate_script(const SshRemote& r) {
   std::string s = "V=; ";
   if (r.workdir) {
-    s += fmt::format("cd {0} 2>/dev/null || {{ echo \"vramfit fleet: no folder {0} there (workdir)\" >&2; exit 127; }}; ", sh_quote(*r.workdir));
+    s += fmt::format("cd {0} 2>/dev/null || {{ echo \"vramfit fleet: no folder {0} there (workdir)\" >&2; exit 127; }}; ", shell_quote_always(*r.workdir));
     s += "for b in build/*/bin/vramfit; do [ -x \"$b\" ] && { V=$PWD/$b; break; }; done; "
          "[ -n \"$V\" ] || { echo \"vramfit fleet: no build/*/bin/vramfit in $PWD (build it there: scripts/main)\" >&2; exit 127; }; ";
   } else if (r.vramfit) {
-    s += fmt::format("V={0}; [ -x \"$V\" ] || {{ echo \"vramfit fleet: no executable {0} there\" >&2; exit 127; }}; cd \"$HOME\"; ", sh_quote(*r.vramfit));
+    s += fmt::format("V={0}; [ -x \"$V\" ] || {{ echo \"vramfit fleet: no executable {0} there\" >&2; exit 127; }}; cd \"$HOME\"; ", shell_quote_always(*r.vramfit));
   } else {
     s += "V=$(command -v vramfit) || { echo \"vramfit fleet: no vramfit on the PATH there (give workdir or vramfit in the systems file)\" >&2; exit 127; }; cd \"$HOME\"; ";
   }
@@ -58,7 +53,7 @@ std::string locate_script(const SshRemote& r) {
 }
 
 std::string sync_script(const SshRemote& r) {
-  const std::string wd = sh_quote(r.workdir.value_or(""));
+  const std::string wd = shell_quote_always(r.workdir.value_or(""));
   return fmt::format(
       "command -v git > /dev/null || {{ echo \"vramfit fleet --sync: no git there\" >&2; exit 127; }}; "
       "mkdir -p {0} && cd {0} || {{ echo \"vramfit fleet --sync: cannot make the workdir {0}\" >&2; exit 127; }}; "
@@ -73,9 +68,9 @@ std::string profile_script(const SshRemote& r, const std::string& system_id, con
   std::string cmd = "VRAMFIT_PROGRESS=lines \"$V\" profile";
   for (const auto& a : args) {
     cmd += ' ';
-    cmd += sh_quote(a);
+    cmd += shell_quote_always(a);
   }
-  cmd += fmt::format(" --system-id {} --output {}", sh_quote(system_id), sh_quote(".vramfit-fleet/" + system_id));
+  cmd += fmt::format(" --system-id {} --output {}", shell_quote_always(system_id), shell_quote_always(".vramfit-fleet/" + system_id));
   // The watchdog reads the ssh channel's stdin (fd 3: a background job's own stdin is /dev/null): at
   // its end — this side closed or died — the profile gets SIGTERM (a background job ignores SIGINT)
   // and stops; its journal keeps every finished configuration.
@@ -242,7 +237,7 @@ class Host {
       if (p.status != 0) return fail(res, failure(p, "vramfit profile"));
       set(Phase::fetching, "");
       for (const char* f : {"profile.json", "journal.jsonl", "constraints.md", "report.html"}) {
-        const Call g = call(locate_script(r_) + "cat " + sh_quote(".vramfit-fleet/" + s_.id + "/" + f), std::string("fetching ") + f);
+        const Call g = call(locate_script(r_) + "cat " + shell_quote_always(".vramfit-fleet/" + s_.id + "/" + f), std::string("fetching ") + f);
         if (g.status != 0) {
           if (std::string(f) == "profile.json") return fail(res, failure(g, "fetching profile.json"));
           continue;

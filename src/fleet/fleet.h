@@ -73,8 +73,6 @@ std::string sync_script(const SshRemote& r);
 std::pair<std::string, std::string> bundle_head(const std::filesystem::path& repo);
 // The remote shell text of step 2 (the profile under a stdin watchdog).
 std::string profile_script(const SshRemote& r, const std::string& system_id, const std::vector<std::string>& args);
-// A text for the remote shell as one word: '…' with every ' written as '\''.
-std::string sh_quote(const std::string& s);
 // "desk: profiling [12/110 1:03] resnet50 fp16 …" — one host's line.
 std::string state_line(const HostState& s);
 

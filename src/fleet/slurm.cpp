@@ -6,6 +6,7 @@
 #include <tuple>
 
 #include "core/error.h"
+#include "core/text_escape.h"
 #include "fleet/fleet.h"
 
 namespace vramfit::fleet {
@@ -44,14 +45,14 @@ SlurmPlan slurm_plan(const SystemsFile& systems, const SlurmOptions& o) {
   std::string args;
   for (const auto& a : o.profile_args) {
     args += ' ';
-    args += sh_quote(a);
+    args += shell_quote_always(a);
   }
   for (std::size_t g = 0; g < order.size(); ++g) {
     const auto& members = groups[order[g]];
     std::string cases;
     std::vector<std::string> ids;
     for (std::size_t i = 0; i < members.size(); ++i) {
-      cases += fmt::format("  {}) ID={} ;;\n", i, sh_quote(members[i]->id));
+      cases += fmt::format("  {}) ID={} ;;\n", i, shell_quote_always(members[i]->id));
       ids.push_back(members[i]->id);
     }
     std::string text = fmt::format(
@@ -67,7 +68,7 @@ SlurmPlan slurm_plan(const SystemsFile& systems, const SlurmOptions& o) {
         "echo \"vramfit: profiling system $ID on $(hostname)\"\n"
         "exec {} profile{} --system-id \"$ID\" --output {}/\"$ID\"\n",
         fmt::join(ids, ", "), o.job_name, g, members.size() - 1, logs, g, resource_lines(*members.front()->slurm), cases,
-        sh_quote(o.vramfit), args, sh_quote(out));
+        shell_quote_always(o.vramfit), args, shell_quote_always(out));
     plan.files.push_back({fmt::format("profile-{}.sbatch", g), text, true});
     plan.groups.push_back(ids);
   }
@@ -81,9 +82,9 @@ SlurmPlan slurm_plan(const SystemsFile& systems, const SlurmOptions& o) {
                    "set -- {}/*/profile.json\n"
                    "[ -e \"$1\" ] || set --\n"
                    "exec {} report --systems {} \"$@\" -o {}/SUMMARY.md --html {}/SUMMARY.html --json {}/SUMMARY.json --csv {}/SUMMARY.csv\n",
-                   o.job_name, logs, sh_quote(out), sh_quote(o.vramfit),
-                   sh_quote(std::filesystem::absolute(o.systems_file).lexically_normal().string()), sh_quote(out), sh_quote(out),
-                   sh_quote(out), sh_quote(out)),
+                   o.job_name, logs, shell_quote_always(out), shell_quote_always(o.vramfit),
+                   shell_quote_always(std::filesystem::absolute(o.systems_file).lexically_normal().string()), shell_quote_always(out), shell_quote_always(out),
+                   shell_quote_always(out), shell_quote_always(out)),
        true});
   std::string submit = fmt::format(
       "#!/bin/sh\n"
@@ -91,7 +92,7 @@ SlurmPlan slurm_plan(const SystemsFile& systems, const SlurmOptions& o) {
       "set -e\n"
       "cd {}\n"
       "deps=\n",
-      sh_quote(logs));
+      shell_quote_always(logs));
   for (std::size_t g = 0; g < order.size(); ++g)
     submit += fmt::format("j=$(sbatch --parsable profile-{}.sbatch); j=${{j%%;*}}; echo \"vramfit: profile array {} = job $j\"; deps=$deps:$j\n", g, g);
   submit += "r=$(sbatch --parsable --dependency=afterany$deps report.sbatch); echo \"vramfit: report = job ${r%%;*}\"\n";

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/text_escape.h"
 #include "predict/gpu_spec.h"
 #include "predict/systems.h"
 
@@ -17,7 +18,7 @@ namespace {
 
 std::string sh_echo(const std::string& word) {
   // The quoted word through a real /bin/sh: what the remote shell would see.
-  const std::string cmd = "printf %s " + fleet::sh_quote(word);
+  const std::string cmd = "printf %s " + shell_quote_always(word);
   std::FILE* p = ::popen(cmd.c_str(), "r");
   std::string out;
   char buf[256];
